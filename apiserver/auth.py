@@ -1,0 +1,123 @@
+"""Authentication (bearer tokens from a static token file) and authorization.
+
+The token file is upstream's static-token CSV: `token,user,uid,"group1,group2"`. Identities: the
+admin (group system:masters), the control-plane components (system:kube-scheduler,
+system:kube-controller-manager), and one per node (system:node:NAME in group system:nodes).
+
+Authorization: masters and control-plane components may do anything. A node may read everything and
+write only what upstream's Node authorizer and NodeRestriction admission allow: its own Node, its own
+Lease in kube-node-lease, the status of pods bound to it, the deletion of pods bound to it, and Events."""
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+
+from minik8s.api.errors import Forbidden, Unauthenticated
+
+CONTROL_PLANE_USERS = {"system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    user: str
+    groups: tuple[str, ...] = ()
+
+    @property
+    def node_name(self) -> str | None:
+        if self.user.startswith("system:node:") and "system:nodes" in self.groups:
+            return self.user[len("system:node:"):]
+        return None
+
+    @property
+    def privileged(self) -> bool:
+        return "system:masters" in self.groups or self.user in CONTROL_PLANE_USERS
+
+
+class TokenAuthenticator:
+    def __init__(self, path: str):
+        self.path = path
+        self.tokens: dict[str, Identity] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        tokens = {}
+        with open(self.path, newline="") as f:
+            for row in csv.reader(f):
+                if not row or row[0].startswith("#") or len(row) < 2:
+                    continue
+                groups = tuple(g for g in (row[3] if len(row) > 3 else "").split(",") if g)
+                tokens[row[0].strip()] = Identity(row[1].strip(), groups)
+        self.tokens = tokens
+
+    def authenticate(self, metadata) -> Identity:
+        header = ""
+        for key, value in metadata or ():
+            if key == "authorization":
+                header = value
+                break
+        if not header.startswith("Bearer "):
+            raise Unauthenticated("Unauthorized: no bearer token")
+        ident = self.tokens.get(header[len("Bearer "):].strip())
+        if ident is None:
+            raise Unauthenticated("Unauthorized: invalid bearer token")
+        return ident
+
+
+def write_token_file(path: str, entries: list[tuple[str, str, str, str]]) -> None:
+    """Write a token file readable by its owner alone."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.writer(f)
+        for e in entries:
+            w.writerow(e)
+
+
+def _forbidden(ident: Identity, verb: str, resource: str, name: str, why: str) -> Forbidden:
+    return Forbidden(f'{resource} "{name}" is forbidden: User "{ident.user}" cannot {verb} resource '
+                     f'"{resource}": {why}')
+
+
+def authorize_write(ident: Identity, verb: str, kind: str, namespace: str, name: str,
+                    subresource: str = "") -> None:
+    """Checks that need only the request. Checks on the stored object run in `node_object_check`."""
+    if ident.privileged:
+        return
+    node = ident.node_name
+    resource = kind.lower() + "s" + (f"/{subresource}" if subresource else "")
+    if node is None:
+        raise _forbidden(ident, verb, resource, name, "no rule allows it")
+    if kind == "Event":
+        return
+    if kind == "Node":
+        if name != node:
+            raise _forbidden(ident, verb, resource, name, f'node "{node}" may only modify its own Node object')
+        return
+    if kind == "Lease":
+        if namespace != "kube-node-lease" or name != node:
+            raise _forbidden(ident, verb, resource, name,
+                             f'node "{node}" may only modify its own Lease in kube-node-lease')
+        return
+    if kind == "Pod" and (subresource == "status" or verb == "delete"):
+        return      # bound-to-this-node is checked against the stored pod
+    raise _forbidden(ident, verb, resource, name, f'node "{node}" may not {verb} {resource}')
+
+
+def node_pod_check(ident: Identity, verb: str):
+    """A check run inside the write: the stored pod must be bound to the calling node."""
+    node = ident.node_name
+    if node is None or ident.privileged:
+        return None
+
+    def check(_tx, old, new):
+        pod = old if old is not None else new
+        if pod is None or pod.DESCRIPTOR.name != "Pod":
+            return
+        if pod.spec.nodeName != node:
+            raise _forbidden(ident, verb, "pods/status" if verb == "update" else "pods", pod.metadata.name,
+                             f'node "{node}" can only {verb} pods bound to it')
+        if new is not None and old is not None and new.spec.nodeName != node:
+            raise _forbidden(ident, verb, "pods/status", pod.metadata.name,
+                             f'node "{node}" cannot move a pod to another node')
+    return check

@@ -1,0 +1,268 @@
+"""The gRPC front end: authenticate, authorize, decode, hand to the registry, encode.
+
+Handlers are registered as generic method handlers so List and Watch can send bytes assembled from
+stored objects without decoding them (a list of 10,000 pods is a concatenation, not 10,000 parses)."""
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import logging
+import platform
+
+import grpc
+
+from minik8s.api import selectors
+from minik8s.api.errors import ApiError, BadRequest, trailing_metadata
+from minik8s.api.kinds import KINDS, UnknownKind, lookup
+from minik8s.api.pb import api_pb2
+
+from apiserver import strategy
+from apiserver.auth import Identity, TokenAuthenticator, authorize_write, node_pod_check
+from apiserver.registry import Registry
+from apiserver.watch import field_bytes
+
+log = logging.getLogger("apiserver")
+VERSION = "v0.1.0-minik8s"
+SERVICE = "minik8s.api.API"
+MAX_MESSAGE = 8 * 1024 * 1024
+
+
+def _rpc(fn):
+    """Turn ApiErrors into gRPC statuses; anything else is logged as an internal error."""
+    @functools.wraps(fn)
+    async def wrapper(self, request, context):
+        try:
+            return await fn(self, request, context)
+        except ApiError as e:
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(e.code, e.message)
+        except UnknownKind as e:
+            err = BadRequest(str(e))
+            context.set_trailing_metadata(trailing_metadata(err))
+            await context.abort(err.code, err.message)
+    return wrapper
+
+
+def _kind(name: str):
+    try:
+        return lookup(name)
+    except UnknownKind as e:
+        raise BadRequest(str(e)) from None
+
+
+def _selectors(kind: str, label: str, field: str):
+    try:
+        ls = selectors.parse_label_selector(label) if label else None
+        fs = selectors.parse_field_selector(field) if field else None
+    except ValueError as e:
+        raise BadRequest(f"unable to parse requirement: {e}") from None
+    if fs is not None:
+        supported = strategy.supported_fields(kind)
+        for f, _, _ in fs.requirements:
+            if f not in supported:
+                raise BadRequest(f'field label not supported: {f}')
+    return ls, fs
+
+
+def _decode(info, raw: bytes):
+    try:
+        return info.message.FromString(raw)
+    except Exception:
+        raise BadRequest(f"cannot decode {info.kind}: malformed protobuf") from None
+
+
+class APIService:
+    def __init__(self, registry: Registry, auth: TokenAuthenticator, bookmark_interval: float = 60.0):
+        self.registry = registry
+        self.auth = auth
+        self.bookmark_interval = bookmark_interval
+
+    def _ident(self, context) -> Identity:
+        return self.auth.authenticate(context.invocation_metadata())
+
+    @_rpc
+    async def Create(self, req, context):
+        ident = self._ident(context)
+        info = _kind(req.kind)
+        obj = _decode(info, req.object)
+        authorize_write(ident, "create", info.kind, obj.metadata.namespace or "default", obj.metadata.name)
+        raw = await self.registry.create(info, obj, dry_run=req.dryRun)
+        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+
+    @_rpc
+    async def Get(self, req, context):
+        self._ident(context)
+        info = _kind(req.kind)
+        return api_pb2.ObjectResponse(kind=info.kind, object=self.registry.get(info, req.namespace, req.name).raw)
+
+    @_rpc
+    async def List(self, req, context):
+        self._ident(context)
+        info = _kind(req.kind)
+        ls, fs = _selectors(info.kind, req.labelSelector, req.fieldSelector)
+        recs = self.registry.list(info, req.namespace if info.namespaced else "", ls, fs)
+        head = field_bytes(1, info.kind.encode()) + field_bytes(2, str(self.registry.rv).encode())
+        return head + b"".join([field_bytes(3, r.raw) for r in recs])
+
+    async def _update(self, req, context, status: bool):
+        ident = self._ident(context)
+        info = _kind(req.kind)
+        obj = _decode(info, req.object)
+        authorize_write(ident, "update", info.kind, obj.metadata.namespace or "default", obj.metadata.name,
+                        "status" if status else "")
+        raw = await self.registry.update(info, obj, status=status, check=node_pod_check(ident, "update"),
+                                         dry_run=req.dryRun)
+        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+
+    @_rpc
+    async def Update(self, req, context):
+        return await self._update(req, context, False)
+
+    @_rpc
+    async def UpdateStatus(self, req, context):
+        return await self._update(req, context, True)
+
+    @_rpc
+    async def Patch(self, req, context):
+        ident = self._ident(context)
+        info = _kind(req.kind)
+        if req.patchType not in ("", "merge"):
+            raise BadRequest(f'unsupported patch type "{req.patchType}": only "merge" is supported')
+        authorize_write(ident, "patch", info.kind, req.namespace or "default", req.name,
+                        "status" if req.status else "")
+        raw = await self.registry.patch(info, req.namespace, req.name, req.patch, status=req.status,
+                                        check=node_pod_check(ident, "update"))
+        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+
+    @_rpc
+    async def Delete(self, req, context):
+        ident = self._ident(context)
+        info = _kind(req.kind)
+        authorize_write(ident, "delete", info.kind, req.namespace or "default", req.name)
+        grace = req.gracePeriodSeconds if req.HasField("gracePeriodSeconds") else None
+        raw = await self.registry.delete(info, req.namespace, req.name, grace=grace,
+                                         propagation=req.propagationPolicy,
+                                         preconditions=req.preconditions if req.HasField("preconditions") else None,
+                                         check=node_pod_check(ident, "delete"))
+        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+
+    @_rpc
+    async def Bind(self, req, context):
+        ident = self._ident(context)
+        authorize_write(ident, "create", "Binding", req.namespace or "default", req.name)
+        raw = await self.registry.bind(req.namespace, req.name, req.nodeName, req.uid)
+        return api_pb2.ObjectResponse(kind="Pod", object=raw)
+
+    @_rpc
+    async def Version(self, req, context):
+        ident = self._ident(context)
+        return api_pb2.VersionResponse(gitVersion=VERSION, platform=f"{platform.system().lower()}/"
+                                       f"{platform.machine()}", user=ident.user, groups=list(ident.groups))
+
+    async def Watch(self, req, context):
+        try:
+            self._ident(context)
+            info = _kind(req.kind)
+            ls, fs = _selectors(info.kind, req.labelSelector, req.fieldSelector)
+            rv = req.resourceVersion
+            if rv in ("", "0"):
+                from_rv = None
+            elif rv.isdigit():
+                from_rv = int(rv)
+            else:
+                raise BadRequest(f'invalid resource version "{rv}"')
+            watcher = self.registry.watch(info, req.namespace if info.namespaced else "", ls, fs, from_rv)
+        except (ApiError, UnknownKind) as e:
+            e = e if isinstance(e, ApiError) else BadRequest(str(e))
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(e.code, e.message)
+            return
+        try:
+            async for chunk in self._stream(info, watcher, req.allowWatchBookmarks):
+                yield chunk
+        finally:
+            self.registry.hub.unsubscribe(watcher)
+
+    async def _stream(self, info, watcher, bookmarks: bool):
+        q = watcher.queue
+        while True:
+            if bookmarks:
+                try:
+                    item = await asyncio.wait_for(q.get(), self.bookmark_interval)
+                except asyncio.TimeoutError:
+                    yield self._bookmark(info)
+                    continue
+            else:
+                item = await q.get()
+            parts = []
+            while True:
+                if item is watcher.CLOSED:
+                    if parts:
+                        yield b"".join(parts)
+                    return
+                parts.append(item)
+                if q.empty() or len(parts) >= 512:
+                    break
+                item = q.get_nowait()
+            yield b"".join(parts)
+
+    def _bookmark(self, info) -> bytes:
+        obj = info.message()
+        obj.apiVersion, obj.kind = info.api_version, info.kind
+        obj.metadata.resourceVersion = str(self.registry.rv)
+        from apiserver.watch import encode_entry
+        return encode_entry(info.kind, "BOOKMARK", obj.SerializeToString())
+
+
+def _identity(b):
+    return b
+
+
+def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
+    ser = lambda m: m.SerializeToString()  # noqa: E731
+    u = grpc.unary_unary_rpc_method_handler
+    return grpc.method_handlers_generic_handler(SERVICE, {
+        "Create": u(svc.Create, api_pb2.ObjectRequest.FromString, ser),
+        "Get": u(svc.Get, api_pb2.GetRequest.FromString, ser),
+        "List": u(svc.List, api_pb2.ListRequest.FromString, _identity),
+        "Update": u(svc.Update, api_pb2.ObjectRequest.FromString, ser),
+        "UpdateStatus": u(svc.UpdateStatus, api_pb2.ObjectRequest.FromString, ser),
+        "Patch": u(svc.Patch, api_pb2.PatchRequest.FromString, ser),
+        "Delete": u(svc.Delete, api_pb2.DeleteRequest.FromString, ser),
+        "Bind": u(svc.Bind, api_pb2.BindRequest.FromString, ser),
+        "Version": u(svc.Version, api_pb2.VersionRequest.FromString, ser),
+        "Watch": grpc.unary_stream_rpc_method_handler(svc.Watch, api_pb2.WatchRequest.FromString, _identity),
+    })
+
+
+def is_loopback(address: str) -> bool:
+    if address in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "127.0.0.1", port: int = 6443,
+                tls_cert: str | None = None, tls_key: str | None = None,
+                bookmark_interval: float = 60.0) -> tuple[grpc.aio.Server, int]:
+    """Start serving; returns the server and the bound port. Off loopback, TLS is required."""
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
+                                      ("grpc.max_send_message_length", 512 * 1024 * 1024),
+                                      ("grpc.so_reuseport", 0)])
+    svc = APIService(registry, auth, bookmark_interval)
+    server.add_generic_rpc_handlers((_handlers(svc),))
+    target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    if tls_cert and tls_key:
+        with open(tls_key, "rb") as k, open(tls_cert, "rb") as c:
+            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+        bound = server.add_secure_port(target, creds)
+    elif not is_loopback(address):
+        raise ValueError(f"refusing to serve on {address} without TLS: pass --tls-cert and --tls-key")
+    else:
+        bound = server.add_insecure_port(target)
+    await registry.start()
+    await server.start()
+    return server, bound

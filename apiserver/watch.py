@@ -1,0 +1,142 @@
+"""The watch hub: a window of recent changes and the live watchers.
+
+Every committed change is appended to the window and offered to the watchers of its kind. A watch
+starts from a resourceVersion: the window replays what came after it, then live changes follow, with
+no await in between, so nothing is lost or repeated. A resourceVersion older than the window is
+Expired (the client relists). Each change is encoded once per event type and shared by all watchers:
+a watcher's stream message is the concatenation of those pre-encoded entries."""
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from minik8s.api.errors import Expired
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field_bytes(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def encode_entry(kind: str, type_: str, raw: bytes) -> bytes:
+    """A WatchEvent as one element of WatchResponse.events (field 1)."""
+    ev = field_bytes(1, type_.encode()) + field_bytes(2, raw) + field_bytes(3, kind.encode())
+    return field_bytes(1, ev)
+
+
+class Change:
+    """One committed change, with the labels and fields before and after, for selector matching."""
+    __slots__ = ("rv", "type", "kind", "namespace", "raw", "labels", "fields", "old_labels",
+                 "old_fields", "_enc")
+
+    def __init__(self, rv, type_, kind, namespace, raw, labels, fields, old_labels=None, old_fields=None):
+        self.rv, self.type, self.kind, self.namespace, self.raw = rv, type_, kind, namespace, raw
+        self.labels, self.fields = labels, fields
+        self.old_labels, self.old_fields = old_labels, old_fields
+        self._enc: dict[str, bytes] = {}
+
+    def encoded(self, type_: str) -> bytes:
+        enc = self._enc.get(type_)
+        if enc is None:
+            enc = self._enc[type_] = encode_entry(self.kind, type_, self.raw)
+        return enc
+
+
+class Watcher:
+    CLOSED = object()
+
+    def __init__(self, kind, namespace, label_sel, field_sel, max_queue: int):
+        self.kind, self.namespace = kind, namespace
+        self.label_sel, self.field_sel = label_sel, field_sel
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.max_queue = max_queue
+        self.closed = False
+
+    def _matches(self, labels, fields) -> bool:
+        if labels is None:
+            return False
+        if self.label_sel is not None and not self.label_sel.matches(labels):
+            return False
+        return self.field_sel is None or self.field_sel.matches(fields)
+
+    def offer(self, ch: Change) -> None:
+        if self.closed or (self.namespace and ch.namespace != self.namespace):
+            return
+        now = self._matches(ch.labels, ch.fields)
+        if ch.type == "MODIFIED" and (self.label_sel is not None or self.field_sel is not None):
+            before = self._matches(ch.old_labels, ch.old_fields)
+            type_ = ("MODIFIED" if before else "ADDED") if now else ("DELETED" if before else None)
+        else:
+            type_ = ch.type if now else None
+        if type_ is None:
+            return
+        if self.queue.qsize() >= self.max_queue:
+            # Too slow to keep up: end the stream; the client resumes from its last resourceVersion.
+            self.closed = True
+            self.queue.put_nowait(Watcher.CLOSED)
+            return
+        self.queue.put_nowait(ch.encoded(type_))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(Watcher.CLOSED)
+
+
+class WatchHub:
+    def __init__(self, window: int = 20_000, max_queue: int = 50_000):
+        self.window: deque[Change] = deque()
+        self.window_size = window
+        self.window_start = 0        # every change with rv > window_start is in the window
+        self.max_queue = max_queue
+        self.watchers: dict[str, set[Watcher]] = {}
+
+    def load(self, changes: list[Change], current_rv: int) -> None:
+        """Seed the window from storage after a restart."""
+        self.window.extend(changes[-self.window_size:])
+        self.window_start = self.window[0].rv - 1 if self.window else current_rv
+
+    def publish(self, changes: list[Change]) -> None:
+        for ch in changes:
+            self.window.append(ch)
+            for w in self.watchers.get(ch.kind, ()):
+                w.offer(ch)
+        while len(self.window) > self.window_size:
+            self.window_start = self.window.popleft().rv
+
+    def subscribe(self, kind, namespace, label_sel, field_sel, from_rv: int | None, initial=()) -> Watcher:
+        """Register a watcher. With from_rv None, `initial` (current objects as Changes) is sent as
+        ADDED first; otherwise the window replays changes after from_rv."""
+        if from_rv is not None and from_rv < self.window_start:
+            raise Expired(f"too old resource version: {from_rv} ({self.window_start + 1})")
+        w = Watcher(kind, namespace, label_sel, field_sel, self.max_queue)
+        if from_rv is None:
+            for ch in initial:
+                w.offer(ch)
+        else:
+            for ch in self.window:
+                if ch.rv > from_rv and ch.kind == kind:
+                    w.offer(ch)
+        self.watchers.setdefault(kind, set()).add(w)
+        return w
+
+    def unsubscribe(self, w: Watcher) -> None:
+        self.watchers.get(w.kind, set()).discard(w)
+        w.closed = True
+
+    def close_all(self) -> None:
+        for ws in self.watchers.values():
+            for w in ws:
+                w.close()

@@ -1,0 +1,86 @@
+"""Credentials for a local cluster: bearer tokens for every identity and, when the API server listens
+off loopback, a CA with a server certificate. Every secret is a file readable by its owner alone."""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import secrets
+
+
+def _write_private(path: str, data: bytes) -> None:
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
+
+
+def ensure_tokens(pki: str, identities: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Give each identity (name -> (user, groups)) a token, keeping existing ones; write the server's
+    token file and one `<name>.token` file per identity. Returns name -> token."""
+    from apiserver.auth import write_token_file
+
+    os.makedirs(pki, mode=0o700, exist_ok=True)
+    tokens = {}
+    for name in identities:
+        path = os.path.join(pki, f"{name}.token")
+        if os.path.exists(path):
+            with open(path) as f:
+                tokens[name] = f.read().strip()
+        else:
+            tokens[name] = secrets.token_urlsafe(32)
+            _write_private(path, tokens[name].encode())
+    write_token_file(os.path.join(pki, "tokens.csv"),
+                     [(tokens[n], user, n, groups) for n, (user, groups) in identities.items()])
+    return tokens
+
+
+def ensure_ca_and_server_cert(pki: str, hosts: list[str]) -> tuple[str, str, str]:
+    """A CA (kept) and a server certificate for `hosts` signed by it. Returns (ca, cert, key) paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_crt, ca_key = os.path.join(pki, "ca.crt"), os.path.join(pki, "ca.key")
+    srv_crt, srv_key = os.path.join(pki, "apiserver.crt"), os.path.join(pki, "apiserver.key")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    pem = serialization.Encoding.PEM
+    key_format = dict(encoding=pem, format=serialization.PrivateFormat.PKCS8,
+                      encryption_algorithm=serialization.NoEncryption())
+    if os.path.exists(ca_crt) and os.path.exists(ca_key):
+        with open(ca_crt, "rb") as f:
+            ca_cert = x509.load_pem_x509_certificate(f.read())
+        with open(ca_key, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik8s-ca")])
+        ca_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=3650))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+        _write_private(ca_key, key.private_bytes(**key_format))
+        with open(ca_crt, "wb") as f:
+            f.write(ca_cert.public_bytes(pem))
+    skey = ec.generate_private_key(ec.SECP256R1())
+    sans = []
+    for h in dict.fromkeys(hosts + ["localhost", "127.0.0.1"]):
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            sans.append(x509.DNSName(h))
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik8s-apiserver")]))
+            .issuer_name(ca_cert.subject).public_key(skey.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .sign(key, hashes.SHA256()))
+    _write_private(srv_key, skey.private_bytes(**key_format))
+    with open(srv_crt, "wb") as f:
+        f.write(cert.public_bytes(pem))
+    return ca_crt, srv_crt, srv_key

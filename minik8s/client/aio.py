@@ -1,0 +1,112 @@
+"""The asyncio client (controllers, scheduler, kubelet): the same verbs as Client, awaited."""
+from __future__ import annotations
+
+import json
+from typing import AsyncIterator
+
+import grpc
+
+from minik8s.api.errors import from_rpc_error
+from minik8s.api.pb import api_pb2
+
+from minik8s.client import transport as t
+from minik8s.client.config import ClientConfig
+
+
+class AsyncClient:
+    def __init__(self, server: str | None = None, token: str | None = None, ca_file: str | None = None,
+                 config: ClientConfig | None = None, home: str | None = None, timeout: float = 30.0):
+        if server is None:
+            config = config or ClientConfig.load(home)
+            server, token, ca_file = config.server, config.token, config.ca_file
+        creds = t.credentials(ca_file)
+        target = t.channel_target(server)
+        self._channel = (grpc.aio.secure_channel(target, creds, t.CHANNEL_OPTIONS) if creds
+                         else grpc.aio.insecure_channel(target, t.CHANNEL_OPTIONS))
+        self._stubs = t.stubs(self._channel)
+        self._md = (("authorization", f"Bearer {token or ''}"),)
+        self.timeout = timeout
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    async def _call(self, name: str, req, timeout: float | None = None):
+        try:
+            return await self._stubs[name](req, metadata=self._md, timeout=timeout or self.timeout)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+
+    def _obj(self, resp):
+        return t.kind_info(resp.kind).message.FromString(resp.object)
+
+    async def create(self, obj, dry_run: bool = False):
+        info = t.kind_info(type(obj))
+        return self._obj(await self._call("Create", api_pb2.ObjectRequest(
+            kind=info.kind, object=obj.SerializeToString(), dryRun=dry_run)))
+
+    async def get(self, kind, name: str, namespace: str | None = None):
+        info = t.kind_info(kind)
+        return self._obj(await self._call("Get", api_pb2.GetRequest(
+            kind=info.kind, namespace=t.namespace_of(info, namespace), name=name)))
+
+    async def list(self, kind, namespace: str = "", label_selector: str = "", field_selector: str = "",
+                   timeout: float | None = None) -> t.ObjectList:
+        info = t.kind_info(kind)
+        resp = await self._call("List", api_pb2.ListRequest(
+            kind=info.kind, namespace=namespace if info.namespaced else "", labelSelector=label_selector,
+            fieldSelector=field_selector), timeout)
+        return t.decode_list(info, resp)
+
+    async def update(self, obj, dry_run: bool = False):
+        info = t.kind_info(type(obj))
+        return self._obj(await self._call("Update", api_pb2.ObjectRequest(
+            kind=info.kind, object=obj.SerializeToString(), dryRun=dry_run)))
+
+    async def update_status(self, obj):
+        info = t.kind_info(type(obj))
+        return self._obj(await self._call("UpdateStatus", api_pb2.ObjectRequest(
+            kind=info.kind, object=obj.SerializeToString())))
+
+    async def patch(self, kind, name: str, patch: dict, namespace: str | None = None, status: bool = False):
+        info = t.kind_info(kind)
+        return self._obj(await self._call("Patch", api_pb2.PatchRequest(
+            kind=info.kind, namespace=t.namespace_of(info, namespace), name=name, patchType="merge",
+            patch=json.dumps(patch).encode(), status=status)))
+
+    async def delete(self, kind, name: str, namespace: str | None = None, grace_period: int | None = None,
+                     propagation_policy: str = "", preconditions: dict | None = None):
+        info = t.kind_info(kind)
+        return self._obj(await self._call("Delete", t.delete_request(info, name, namespace, grace_period,
+                                                                     propagation_policy, preconditions)))
+
+    async def bind(self, namespace: str, name: str, node: str, uid: str = ""):
+        return self._obj(await self._call("Bind", api_pb2.BindRequest(
+            namespace=namespace or "default", name=name, nodeName=node, uid=uid)))
+
+    async def version(self) -> api_pb2.VersionResponse:
+        return await self._call("Version", api_pb2.VersionRequest())
+
+    async def watch(self, kind, namespace: str = "", resource_version: str = "", label_selector: str = "",
+                    field_selector: str = "", bookmarks: bool = False) -> AsyncIterator[t.WatchEvent]:
+        """Yield WatchEvents until the stream ends; raises Expired when resource_version is too old."""
+        info = t.kind_info(kind)
+        req = api_pb2.WatchRequest(kind=info.kind, namespace=namespace if info.namespaced else "",
+                                   labelSelector=label_selector, fieldSelector=field_selector,
+                                   resourceVersion=resource_version, allowWatchBookmarks=bookmarks)
+        call = self._stubs["Watch"](req, metadata=self._md)
+        try:
+            async for resp in call:
+                for ev in t.decode_events(resp):
+                    yield ev
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise from_rpc_error(e) from None
+        finally:
+            call.cancel()

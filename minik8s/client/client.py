@@ -1,0 +1,123 @@
+"""The synchronous client (minictl, tests, scripts). Objects in and out are the protobuf messages of
+their kinds; failures are the typed errors of minik8s.api.errors."""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+import grpc
+
+from minik8s.api.errors import from_rpc_error
+from minik8s.api.pb import api_pb2
+
+from minik8s.client import transport as t
+from minik8s.client.config import ClientConfig
+
+
+class Client:
+    def __init__(self, server: str | None = None, token: str | None = None, ca_file: str | None = None,
+                 config: ClientConfig | None = None, home: str | None = None, timeout: float = 30.0):
+        if server is None:
+            config = config or ClientConfig.load(home)
+            server, token, ca_file = config.server, config.token, config.ca_file
+        creds = t.credentials(ca_file)
+        target = t.channel_target(server)
+        self._channel = (grpc.secure_channel(target, creds, t.CHANNEL_OPTIONS) if creds
+                         else grpc.insecure_channel(target, t.CHANNEL_OPTIONS))
+        self._stubs = t.stubs(self._channel)
+        self._md = (("authorization", f"Bearer {token or ''}"),)
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _call(self, name: str, req, timeout: float | None = None):
+        try:
+            return self._stubs[name](req, metadata=self._md, timeout=timeout or self.timeout)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+
+    def _obj(self, resp):
+        return t.kind_info(resp.kind).message.FromString(resp.object)
+
+    # ---------------------------------------------------------------- verbs
+    def create(self, obj, dry_run: bool = False):
+        info = t.kind_info(type(obj))
+        return self._obj(self._call("Create", api_pb2.ObjectRequest(
+            kind=info.kind, object=obj.SerializeToString(), dryRun=dry_run)))
+
+    def get(self, kind, name: str, namespace: str | None = None):
+        info = t.kind_info(kind)
+        return self._obj(self._call("Get", api_pb2.GetRequest(
+            kind=info.kind, namespace=t.namespace_of(info, namespace), name=name)))
+
+    def list(self, kind, namespace: str = "", label_selector: str = "", field_selector: str = "",
+             timeout: float | None = None) -> t.ObjectList:
+        info = t.kind_info(kind)
+        resp = self._call("List", api_pb2.ListRequest(kind=info.kind, namespace=namespace if info.namespaced else "",
+                                                      labelSelector=label_selector, fieldSelector=field_selector),
+                          timeout)
+        return t.decode_list(info, resp)
+
+    def update(self, obj, dry_run: bool = False):
+        info = t.kind_info(type(obj))
+        return self._obj(self._call("Update", api_pb2.ObjectRequest(
+            kind=info.kind, object=obj.SerializeToString(), dryRun=dry_run)))
+
+    def update_status(self, obj):
+        info = t.kind_info(type(obj))
+        return self._obj(self._call("UpdateStatus", api_pb2.ObjectRequest(
+            kind=info.kind, object=obj.SerializeToString())))
+
+    def patch(self, kind, name: str, patch: dict, namespace: str | None = None, status: bool = False):
+        info = t.kind_info(kind)
+        return self._obj(self._call("Patch", api_pb2.PatchRequest(
+            kind=info.kind, namespace=t.namespace_of(info, namespace), name=name, patchType="merge",
+            patch=json.dumps(patch).encode(), status=status)))
+
+    def delete(self, kind, name: str, namespace: str | None = None, grace_period: int | None = None,
+               propagation_policy: str = "", preconditions: dict | None = None):
+        info = t.kind_info(kind)
+        return self._obj(self._call("Delete", t.delete_request(info, name, namespace, grace_period,
+                                                               propagation_policy, preconditions)))
+
+    def bind(self, namespace: str, name: str, node: str, uid: str = ""):
+        return self._obj(self._call("Bind", api_pb2.BindRequest(namespace=namespace or "default", name=name,
+                                                                nodeName=node, uid=uid)))
+
+    def version(self) -> api_pb2.VersionResponse:
+        return self._call("Version", api_pb2.VersionRequest())
+
+    def watch(self, kind, namespace: str = "", resource_version: str = "", label_selector: str = "",
+              field_selector: str = "", bookmarks: bool = False,
+              timeout: float | None = None) -> "WatchStream":
+        info = t.kind_info(kind)
+        req = api_pb2.WatchRequest(kind=info.kind, namespace=namespace if info.namespaced else "",
+                                   labelSelector=label_selector, fieldSelector=field_selector,
+                                   resourceVersion=resource_version, allowWatchBookmarks=bookmarks)
+        return WatchStream(self._stubs["Watch"](req, metadata=self._md, timeout=timeout))
+
+
+class WatchStream:
+    """Iterates WatchEvents; `cancel()` ends it from another thread. Errors come out typed."""
+
+    def __init__(self, call):
+        self._call = call
+
+    def __iter__(self) -> Iterator[t.WatchEvent]:
+        try:
+            for resp in self._call:
+                yield from t.decode_events(resp)
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise from_rpc_error(e) from None
+
+    def cancel(self) -> None:
+        self._call.cancel()

@@ -1,0 +1,103 @@
+"""The calls both clients make: method paths, serializers, and how a request is built and a reply
+decoded. The sync and asyncio clients differ only in whether they await."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from minik8s.api.kinds import KindInfo, for_message, lookup
+from minik8s.api.pb import api_pb2
+
+SERVICE = "/minik8s.api.API/"
+_METHODS = {
+    "Create": (api_pb2.ObjectRequest, api_pb2.ObjectResponse),
+    "Get": (api_pb2.GetRequest, api_pb2.ObjectResponse),
+    "List": (api_pb2.ListRequest, api_pb2.ListResponse),
+    "Update": (api_pb2.ObjectRequest, api_pb2.ObjectResponse),
+    "UpdateStatus": (api_pb2.ObjectRequest, api_pb2.ObjectResponse),
+    "Patch": (api_pb2.PatchRequest, api_pb2.ObjectResponse),
+    "Delete": (api_pb2.DeleteRequest, api_pb2.ObjectResponse),
+    "Bind": (api_pb2.BindRequest, api_pb2.ObjectResponse),
+    "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
+}
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024),
+                   ("grpc.max_send_message_length", 8 * 1024 * 1024)]
+
+
+@dataclass
+class WatchEvent:
+    type: str          # ADDED, MODIFIED, DELETED, BOOKMARK
+    object: Any
+
+    @property
+    def resource_version(self) -> str:
+        return self.object.metadata.resourceVersion
+
+
+@dataclass
+class ObjectList:
+    items: list
+    resource_version: str
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self):
+        return len(self.items)
+
+
+def kind_info(kind) -> KindInfo:
+    if isinstance(kind, KindInfo):
+        return kind
+    if isinstance(kind, str):
+        return lookup(kind)
+    return for_message(kind())
+
+
+def channel_target(server: str) -> str:
+    return server.removeprefix("https://").removeprefix("http://")
+
+
+def credentials(ca_file: str | None):
+    if not ca_file:
+        return None
+    with open(ca_file, "rb") as f:
+        return grpc.ssl_channel_credentials(root_certificates=f.read())
+
+
+def stubs(channel) -> dict:
+    out = {name: channel.unary_unary(SERVICE + name, request_serializer=req.SerializeToString,
+                                     response_deserializer=resp.FromString)
+           for name, (req, resp) in _METHODS.items()}
+    out["Watch"] = channel.unary_stream(SERVICE + "Watch",
+                                        request_serializer=api_pb2.WatchRequest.SerializeToString,
+                                        response_deserializer=api_pb2.WatchResponse.FromString)
+    return out
+
+
+def namespace_of(info: KindInfo, namespace: str | None) -> str:
+    return (namespace or "default") if info.namespaced else ""
+
+
+def decode_list(info: KindInfo, resp) -> ObjectList:
+    parse = info.message.FromString
+    return ObjectList([parse(b) for b in resp.items], resp.resourceVersion)
+
+
+def decode_events(resp):
+    from minik8s.api.kinds import KINDS
+    for ev in resp.events:
+        yield WatchEvent(ev.type, KINDS[ev.kind].message.FromString(ev.object))
+
+
+def delete_request(info, name, namespace, grace_period, propagation_policy, preconditions):
+    req = api_pb2.DeleteRequest(kind=info.kind, namespace=namespace_of(info, namespace), name=name,
+                                propagationPolicy=propagation_policy or "")
+    if grace_period is not None:
+        req.gracePeriodSeconds = grace_period
+    if preconditions:
+        req.preconditions.uid = preconditions.get("uid", "")
+        req.preconditions.resourceVersion = preconditions.get("resourceVersion", "")
+    return req

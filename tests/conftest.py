@@ -1,0 +1,82 @@
+# --- docker / root markers ------------------------------------------------------------
+# A test marked @pytest.mark.docker needs a Docker engine, one marked @pytest.mark.root needs
+# root (network namespaces). Where that is missing the test is skipped with the reason, or,
+# when MINIK8S_REQUIRE_DOCKER=1 (CI), fails with it instead: CI must never pass by skipping.
+import functools as _functools
+import os as _os
+
+import pytest as _pytest
+
+
+def _docker_address() -> str:
+    return _os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+@_functools.lru_cache(maxsize=None)
+def _docker_available() -> bool:
+    """Whether a Docker engine answers a ping (asked once per session, 5 s at most)."""
+    try:
+        import docker
+    except ImportError:
+        return False
+    try:
+        client = docker.from_env(timeout=5)
+    except Exception:
+        return False
+    try:
+        return bool(client.ping())
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def _is_root() -> bool:
+    return _os.geteuid() == 0
+
+
+_NEEDS = {
+    "docker": (_docker_available, lambda: f"needs a Docker engine: none answers at {_docker_address()}"),
+    "root": (_is_root, lambda: "needs root for network namespaces"),
+}
+
+
+# Hook functions carry their own names (hookimpl specname) so that hooks of the same name
+# added to this conftest later do not silently replace these.
+@_pytest.hookimpl(specname="pytest_configure")
+def pytest_minik8s_markers_configure(config):
+    registered = {line.split(":", 1)[0].strip() for line in config.getini("markers")}
+    if "docker" not in registered:
+        config.addinivalue_line("markers", "docker: needs a Docker engine")
+    if "root" not in registered:
+        config.addinivalue_line("markers", "root: needs root for network namespaces")
+
+
+def _missing(item):
+    """The reason ``item`` cannot run here, or None."""
+    for name, (available, reason) in _NEEDS.items():
+        if item.get_closest_marker(name) is not None and not available():
+            return reason()
+    return None
+
+
+@_pytest.hookimpl(specname="pytest_collection_modifyitems")
+def pytest_minik8s_markers_collection_modifyitems(config, items):
+    # Skips are marked at collection so that reports point at the test, not at this file.
+    if _os.environ.get("MINIK8S_REQUIRE_DOCKER") == "1":
+        return
+    for item in items:
+        reason = _missing(item)
+        if reason is not None:
+            item.add_marker(_pytest.mark.skip(reason=reason))
+
+
+@_pytest.hookimpl(tryfirst=True, specname="pytest_runtest_setup")
+def pytest_minik8s_markers_runtest_setup(item):
+    # Runs before any fixture, so a test that cannot run here never half-starts. (Without
+    # MINIK8S_REQUIRE_DOCKER the skip marks added at collection take care of it.)
+    if _os.environ.get("MINIK8S_REQUIRE_DOCKER") != "1":
+        return
+    reason = _missing(item)
+    if reason is not None:
+        _pytest.fail(f"{reason} (MINIK8S_REQUIRE_DOCKER=1 forbids skipping)", pytrace=False)

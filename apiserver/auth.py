@@ -99,7 +99,11 @@ def authorize_write(ident: Identity, verb: str, kind: str, namespace: str, name:
             raise _forbidden(ident, verb, resource, name,
                              f'node "{node}" may only modify its own Lease in kube-node-lease')
         return
-    if kind == "Pod" and (subresource == "status" or verb == "delete"):
+    if kind == "NodeMetrics":
+        if name != node:
+            raise _forbidden(ident, verb, resource, name, f'node "{node}" may only publish its own metrics')
+        return
+    if kind == "PodMetrics" or (kind == "Pod" and (subresource == "status" or verb == "delete")):
         return      # bound-to-this-node is checked against the stored pod
     raise _forbidden(ident, verb, resource, name, f'node "{node}" may not {verb} {resource}')
 
@@ -110,8 +114,14 @@ def node_pod_check(ident: Identity, verb: str):
     if node is None or ident.privileged:
         return None
 
-    def check(_tx, old, new):
+    def check(tx, old, new):
         pod = old if old is not None else new
+        if pod is not None and pod.DESCRIPTOR.name == "PodMetrics":
+            rec = tx.get("Pod", pod.metadata.namespace, pod.metadata.name)
+            if rec is None or rec.decode().spec.nodeName != node:
+                raise _forbidden(ident, verb, "podmetrics", pod.metadata.name,
+                                 f'node "{node}" can only publish metrics of pods bound to it')
+            return
         if pod is None or pod.DESCRIPTOR.name != "Pod":
             return
         if pod.spec.nodeName != node:

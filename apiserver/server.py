@@ -13,13 +13,14 @@ import platform
 import grpc
 
 from minik8s.api import selectors
-from minik8s.api.errors import ApiError, BadRequest, trailing_metadata
+from minik8s.api.errors import ApiError, BadRequest, Forbidden, trailing_metadata
 from minik8s.api.kinds import KINDS, UnknownKind, lookup
 from minik8s.api.pb import api_pb2
 
 from apiserver import strategy
 from apiserver.auth import Identity, TokenAuthenticator, authorize_write, node_pod_check
 from apiserver.registry import Registry
+from apiserver.tunnel import TunnelRegistry
 from apiserver.watch import field_bytes
 
 log = logging.getLogger("apiserver")
@@ -77,6 +78,7 @@ class APIService:
         self.registry = registry
         self.auth = auth
         self.bookmark_interval = bookmark_interval
+        self.tunnels = TunnelRegistry()
 
     def _ident(self, context) -> Identity:
         return self.auth.authenticate(context.invocation_metadata())
@@ -87,7 +89,7 @@ class APIService:
         info = _kind(req.kind)
         obj = _decode(info, req.object)
         authorize_write(ident, "create", info.kind, obj.metadata.namespace or "default", obj.metadata.name)
-        raw = await self.registry.create(info, obj, dry_run=req.dryRun)
+        raw = await self.registry.create(info, obj, dry_run=req.dryRun, check=node_pod_check(ident, "create"))
         return api_pb2.ObjectResponse(kind=info.kind, object=raw)
 
     @_rpc
@@ -207,6 +209,112 @@ class APIService:
                 item = q.get_nowait()
             yield b"".join(parts)
 
+    # ---------------------------------------------------------------- logs, exec, node tunnels
+    def _pod_container(self, namespace: str, name: str, container: str):
+        pod = self.registry.get(KINDS["Pod"], namespace or "default", name).decode()
+        names = [c.name for c in pod.spec.containers]
+        if not container:
+            if len(names) != 1:
+                raise BadRequest(f"a container name must be specified for pod {name}, choose one of: "
+                                 f"[{' '.join(names)}]")
+            container = names[0]
+        elif container not in names + [c.name for c in pod.spec.initContainers]:
+            raise BadRequest(f"container {container} is not valid for pod {name}")
+        if not pod.spec.nodeName:
+            raise BadRequest(f'container "{container}" in pod "{name}" is waiting to start: '
+                             "pod is not scheduled")
+        return pod, container
+
+    async def Logs(self, req, context):
+        try:
+            self._ident(context)
+            pod, req.container = self._pod_container(req.namespace, req.name, req.container)
+            req.namespace = pod.metadata.namespace
+            t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(logs=req))
+        except ApiError as e:
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(e.code, e.message)
+            return
+        ended = False
+        try:
+            while True:
+                frame = await q.get()
+                if frame.error:
+                    ended = True
+                    err = BadRequest(frame.error)
+                    context.set_trailing_metadata(trailing_metadata(err))
+                    await context.abort(err.code, err.message)
+                    return
+                if frame.stdout:
+                    yield api_pb2.LogChunk(data=frame.stdout)
+                if frame.close:
+                    ended = True
+                    return
+        finally:
+            self.tunnels.finish(t, sid, notify=not ended)
+
+    async def Exec(self, request_iterator, context):
+        try:
+            ident = self._ident(context)
+            if not ident.privileged:
+                raise Forbidden(f'User "{ident.user}" cannot create resource "pods/exec"')
+            first = await anext(aiter(request_iterator))
+            pod, first.container = self._pod_container(first.namespace, first.name, first.container)
+            first.namespace = pod.metadata.namespace
+            t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(exec=first))
+        except ApiError as e:
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(e.code, e.message)
+            return
+
+        async def pump_stdin():
+            async for req in request_iterator:
+                t.outgoing.put_nowait(api_pb2.TunnelFrame(session=sid, exec=req))
+
+        pump = asyncio.create_task(pump_stdin())
+        ended = False
+        try:
+            while True:
+                frame = await q.get()
+                out = api_pb2.ExecOutput(stdout=frame.stdout, stderr=frame.stderr, error=frame.error)
+                if frame.HasField("exitCode"):
+                    out.exitCode = frame.exitCode
+                if frame.stdout or frame.stderr or frame.error or frame.HasField("exitCode"):
+                    yield out
+                if frame.close or frame.HasField("exitCode"):
+                    ended = True
+                    return
+        finally:
+            pump.cancel()
+            self.tunnels.finish(t, sid, notify=not ended)
+
+    async def Tunnel(self, request_iterator, context):
+        try:
+            ident = self._ident(context)
+            if ident.node_name is None:
+                raise Forbidden(f'User "{ident.user}" is not a node: only kubelets open tunnels')
+        except ApiError as e:
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(e.code, e.message)
+            return
+        t = self.tunnels.connect(ident.node_name)
+
+        async def read():
+            async for frame in request_iterator:
+                t.deliver(frame)
+            t.close()
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                frame = await t.outgoing.get()
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            reader.cancel()
+            self.tunnels.disconnect(t)
+
     def _bookmark(self, info) -> bytes:
         obj = info.message()
         obj.apiVersion, obj.kind = info.api_version, info.kind
@@ -233,6 +341,9 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "Bind": u(svc.Bind, api_pb2.BindRequest.FromString, ser),
         "Version": u(svc.Version, api_pb2.VersionRequest.FromString, ser),
         "Watch": grpc.unary_stream_rpc_method_handler(svc.Watch, api_pb2.WatchRequest.FromString, _identity),
+        "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, api_pb2.LogsRequest.FromString, ser),
+        "Exec": grpc.stream_stream_rpc_method_handler(svc.Exec, api_pb2.ExecRequest.FromString, ser),
+        "Tunnel": grpc.stream_stream_rpc_method_handler(svc.Tunnel, api_pb2.TunnelFrame.FromString, ser),
     })
 
 

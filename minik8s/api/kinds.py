@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from minik8s.api.pb import (apps_pb2, autoscaling_pb2, batch_pb2, coordination_pb2, core_pb2,
-                            policy_pb2)
+                            metrics_pb2, policy_pb2)
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ _ALL = [
              policy_pb2.PodDisruptionBudget),
     KindInfo("Lease", "coordination.k8s.io", "v1", "leases", (), True, coordination_pb2.Lease,
              has_status=False),
+    KindInfo("NodeMetrics", "metrics.k8s.io", "v1beta1", "nodes", (), False, metrics_pb2.NodeMetrics,
+             has_status=False),
+    KindInfo("PodMetrics", "metrics.k8s.io", "v1beta1", "pods", (), True, metrics_pb2.PodMetrics,
+             has_status=False),
 ]
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _ALL}
@@ -59,7 +63,9 @@ _BY_MESSAGE = {k.message: k for k in _ALL}
 _ALIASES: dict[str, KindInfo] = {}
 for _k in _ALL:
     for _alias in (_k.kind.lower(), _k.plural, _k.singular, *_k.short_names):
-        _ALIASES[_alias] = _k
+        # an unqualified word goes to the first kind that claims it (`pods` is core Pods, not
+        # pods.metrics.k8s.io), as kubectl prefers the core group
+        _ALIASES.setdefault(_alias, _k)
         if _k.group:
             _ALIASES[f"{_alias}.{_k.group}"] = _k
             _ALIASES[f"{_alias}.{_k.version}.{_k.group}"] = _k

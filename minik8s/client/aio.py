@@ -92,6 +92,25 @@ class AsyncClient:
     async def version(self) -> api_pb2.VersionResponse:
         return await self._call("Version", api_pb2.VersionRequest())
 
+    async def logs(self, name: str, namespace: str | None = None, container: str = "", follow: bool = False,
+                   previous: bool = False, tail_lines: int | None = None, timestamps: bool = False,
+                   since_seconds: int | None = None):
+        call = self._stubs["Logs"](t.logs_request(namespace, name, container, follow, previous, tail_lines,
+                                                  timestamps, since_seconds), metadata=self._md)
+        try:
+            async for chunk in call:
+                yield chunk.data
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.CANCELLED:
+                raise from_rpc_error(e) from None
+        finally:
+            call.cancel()
+
+    def tunnel(self, frames):
+        """The kubelet's end of its node tunnel: send `frames` (an async iterator of TunnelFrame) and
+        iterate the returned call for the server's frames."""
+        return self._stubs["Tunnel"](frames, metadata=self._md)
+
     async def watch(self, kind, namespace: str = "", resource_version: str = "", label_selector: str = "",
                     field_selector: str = "", bookmarks: bool = False) -> AsyncIterator[t.WatchEvent]:
         """Yield WatchEvents until the stream ends; raises Expired when resource_version is too old."""

@@ -94,6 +94,47 @@ class Client:
     def version(self) -> api_pb2.VersionResponse:
         return self._call("Version", api_pb2.VersionRequest())
 
+    def logs(self, name: str, namespace: str | None = None, container: str = "", follow: bool = False,
+             previous: bool = False, tail_lines: int | None = None, timestamps: bool = False,
+             since_seconds: int | None = None) -> Iterator[bytes]:
+        """A pod container's log, in chunks; with follow, until the container stops or the caller stops."""
+        call = self._stubs["Logs"](t.logs_request(namespace, name, container, follow, previous, tail_lines,
+                                                  timestamps, since_seconds), metadata=self._md)
+        try:
+            for chunk in call:
+                yield chunk.data
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.CANCELLED:
+                raise from_rpc_error(e) from None
+        finally:
+            call.cancel()
+
+    def exec_stream(self, requests: Iterator[api_pb2.ExecRequest]):
+        """Raw bidirectional exec: `requests` starts with the target and command, then stdin frames."""
+        return self._stubs["Exec"](requests, metadata=self._md)
+
+    def exec(self, name: str, command: list[str], namespace: str | None = None, container: str = "",
+             stdin: bytes | None = None) -> t.ExecResult:
+        """Run a command in a container and collect its output and exit code."""
+        def requests():
+            yield api_pb2.ExecRequest(namespace=namespace or "default", name=name, container=container,
+                                      command=command, stdin=stdin is not None)
+            if stdin is not None:
+                yield api_pb2.ExecRequest(stdinData=stdin, stdinClose=True)
+
+        out, err, code = [], [], -1
+        try:
+            for o in self.exec_stream(requests()):
+                out.append(o.stdout)
+                err.append(o.stderr)
+                if o.error:
+                    err.append(o.error.encode())
+                if o.HasField("exitCode"):
+                    code = o.exitCode
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return t.ExecResult(b"".join(out), b"".join(err), code)
+
     def watch(self, kind, namespace: str = "", resource_version: str = "", label_selector: str = "",
               field_selector: str = "", bookmarks: bool = False,
               timeout: float | None = None) -> "WatchStream":

@@ -71,6 +71,13 @@ def stubs(channel) -> dict:
     out = {name: channel.unary_unary(SERVICE + name, request_serializer=req.SerializeToString,
                                      response_deserializer=resp.FromString)
            for name, (req, resp) in _METHODS.items()}
+    out["Logs"] = channel.unary_stream(SERVICE + "Logs", request_serializer=api_pb2.LogsRequest.SerializeToString,
+                                       response_deserializer=api_pb2.LogChunk.FromString)
+    out["Exec"] = channel.stream_stream(SERVICE + "Exec", request_serializer=api_pb2.ExecRequest.SerializeToString,
+                                        response_deserializer=api_pb2.ExecOutput.FromString)
+    out["Tunnel"] = channel.stream_stream(SERVICE + "Tunnel",
+                                          request_serializer=api_pb2.TunnelFrame.SerializeToString,
+                                          response_deserializer=api_pb2.TunnelFrame.FromString)
     out["Watch"] = channel.unary_stream(SERVICE + "Watch",
                                         request_serializer=api_pb2.WatchRequest.SerializeToString,
                                         response_deserializer=api_pb2.WatchResponse.FromString)
@@ -90,6 +97,23 @@ def decode_events(resp):
     from minik8s.api.kinds import KINDS
     for ev in resp.events:
         yield WatchEvent(ev.type, KINDS[ev.kind].message.FromString(ev.object))
+
+
+@dataclass
+class ExecResult:
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+
+
+def logs_request(namespace, name, container, follow, previous, tail_lines, timestamps, since_seconds):
+    req = api_pb2.LogsRequest(namespace=namespace or "default", name=name, container=container or "",
+                              follow=follow, previous=previous, timestamps=timestamps)
+    if tail_lines is not None:
+        req.tailLines = tail_lines
+    if since_seconds is not None:
+        req.sinceSeconds = since_seconds
+    return req
 
 
 def delete_request(info, name, namespace, grace_period, propagation_policy, preconditions):

@@ -57,7 +57,7 @@ def _selectors(kind: str, label: str, field: str):
         ls = selectors.parse_label_selector(label) if label else None
         fs = selectors.parse_field_selector(field) if field else None
     except ValueError as e:
-        raise BadRequest(f"unable to parse requirement: {e}") from None
+        raise BadRequest(str(e)) from None
     if fs is not None:
         supported = strategy.supported_fields(kind)
         for f, _, _ in fs.requirements:

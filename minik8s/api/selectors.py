@@ -290,8 +290,8 @@ class LabelSelector:
 
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         """Whether an object with these labels is selected (None means no labels)."""
-        if self._nothing:
-            return False
+        if not self._requirements:
+            return not self._nothing
         if labels is None:
             labels = _EMPTY
         get = labels.get

@@ -101,6 +101,11 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
     return out
 
 
+def _client_host(cluster: dict) -> str:
+    address = cluster["apiServer"]["address"]
+    return "127.0.0.1" if address in ("0.0.0.0", "::") else address
+
+
 def _pid_alive(pid_file: str) -> int | None:
     try:
         with open(pid_file) as f:
@@ -148,7 +153,9 @@ def _wait_serving(home: str, deadline: float, proc_pid_file: str) -> str | None:
     return f"apiserver did not answer in time: {err}"
 
 
-def cmd_up(args) -> int:
+def prepare_home(args) -> tuple[str, dict, tuple | None]:
+    """Lay out HOME (data, logs, run, pki), resolve the cluster file, make tokens (and TLS material when
+    serving off loopback), and write the admin's config.yaml. Raises ValueError on a bad cluster file."""
     from minik8s.cli.pki import ensure_ca_and_server_cert, ensure_tokens
     from minik8s.client.config import ClientConfig
     import yaml
@@ -156,11 +163,7 @@ def cmd_up(args) -> int:
     home = _home(args)
     for d in ("data", "logs", "run", "pki"):
         os.makedirs(os.path.join(home, d), mode=0o700, exist_ok=True)
-    try:
-        cluster = load_cluster(args, home)
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    cluster = load_cluster(args, home)
     with open(os.path.join(home, "cluster.yaml"), "w") as f:
         yaml.safe_dump(cluster, f, sort_keys=False)
     pki = os.path.join(home, "pki")
@@ -170,9 +173,22 @@ def cmd_up(args) -> int:
     tls = None
     if not is_loopback(address):
         tls = ensure_ca_and_server_cert(pki, [address])
-    host = "127.0.0.1" if address in ("0.0.0.0", "::") else address
+    host = _client_host(cluster)
     ClientConfig(server=f"{host}:{cluster['apiServer']['port']}", token=tokens["admin"],
                  ca_file=tls[0] if tls else None).save(home)
+    return home, cluster, tls
+
+
+def cmd_up(args) -> int:
+    try:
+        home, cluster, tls = prepare_home(args)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if getattr(args, "prepare_only", False):
+        print(f"prepared {home}")
+        return 0
+    host = _client_host(cluster)
     deadline = time.monotonic() + getattr(args, "timeout", 60)
     for name, argv in _components(home, cluster, tls):
         pid, started = _start(home, name, argv)

@@ -7,13 +7,13 @@ import asyncio
 
 import pytest
 
+from cluster import ApiServerProcess
 from minik8s.api.clock import FakeClock
 from minik8s.api.errors import Expired, Unavailable
 from minik8s.api.pb import core_pb2
 from minik8s.client.informer import (LABEL_INDEX, NODE_NAME_INDEX, Indexer, Informer, SharedInformerFactory,
                                      copy, key_of)
 from minik8s.client.transport import ObjectList, WatchEvent
-from cluster import ApiServerProcess
 
 TIMEOUT = 30.0
 
@@ -48,6 +48,19 @@ async def until(cond, timeout: float = TIMEOUT, tick=None) -> None:
         await asyncio.sleep(0.01)
 
 
+async def reachable(client) -> None:
+    """Wait out the gRPC channel's reconnect backoff after a server restart (channels to one address
+    share their connection state, so a new client would wait just the same)."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while True:
+        try:
+            await client.version()
+            return
+        except Unavailable:
+            assert asyncio.get_running_loop().time() < deadline, "server not reachable after restart"
+            await asyncio.sleep(0.05)
+
+
 class Recorder:
     """Handlers that log every call as (what, key, resourceVersion[s])."""
 
@@ -58,7 +71,7 @@ class Recorder:
         self.calls.append(("add", key_of(obj), obj.metadata.resourceVersion))
 
     def on_update(self, old, new):
-        self.calls.append(("update", key_of(new), old.metadata.resourceVersion, new.metadata.resourceVersion))
+        self.calls.append(("update", key_of(new), rv(old), rv(new)))
 
     def on_delete(self, obj):
         self.calls.append(("delete", key_of(obj)))
@@ -160,6 +173,7 @@ def test_watch_resumes_after_a_server_restart_without_loss_or_duplicates(srv):
         await asyncio.to_thread(srv.restart)
 
         async with srv.async_client() as c:
+            await reachable(c)
             p3 = await c.create(pod("p3"))
             upd = copy(p1)
             upd.metadata.labels["v"] = "2"
@@ -202,6 +216,7 @@ async def _expired(srv):
     await asyncio.to_thread(srv.restart)           # drops the stream; the informer waits on the clock
 
     async with srv.async_client() as c:
+        await reachable(c)
         upd = copy(change)
         upd.metadata.labels["v"] = "2"
         changed = await c.update(upd)
@@ -215,7 +230,7 @@ async def _expired(srv):
         await until(lambda: len(events.calls) >= 3 + 7, tick=lambda: clock.advance(1.0))
         after = events.calls[3:]
         expected = [("update", "default/change", rv(change), rv(changed)), ("delete", "default/gone")] + \
-                   [("add", f"default/new{i}", rv(p)) for i in range(5)]
+                   [("add", f"default/new{i}", rv(p)) for i, p in enumerate(new)]
         assert sorted(after) == sorted(expected)
         assert after[-1] == ("delete", "default/gone")     # deletes follow the listed items, as upstream
         assert inf.lists == 2

@@ -25,8 +25,8 @@ log = logging.getLogger("minik8s.client.events")
 NORMAL = "Normal"
 WARNING = "Warning"
 
-REPEAT_WINDOW = 600.0      # seconds after its last occurrence that an event can still be counted again
-CACHE_SIZE = 4096          # events remembered for counting repeats (least recently seen forgotten first)
+REPEAT_WINDOW = 600.0      # seconds after its last occurrence that a repeat still counts into it
+CACHE_SIZE = 4096          # events remembered for counting repeats (least recently seen go first)
 MAX_PENDING = 1000         # events waiting to be written; more are dropped (and logged)
 
 

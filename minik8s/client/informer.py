@@ -356,7 +356,8 @@ class SharedInformerFactory:
         self.resync_period = resync_period
         self._informers: dict[tuple[str, str, str, str], Informer] = {}
 
-    def informer(self, kind, namespace: str = "", label_selector: str = "", field_selector: str = "") -> Informer:
+    def informer(self, kind, namespace: str = "", label_selector: str = "",
+                 field_selector: str = "") -> Informer:
         info = t.kind_info(kind)
         key = (info.kind, namespace if info.namespaced else "", label_selector, field_selector)
         inf = self._informers.get(key)

@@ -173,7 +173,8 @@ class WorkQueue:
         return self.rate_limiter.num_requeues(key)
 
 
-async def run_workers(queue: WorkQueue, sync: Callable[[Hashable], Awaitable[None]], n: int = 1) -> None:
+async def run_workers(queue: WorkQueue, sync: Callable[[Hashable], Awaitable[None]],
+                      n: int = 1) -> None:
     """Run `n` workers until the queue shuts down. A worker takes a key and awaits `sync(key)`:
     success forgets the key's failures, an exception is logged and the key retried with backoff."""
 

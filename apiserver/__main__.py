@@ -26,6 +26,7 @@ def main(argv=None) -> int:
     p.add_argument("--tls-private-key-file")
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--watch-window", type=int, default=20_000, help="changes kept for watch resume")
+    p.add_argument("--service-cluster-ip-range", default="10.96.0.0/16", help="ClusterIP range")
     p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -38,7 +39,8 @@ def main(argv=None) -> int:
 
 
 async def _run(args, data: str, tokens: str) -> int:
-    registry = Registry(SQLiteStorage(data), window=args.watch_window)
+    registry = Registry(SQLiteStorage(data), window=args.watch_window,
+                        service_cidr=args.service_cluster_ip_range)
     try:
         server, port = await serve(registry, TokenAuthenticator(tokens), args.address, args.port,
                                    args.tls_cert_file, args.tls_private_key_file, args.bookmark_interval)

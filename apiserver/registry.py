@@ -22,7 +22,7 @@ from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, F
                                 NotFound, TooLarge, Unavailable)
 from minik8s.api.kinds import KINDS, KindInfo
 
-from apiserver import strategy
+from apiserver import allocators, strategy
 from apiserver.storage import Storage, StoredChange
 from apiserver.watch import Change, WatchHub
 
@@ -107,8 +107,10 @@ class Txn:
 
 
 class Registry:
-    def __init__(self, storage: Storage, clock: Clock | None = None, window: int = 20_000):
+    def __init__(self, storage: Storage, clock: Clock | None = None, window: int = 20_000,
+                 service_cidr: str = allocators.SERVICE_CIDR):
         self.storage = storage
+        self.service_cidr = service_cidr
         self.clock = clock or Clock()
         self.objects: dict[str, dict[tuple[str, str], Record]] = {k: {} for k in KINDS}
         self.hub = WatchHub(window=window)
@@ -285,6 +287,8 @@ class Registry:
             if info.kind == "Job":
                 from minik8s.api.defaults import default_job_selector
                 default_job_selector(obj)
+            if info.kind == "Service":
+                allocators.allocate(self._all(tx, "Service"), obj, None, self.service_cidr)
             if dry_run:
                 obj.metadata.resourceVersion = ""
                 return obj.SerializeToString()
@@ -374,6 +378,8 @@ class Registry:
             raise _invalid(info, cur.name, errors)
         if check:
             check(tx, old, new)
+        if info.kind == "Service" and not status:
+            allocators.allocate(self._all(tx, "Service"), new, old, self.service_cidr)
         new.metadata.resourceVersion = str(cur.rv)
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
             return cur.raw          # no change: no write, no event, same resourceVersion
@@ -382,6 +388,16 @@ class Registry:
         if new.metadata.deletionTimestamp and not new.metadata.finalizers and _may_remove(info, new):
             return tx.remove(info.kind, new, cur).raw
         return tx.put(info.kind, new, cur).raw
+
+    def _all(self, tx: Txn, kind: str) -> list[Record]:
+        merged = {(r.namespace, r.name): r for r in self.objects[kind].values()}
+        for (k, ns, name), rec in tx.overlay.items():
+            if k == kind:
+                if rec is None:
+                    merged.pop((ns, name), None)
+                else:
+                    merged[(ns, name)] = rec
+        return list(merged.values())
 
     async def delete(self, info: KindInfo, namespace: str, name: str, *, grace: int | None = None,
                      propagation: str = "", preconditions=None, check: Callable | None = None):

@@ -255,3 +255,32 @@ def test_kill_9_during_concurrent_writes_loses_no_acknowledged_write(srv):
     assert not missing, f"{len(missing)} acknowledged writes lost"
     assert all(stored[n] == rv for n, rv in acked.items())
     assert int(c.create(pod("next")).metadata.resourceVersion) > max(acked.values())
+
+
+def service(name: str, type_: str = "ClusterIP", ports=None, **spec):
+    return from_dict(core_pb2.Service, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"type": type_, "selector": {"app": name},
+                 "ports": ports or [{"name": "http", "port": 80, "targetPort": 8080}], **spec}})
+
+
+def test_services_get_unique_cluster_ips_and_node_ports(srv):
+    c = srv.client()
+    a = c.create(service("a", "NodePort"))
+    b = c.create(service("b", "NodePort"))
+    assert a.spec.clusterIP.startswith("10.96.") and a.spec.clusterIP != b.spec.clusterIP
+    assert list(a.spec.clusterIPs) == [a.spec.clusterIP]
+    assert 30000 <= a.spec.ports[0].nodePort <= 32767
+    assert a.spec.ports[0].nodePort != b.spec.ports[0].nodePort
+    with pytest.raises(Invalid, match="provided port is already allocated"):
+        c.create(service("c", "NodePort", [{"port": 80, "nodePort": a.spec.ports[0].nodePort}]))
+    with pytest.raises(Invalid, match="spec.ports\\[0\\].nodePort"):
+        c.create(service("d", "NodePort", [{"port": 80, "nodePort": 80}]))
+    # an update that omits the allocated values keeps them
+    a2 = service("a", "NodePort")
+    a2.metadata.resourceVersion = ""
+    kept = c.update(a2)
+    assert kept.spec.clusterIP == a.spec.clusterIP and kept.spec.ports[0].nodePort == a.spec.ports[0].nodePort
+    c.delete("svc", "a")
+    e = c.create(service("e", "NodePort", [{"port": 80, "nodePort": a.spec.ports[0].nodePort}]))
+    assert e.spec.ports[0].nodePort == a.spec.ports[0].nodePort      # freed by the delete

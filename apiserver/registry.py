@@ -263,6 +263,8 @@ class Registry:
             obj.metadata.name = obj.metadata.generateName + "".join(random.choices(_NAME_CHARS, k=5))
         strategy.prepare_for_create(info, obj)
         apply_defaults(obj)
+        if info.kind == "Pod":
+            obj.status.qosClass = strategy.qos_class(obj.spec)
         errors = validate(obj)
         if errors:
             raise _invalid(info, obj.metadata.name or obj.metadata.generateName, errors)

@@ -53,7 +53,6 @@ def prepare_for_create(info: KindInfo, obj) -> None:
     if info.kind == "Pod":
         obj.ClearField("status")
         obj.status.phase = "Pending"
-        obj.status.qosClass = qos_class(obj.spec)
     elif info.kind == "Namespace":
         obj.ClearField("status")
         obj.status.phase = "Active"
@@ -77,6 +76,14 @@ def spec_of(info: KindInfo, obj) -> bytes:
     return copy.SerializeToString(deterministic=True)
 
 
+def _quantity(s: str):
+    from minik8s.api.quantity import QuantityError, parse_quantity
+    try:
+        return parse_quantity(s)
+    except QuantityError:
+        return s
+
+
 def qos_class(spec) -> str:
     """Upstream's QoS rule: Guaranteed when every container sets equal cpu and memory requests and
     limits, BestEffort when none sets any, Burstable otherwise."""
@@ -88,7 +95,7 @@ def qos_class(spec) -> str:
         if req or lim:
             any_set = True
         for r in ("cpu", "memory"):
-            if r not in lim or req.get(r, lim[r]) != lim[r]:
+            if r not in lim or _quantity(req.get(r, lim[r])) != _quantity(lim[r]):
                 guaranteed = False
     if not any_set:
         return "BestEffort"

@@ -12,7 +12,8 @@ form, when it parses; an unparsable quantity is left as written for validation t
 
 Not defaulted here, deliberately: pod and container securityContext (upstream adds an empty pod
 securityContext; we leave it absent), Service ipFamilies/ipFamilyPolicy and clusterIP allocation
-(the server's allocator owns those), and anything behind alpha feature gates.
+(the server's allocator owns those), a Job's manualSelector (upstream 1.30+ defaults it to false; we
+leave it unset), and anything behind alpha feature gates.
 """
 from __future__ import annotations
 
@@ -368,8 +369,9 @@ def _default_namespace(ns) -> None:
     if not ns.status.phase:
         ns.status.phase = "Active"
     # The registry adds the `kubernetes` finalizer on create only: the namespace controller removes
-    # it later with an update, which must not put it back. A stored object has a resourceVersion.
-    if not ns.metadata.resourceVersion and not ns.metadata.deletionTimestamp \
+    # it later with an update, which must not put it back. Only a namespace never stored lacks a uid
+    # (the server assigns it after defaulting a create, and carries it over before defaulting an update).
+    if not ns.metadata.uid and not ns.metadata.deletionTimestamp \
             and "kubernetes" not in ns.spec.finalizers:
         ns.spec.finalizers.append("kubernetes")
 

@@ -115,6 +115,8 @@ class _Recorder:
         ref = object_reference(obj)
         now = self.clock.now()
         ts = rfc3339(now)
+        if len(message) > 1024:     # the API refuses longer messages; keep the start, as upstream does
+            message = message[:1021] + "..."
         ev = core_pb2.Event(apiVersion="v1", kind="Event", involvedObject=ref, reason=reason, message=message,
                             source=core_pb2.EventSource(component=self.component, host=self.host),
                             firstTimestamp=ts, lastTimestamp=ts, count=1, type=type_,

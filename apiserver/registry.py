@@ -262,6 +262,11 @@ class Registry:
         if not obj.metadata.name and obj.metadata.generateName:
             obj.metadata.name = obj.metadata.generateName + "".join(random.choices(_NAME_CHARS, k=5))
         strategy.prepare_for_create(info, obj)
+        obj.metadata.uid = str(uuid.uuid4())
+        if info.kind == "Job":
+            # upstream generates a Job's selector from its uid before validating it
+            from minik8s.api.defaults import default_job_selector
+            default_job_selector(obj)
         apply_defaults(obj)
         if info.kind == "Pod":
             obj.status.qosClass = strategy.qos_class(obj.spec)
@@ -282,13 +287,9 @@ class Registry:
                 raise AlreadyExists(f"{_what(info, meta.name)} already exists")
             if check:
                 check(tx, None, obj)
-            meta.uid = str(uuid.uuid4())
             meta.creationTimestamp = rfc3339(self.clock.now())
             meta.ClearField("deletionTimestamp")
             meta.ClearField("deletionGracePeriodSeconds")
-            if info.kind == "Job":
-                from minik8s.api.defaults import default_job_selector
-                default_job_selector(obj)
             if info.kind == "Service":
                 allocators.allocate(self._all(tx, "Service"), obj, None, self.service_cidr)
             if dry_run:

@@ -98,6 +98,7 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
             ident = node if node.startswith("node-") else f"node-{node}"
             out.append((f"kubelet-{node}", [py, "-m", "kubelet", "--home", home, "--node-name", node,
                                             "--token-file", os.path.join(pki, f"{ident}.token")]))
+            out.append((f"proxy-{node}", [py, "-m", "minik8s.proxy"] + out[-1][1][3:]))  # kubelet's flags
     return out
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import yaml
-
 
 def home_dir(home: str | None = None) -> str:
     return home or os.environ.get("MINIK8S_HOME") or os.path.expanduser("~/.minik8s")
@@ -22,6 +20,7 @@ class ClientConfig:
     @classmethod
     def load(cls, home: str | None = None, path: str | None = None) -> "ClientConfig":
         path = path or os.path.join(home_dir(home), "config.yaml")
+        import yaml     # lazy: minictl start-up time
         try:
             with open(path) as f:
                 data = yaml.safe_load(f) or {}
@@ -42,6 +41,7 @@ class ClientConfig:
             data["certificateAuthority"] = self.ca_file
         if self.tls_server_name:
             data["tlsServerName"] = self.tls_server_name
+        import yaml
         fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             yaml.safe_dump(data, f)

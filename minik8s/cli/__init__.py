@@ -1,0 +1,1 @@
+"""minictl, the kubectl-shaped command line of minik8s (entry point: minik8s.cli.main:main)."""

@@ -1,0 +1,321 @@
+"""`minictl logs`, `minictl exec` and `minictl top nodes|pods`: the commands that reach into a pod's
+containers (through the API server and the node's kubelet tunnel) or read the usage kubelets publish
+(metrics.k8s.io NodeMetrics / PodMetrics), with kubectl's flags, output and messages.
+
+Nothing heavy is imported at module level: main.py imports this file for its command table."""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+
+# ---------------------------------------------------------------- flags
+def _container_flag(p):
+    p.add_argument("-c", "--container", default="", help="container name (default: the only one, or the first)")
+
+
+def logs_flags(p):
+    p.add_argument("pod", metavar="POD | pod/POD")
+    _container_flag(p)
+    p.add_argument("-f", "--follow", action="store_true", help="stream the log until the container stops")
+    p.add_argument("-p", "--previous", action="store_true", help="the log of the previous, terminated container")
+    p.add_argument("--tail", type=int, default=-1, help="lines from the end to show (-1: all)")
+    p.add_argument("--timestamps", action="store_true", help="prefix each line with its RFC3339 timestamp")
+    p.add_argument("--since", help="only lines newer than a duration, e.g. 5s, 2m, 3h")
+    p.add_argument("--limit-bytes", type=int, help="stop after this many bytes")
+
+
+def exec_flags(p):
+    p.add_argument("pod", metavar="POD | pod/POD")
+    _container_flag(p)
+    p.add_argument("-i", "--stdin", action="store_true", help="pass stdin to the container")
+    p.add_argument("-t", "--tty", action="store_true", help="stdin is a TTY")
+    p.add_argument("command", nargs="*", metavar="-- COMMAND [args...]")
+
+
+def top_flags(p):
+    p.add_argument("kind", metavar="nodes|pods")
+    p.add_argument("name", nargs="?", default=None)
+    p.add_argument("-l", "--selector", default="", help="label selector")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.add_argument("--containers", action="store_true", help="pods: one line per container")
+    p.add_argument("--no-headers", action="store_true")
+    p.add_argument("--sort-by", choices=("cpu", "memory"), help="sort by cpu or memory")
+
+
+# name, implementation, help, flags: main.py adds these to its COMMANDS
+COMMANDS = [
+    ("logs", "podcmds:cmd_logs", "Print the logs for a container in a pod", logs_flags),
+    ("exec", "podcmds:cmd_exec", "Execute a command in a container", exec_flags),
+    ("top", "podcmds:cmd_top", "Display resource (CPU/memory) usage of nodes or pods", top_flags),
+]
+
+
+# ---------------------------------------------------------------- shared
+def _pod_name(word: str) -> str:
+    from minik8s.cli.resources import CliError
+    kind, sep, name = word.partition("/")
+    if not sep:
+        return word
+    if kind not in ("pod", "pods", "po"):
+        raise CliError(f'{kind}/{name}: only pods have logs and exec here ("POD" or "pod/POD")')
+    return name
+
+
+def _default_container(client, name: str, ns: str, container: str) -> str:
+    """kubectl's default: the only container, or the first with a note on stderr."""
+    if container:
+        return container
+    pod = client.get("Pod", name, ns)
+    names = [c.name for c in pod.spec.containers]
+    annotated = pod.metadata.annotations.get("kubectl.kubernetes.io/default-container")
+    if annotated in names:
+        return annotated
+    if len(names) > 1:
+        print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
+    return names[0] if names else ""
+
+
+def _since_seconds(text: str | None) -> int | None:
+    if not text:
+        return None
+    from minik8s.cli.watchcmds import parse_duration
+    return max(1, int(parse_duration(text) + 0.999))
+
+
+# ---------------------------------------------------------------- logs
+def cmd_logs(args) -> int:
+    from minik8s.cli.resources import client_for, namespace_of
+    ns = namespace_of(args)
+    name = _pod_name(args.pod)
+    out = sys.stdout.buffer
+    with client_for(args) as c:
+        container = _default_container(c, name, ns, args.container)
+        stream = c.logs(name, ns, container=container, follow=args.follow, previous=args.previous,
+                        tail_lines=args.tail if args.tail >= 0 else None, timestamps=args.timestamps,
+                        since_seconds=_since_seconds(args.since))
+        written = 0
+        for chunk in stream:
+            if args.limit_bytes is not None:
+                chunk = chunk[:max(0, args.limit_bytes - written)]
+            out.write(chunk)
+            out.flush()
+            written += len(chunk)
+            if args.limit_bytes is not None and written >= args.limit_bytes:
+                break
+    return 0
+
+
+# ---------------------------------------------------------------- exec
+def cmd_exec(args) -> int:
+    from minik8s.api.errors import from_rpc_error
+    from minik8s.api.pb import api_pb2
+    from minik8s.cli.resources import CliError, client_for, namespace_of
+    import grpc
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise CliError("you must specify at least one command for the container")
+    ns = namespace_of(args)
+    name = _pod_name(args.pod)
+    tty = args.tty and args.stdin and sys.stdin.isatty()
+    if args.tty and not tty:
+        print("Unable to use a TTY - input is not a terminal or the right kind of file", file=sys.stderr)
+    with client_for(args) as c:
+        container = _default_container(c, name, ns, args.container)
+        stdin_frames = _StdinFrames(args.stdin, tty)
+        first = api_pb2.ExecRequest(namespace=ns, name=name, container=container, command=command,
+                                    stdin=args.stdin, tty=tty)
+        code = 0
+        restore = _raw_terminal() if tty else None
+        try:
+            for o in c.exec_stream(stdin_frames.requests(first)):
+                if o.stdout:
+                    sys.stdout.buffer.write(o.stdout)
+                    sys.stdout.buffer.flush()
+                if o.stderr:
+                    sys.stderr.buffer.write(o.stderr)
+                    sys.stderr.buffer.flush()
+                if o.error:
+                    raise CliError(o.error)
+                if o.HasField("exitCode"):
+                    code = o.exitCode
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        finally:
+            stdin_frames.stop()
+            if restore:
+                restore()
+    if code != 0:
+        print(f"command terminated with exit code {code}", file=sys.stderr)
+    return code
+
+
+class _StdinFrames:
+    """The ExecRequests after the first: stdin read on a thread, EOF as stdinClose."""
+
+    def __init__(self, enabled: bool, tty: bool):
+        import queue
+        self.enabled, self.tty = enabled, tty
+        self._q: queue.Queue = queue.Queue()
+        self._stopped = threading.Event()
+
+    def _reader(self) -> None:
+        from minik8s.api.pb import api_pb2
+        fd = sys.stdin.fileno()
+        while not self._stopped.is_set():
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                self._q.put(api_pb2.ExecRequest(stdinClose=True))
+                return
+            self._q.put(api_pb2.ExecRequest(stdinData=data))
+
+    def requests(self, first):
+        from minik8s.api.pb import api_pb2
+        yield first
+        if not self.enabled:
+            return
+        if self.tty:
+            try:
+                size = os.get_terminal_size()
+                yield api_pb2.ExecRequest(resize=api_pb2.TerminalSize(width=size.columns, height=size.lines))
+            except OSError:
+                pass
+        threading.Thread(target=self._reader, daemon=True).start()
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            yield item
+            if item.stdinClose:
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._q.put(None)
+
+
+def _raw_terminal():
+    try:
+        import termios
+        import tty
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        tty.setraw(fd)
+    except Exception:
+        return None
+    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+# ---------------------------------------------------------------- top
+def _millis(q: str) -> int:
+    from minik8s.api.quantity import cpu_millis
+    return cpu_millis(q or "0")
+
+
+def _bytes(q: str) -> int:
+    from minik8s.api.quantity import bytes_value
+    return bytes_value(q or "0")
+
+
+def _cpu_cell(m: int) -> str:
+    return f"{m}m"
+
+
+def _mem_cell(b: int) -> str:
+    return f"{b // (1024 * 1024)}Mi"
+
+
+def cmd_top(args) -> int:
+    from minik8s.cli.resources import CliError
+    kind = args.kind.lower()
+    if kind in ("node", "nodes", "no"):
+        return _top_nodes(args)
+    if kind in ("pod", "pods", "po"):
+        return _top_pods(args)
+    raise CliError(f'unknown resource "{args.kind}" for top: use nodes or pods')
+
+
+def _top_nodes(args) -> int:
+    from minik8s.api.errors import NotFound
+    from minik8s.cli.printers import tabwrite
+    from minik8s.cli.resources import CliError, client_for
+    with client_for(args) as c:
+        if args.name:
+            try:
+                nodes = [c.get("Node", args.name)]
+            except NotFound:
+                raise CliError(f'nodes "{args.name}" not found') from None
+        else:
+            nodes = list(c.list("Node", label_selector=args.selector))
+        metrics = {m.metadata.name: m for m in c.list("NodeMetrics")}
+    if args.name and args.name not in metrics:
+        raise CliError("metrics not available yet")
+    if not any(n.metadata.name in metrics for n in nodes):
+        raise CliError("metrics not available yet")
+    rows = []
+    for n in nodes:
+        m = metrics.get(n.metadata.name)
+        if m is None:
+            rows.append((n.metadata.name, None, None, None, None))
+            continue
+        cpu, mem = _millis(m.usage.get("cpu")), _bytes(m.usage.get("memory"))
+        alloc_cpu = _millis(n.status.allocatable.get("cpu") or n.status.capacity.get("cpu"))
+        alloc_mem = _bytes(n.status.allocatable.get("memory") or n.status.capacity.get("memory"))
+        rows.append((n.metadata.name, cpu, mem, cpu * 100 // alloc_cpu if alloc_cpu else 0,
+                     mem * 100 // alloc_mem if alloc_mem else 0))
+    if args.sort_by:
+        idx = 1 if args.sort_by == "cpu" else 2
+        rows.sort(key=lambda r: -(r[idx] or 0))
+    lines = [] if args.no_headers else ["NAME\tCPU(cores)\tCPU%\tMEMORY(bytes)\tMEMORY%"]
+    for name, cpu, mem, cpu_pct, mem_pct in rows:
+        if cpu is None:
+            lines.append(f"{name}\t<unknown>\t<unknown>\t<unknown>\t<unknown>")
+        else:
+            lines.append(f"{name}\t{_cpu_cell(cpu)}\t{cpu_pct}%\t{_mem_cell(mem)}\t{mem_pct}%")
+    print(tabwrite(lines))
+    return 0
+
+
+def _top_pods(args) -> int:
+    from minik8s.cli.printers import tabwrite
+    from minik8s.cli.resources import CliError, client_for, namespace_of
+    ns = "" if args.all_namespaces else namespace_of(args)
+    with client_for(args) as c:
+        items = list(c.list("PodMetrics", ns, label_selector=args.selector))
+    if args.name:
+        items = [m for m in items if m.metadata.name == args.name]
+        if not items:
+            raise CliError(f"Metrics not available for pod {ns}/{args.name}")
+    if not items:
+        where = "" if args.all_namespaces else f" in {ns} namespace"
+        print(f"No resources found{where}.", file=sys.stderr)
+        return 0
+    rows = []
+    for m in items:
+        conts = [(cm.name, _millis(cm.usage.get("cpu")), _bytes(cm.usage.get("memory"))) for cm in m.containers]
+        if args.containers:
+            rows.extend((m.metadata.namespace, m.metadata.name, cn, cpu, mem) for cn, cpu, mem in conts)
+        else:
+            rows.append((m.metadata.namespace, m.metadata.name, "", sum(x[1] for x in conts),
+                         sum(x[2] for x in conts)))
+    if args.sort_by:
+        idx = 3 if args.sort_by == "cpu" else 4
+        rows.sort(key=lambda r: -r[idx])
+    else:
+        rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    head = (["NAMESPACE"] if args.all_namespaces else []) + (["POD", "NAME"] if args.containers else ["NAME"]) \
+        + ["CPU(cores)", "MEMORY(bytes)"]
+    lines = [] if args.no_headers else ["\t".join(head)]
+    for namespace, pod, cname, cpu, mem in rows:
+        cells = ([namespace] if args.all_namespaces else []) + ([pod, cname] if args.containers else [pod]) \
+            + [_cpu_cell(cpu), _mem_cell(mem)]
+        lines.append("\t".join(cells))
+    print(tabwrite(lines))
+    return 0

@@ -1,0 +1,28 @@
+"""The controller manager's controllers (upstream kube-controller-manager): each one a file with a
+class that watches through shared informers, queues keys and reconciles one key at a time in its
+`sync_*(key)` coroutine, talking to the cluster only through the API server.
+
+`CONTROLLERS` is the registry `python -m minik8s.controllers` starts from: controller name ->
+"module:Class". To add a controller, write its module (see `base.Controller`) and append one line:
+
+    CONTROLLERS["endpoints"] = "minik8s.controllers.endpoints:EndpointsController"
+
+Classes are imported only when their controller is enabled, so a missing or broken module affects
+only its own controller."""
+from __future__ import annotations
+
+CONTROLLERS: dict[str, str] = {
+    "replicaset": "minik8s.controllers.replicaset:ReplicaSetController",
+    "deployment": "minik8s.controllers.deployment:DeploymentController",
+    "garbagecollector": "minik8s.controllers.garbagecollector:GarbageCollector",
+}
+
+# ---- controllers registered by other modules: one line each, below ----
+CONTROLLERS["endpoints"] = "minik8s.controllers.endpoints:EndpointsController"
+
+
+def controller_class(name: str):
+    """The class registered under `name` (KeyError for an unknown name)."""
+    import importlib
+    module, _, cls = CONTROLLERS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)

@@ -270,6 +270,7 @@ def _top_nodes(args) -> int:
         alloc_mem = _bytes(n.status.allocatable.get("memory") or n.status.capacity.get("memory"))
         rows.append((n.metadata.name, cpu, mem, cpu * 100 // alloc_cpu if alloc_cpu else 0,
                      mem * 100 // alloc_mem if alloc_mem else 0))
+    rows.sort(key=lambda r: r[0])
     if args.sort_by:
         idx = 1 if args.sort_by == "cpu" else 2
         rows.sort(key=lambda r: -(r[idx] or 0))

@@ -1,0 +1,86 @@
+"""Many fake nodes in one process (`python -m kubelet --fake-nodes 1000`, `minictl up --nodes 1000
+--runtime fake`), for the scale and scheduler benchmarks.
+
+Each node is a whole Kubelet with the fake runtime and its own identity (its token from
+HOME/pki/node-<i>.token, as `minictl up` writes them), so the API server authorizes every node's
+writes as that node's. What they share is what would otherwise multiply by N: one gRPC channel (each
+node sends its own token on it) and one pod informer over all pods, whose events this host routes to
+the kubelet of the pod's node (and one service informer, for the service env vars)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from minik8s.client.informer import Informer
+
+from kubelet import config as kconfig
+from kubelet.agent import Kubelet, add_uid_index
+
+log = logging.getLogger("kubelet.fakenodes")
+
+
+def client_with_token(base, token: str):
+    """A client that shares `base`'s channel but authenticates with `token`."""
+    c = type(base).__new__(type(base))
+    c.__dict__.update(base.__dict__)
+    c._md = (("authorization", f"Bearer {token}"),)
+    return c
+
+
+class FakeNodeHost:
+    def __init__(self, home: str, names: list[str], config_path: str | None = None, clock=None,
+                 base_client=None, tokens: dict[str, str] | None = None, start_concurrency: int = 50):
+        from minik8s.client.aio import AsyncClient
+        from minik8s.client.config import ClientConfig
+        from kubelet.__main__ import make_runtime, read_token, token_file_for
+        self.home = home
+        self.names = names
+        self.start_concurrency = start_concurrency
+        tokens = tokens or {n: read_token(token_file_for(home, n)) for n in names}
+        if base_client is None:
+            cc = ClientConfig.load(home)
+            base_client = AsyncClient(cc.server, tokens[names[0]], cc.ca_file)
+        self._own_client = base_client
+        reader = client_with_token(base_client, tokens[names[0]])
+        self.informer = Informer(reader, "Pod", clock=clock)
+        self.services = Informer(reader, "Service", clock=clock)
+        add_uid_index(self.informer)
+        self.kubelets: dict[str, Kubelet] = {}
+        for name in names:
+            cfg, settings = kconfig.load(home, name, config_path, "fake")
+            cfg.runtime = "fake"
+            cfg.pod_cidr = cfg.pod_cidr or kconfig.default_pod_cidr("fake", cfg.index)
+            runtime = make_runtime("fake", home, name, cfg.pod_cidr, settings, clock)
+            self.kubelets[name] = Kubelet(client_with_token(base_client, tokens[name]), runtime, cfg, home,
+                                          settings, clock=clock, informer=self.informer, services=self.services,
+                                          address="127.0.0.1")
+        self.informer.add_event_handler(on_add=self._route, on_update=lambda old, new: self._route(new),
+                                        on_delete=self._route_delete)
+
+    def _route(self, pod) -> None:
+        k = self.kubelets.get(pod.spec.nodeName)
+        if k is not None:
+            k.on_pod(pod)
+
+    def _route_delete(self, pod) -> None:
+        k = self.kubelets.get(pod.spec.nodeName)
+        if k is not None:
+            k.on_pod_deleted(pod)
+
+    async def start(self) -> None:
+        await self.services.start()
+        await self.informer.start()
+        sem = asyncio.Semaphore(self.start_concurrency)
+
+        async def start_one(k: Kubelet):
+            async with sem:
+                await k.start()
+
+        await asyncio.gather(*(start_one(k) for k in self.kubelets.values()))
+        log.info("%d fake nodes started", len(self.kubelets))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(k.stop() for k in self.kubelets.values()), return_exceptions=True)
+        await self.informer.stop()
+        await self.services.stop()
+        await self._own_client.close()

@@ -1,0 +1,548 @@
+"""One pod's sync, after upstream's SyncPod / computePodActions (kuberuntime_manager.go): read what the
+runtime has for the pod, decide what should run, act, and report the status. Level-triggered and
+idempotent: a sync may run any number of times and only ever moves the pod towards its spec.
+
+    admitted?      devices (GPUs) assigned once; a pod that cannot get them fails, as upstream
+    sandbox        one ready sandbox (the pod's network); volumes set up before it
+    init           init containers one at a time, in order, each to success
+    containers     each started; a dead one restarted as restartPolicy says, after the crash-loop backoff;
+                   one whose liveness or startup probe failed killed first
+    terminal       a pod whose containers are all done for good gets its sandbox stopped
+    deleted        preStop, SIGTERM, the grace period, SIGKILL; then the kubelet deletes the pod object
+
+Messages and reasons are upstream's, so `describe pod` reads as it would on a real cluster."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from minik8s.api.clock import rfc3339
+from minik8s.api.errors import Conflict, NotFound
+from minik8s.api.pb import core_pb2
+from minik8s.api.quantity import bytes_value, cpu_millis
+from minik8s.api.service_env import pod_service_env
+from minik8s.client.events import NORMAL, WARNING
+
+from kubelet import gpu as gpumod
+from kubelet.env import EnvError, command_line, container_env
+from kubelet.paths import LABEL_CLUSTER, container_log_path, pod_log_dir
+from kubelet.probes import http_get, resolve_port
+from kubelet.runtime.base import (LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME,
+                                  LABEL_POD_NAMESPACE, LABEL_POD_UID, ContainerConfig, ContainerStatus,
+                                  ImageNeverPullError, ImagePullError, PortMapping, RuntimeError_,
+                                  SandboxConfig, SandboxStatus)
+from kubelet.status import TERMINAL, ObservedPod, generate_status, should_restart
+from kubelet.volumes import VolumeError, cleanup_pod_dir, container_mounts, setup_volumes
+
+log = logging.getLogger("kubelet.sync")
+
+MIN_GRACE = 2.0            # upstream minimumGracePeriodInSeconds, for what is left after a preStop hook
+SANDBOX_RETRY = 2.0
+KEEP_INSTANCES = 2         # of a container: the current instance and the previous one (logs --previous)
+
+
+@dataclass
+class PodState:
+    """What the kubelet remembers about one pod between syncs (upstream: reason cache, status cache)."""
+    uid: str = ""
+    start_time: str = ""
+    admitted: bool = False
+    rejected: tuple[str, str] | None = None               # (reason, message) when admission failed
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)   # why a container is waiting
+    image_failed_at: dict[str, float] = field(default_factory=dict)
+    start_failed_at: dict[str, float] = field(default_factory=dict)
+    backoff_reported: dict[str, float] = field(default_factory=dict)    # container -> finishedAt reported
+    last_status: core_pb2.PodStatus | None = None         # the last status written
+    last_rv: int = 0                                       # the resourceVersion that write made
+    terminal: bool = False                                 # containers done for good, sandbox stopped
+    volumes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SyncResult:
+    requeue: float | None = None        # sync again after this many seconds (None: at the resync period)
+    done: bool = False                   # the pod is gone: the worker may exit
+
+
+def pod_full_name(pod) -> str:
+    return f"{pod.metadata.name}_{pod.metadata.namespace}({pod.metadata.uid})"
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration text for whole seconds: 10s, 1m20s, 5m0s."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m}m{s}s"
+
+
+def container_ref(pod, cname: str) -> core_pb2.ObjectReference:
+    is_init = any(c.name == cname for c in pod.spec.initContainers)
+    return core_pb2.ObjectReference(
+        kind="Pod", apiVersion="v1", namespace=pod.metadata.namespace, name=pod.metadata.name,
+        uid=pod.metadata.uid, resourceVersion=pod.metadata.resourceVersion,
+        fieldPath=f"spec.{'initContainers' if is_init else 'containers'}{{{cname}}}")
+
+
+def grace_period(pod) -> float:
+    meta = pod.metadata
+    if meta.HasField("deletionGracePeriodSeconds"):
+        return float(meta.deletionGracePeriodSeconds)
+    return float(pod.spec.terminationGracePeriodSeconds if pod.spec.HasField("terminationGracePeriodSeconds")
+                 else 30)
+
+
+class PodSyncer:
+    """Everything a sync needs: the kubelet supplies runtime, client, clock, recorder and the managers."""
+
+    def __init__(self, kubelet):
+        self.k = kubelet
+
+    # ------------------------------------------------------------------ observation
+    async def observe(self, uid: str) -> tuple[list[SandboxStatus], dict[str, list[ContainerStatus]]]:
+        rt = self.k.runtime
+        sandboxes = sorted((s for s in await rt.list_sandboxes() if s.pod_uid == uid),
+                           key=lambda s: s.created_at, reverse=True)
+        history: dict[str, list[ContainerStatus]] = {}
+        for c in await rt.list_containers():
+            if c.labels.get(LABEL_POD_UID) == uid:
+                history.setdefault(c.name, []).append(c)
+        for h in history.values():
+            h.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
+        return sandboxes, history
+
+    # ------------------------------------------------------------------ the sync
+    async def sync(self, pod, st: PodState) -> SyncResult:
+        k = self.k
+        if pod.metadata.deletionTimestamp:
+            return await self.terminate(pod, st)
+        if pod.status.phase in TERMINAL:
+            await self.stop_pod(pod, st, grace_period(pod), reason="")
+            return SyncResult()
+        if st.terminal:                  # done, but the terminal status has not been written yet
+            _, history = await self.observe(pod.metadata.uid)
+            return await self.finish(pod, st, history)
+        if not st.start_time:
+            st.start_time = pod.status.startTime or rfc3339(k.clock.now())
+        if not st.admitted:
+            if not self.admit(pod, st):
+                return await self.finish(pod, st, {})
+        uid = pod.metadata.uid
+        sandboxes, history = await self.observe(uid)
+        sandbox = next((s for s in sandboxes if s.ready), None)
+        if sandbox is None and self._pod_done(pod, history):
+            return await self.finish(pod, st, history)
+        sandbox = await self.ensure_sandbox(pod, st, sandbox, history)
+        if sandbox is None:
+            return SyncResult(requeue=SANDBOX_RETRY)
+
+        requeue: list[float] = []
+        pod_ip = k.host_ip if pod.spec.hostNetwork else sandbox.ip
+        initialized, failed_init = await self.sync_init_containers(pod, st, sandbox, history, requeue)
+        if initialized:
+            for c in pod.spec.containers:
+                await self.sync_container(pod, st, c, sandbox, history.get(c.name, []), requeue)
+
+        _, history = await self.observe(uid)
+        await self.remove_dead_containers(history)
+        if failed_init or self._pod_done(pod, history):
+            return await self.finish(pod, st, history, pod_ip)
+        latest = {name: h[0] for name, h in history.items() if h}
+        k.probes.update_pod(pod, latest, pod_ip)
+        await self.write_status(pod, st, self._obs(st, history, pod_ip))
+        return SyncResult(requeue=min(requeue) if requeue else None)
+
+    async def ensure_sandbox(self, pod, st: PodState, sandbox: SandboxStatus | None,
+                             history) -> SandboxStatus | None:
+        """The pod's volumes and its ready sandbox (made if missing); None when that failed (reported)."""
+        k = self.k
+        if sandbox is not None:
+            if not st.volumes:          # a restarted kubelet adopting the pod
+                try:
+                    st.volumes = setup_volumes(k.root, pod, pod_ip=sandbox.ip, host_ip=k.host_ip)
+                except (VolumeError, OSError) as e:
+                    self.event(pod, WARNING, "FailedMount", str(e))
+                    return None
+            return sandbox
+        # the sandbox died under its containers (or never was): kill what is left and start over
+        for hist in history.values():
+            if hist and hist[0].state == "running":
+                await k.runtime.stop_container(hist[0].id, 0)
+        try:
+            st.volumes = setup_volumes(k.root, pod, host_ip=k.host_ip)
+            return await k.runtime.run_sandbox(self.sandbox_config(pod))
+        except (VolumeError, OSError) as e:
+            self.event(pod, WARNING, "FailedMount", str(e))
+        except Exception as e:           # whatever the runtime raised, the pod waits and retries
+            msg = e.message if isinstance(e, RuntimeError_) else f"{type(e).__name__}: {e}"
+            self.event(pod, WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {msg}")
+        await self.write_status(pod, st, self._obs(st, history, ""))
+        return None
+
+    def _obs(self, st: PodState, history, pod_ip: str, terminal: bool = False) -> ObservedPod:
+        k = self.k
+        return ObservedPod(containers=history, waiting=dict(st.waiting), ready=k.probes.readiness(),
+                           started=k.probes.startup(), pod_ip=pod_ip, host_ip=k.host_ip,
+                           start_time=st.start_time, terminal=terminal, runtime=k.runtime.name)
+
+    def _pod_done(self, pod, history) -> bool:
+        """No container will run again: every app container has exited and may not restart."""
+        if pod.spec.restartPolicy == "Always":
+            return False
+        for c in pod.spec.containers:
+            h = history.get(c.name)
+            if not h or h[0].state != "exited" or should_restart(pod.spec.restartPolicy, h[0]):
+                return False
+        return True
+
+    async def remove_dead_containers(self, history: dict[str, list[ContainerStatus]]) -> None:
+        """Container garbage collection: of each container's dead instances only the newest two are
+        kept (the current one and the one `logs --previous` reads); older ones go, with their logs."""
+        for name, hist in history.items():
+            for cs in hist[KEEP_INSTANCES:]:
+                if cs.state == "running":
+                    continue
+                try:
+                    await self.k.runtime.remove_container(cs.id)
+                except RuntimeError_ as e:
+                    log.warning("removing dead container %s: %s", cs.id, e.message)
+                    continue
+                if cs.log_path:
+                    for path in (cs.log_path, cs.log_path + ".1"):
+                        try:
+                            os.unlink(path)
+                        except FileNotFoundError:
+                            pass
+            del hist[KEEP_INSTANCES:]
+
+    # ------------------------------------------------------------------ admission
+    def admit(self, pod, st: PodState) -> bool:
+        fresh = pod.metadata.uid not in self.k.gpus.assigned
+        try:
+            assigned = self.k.gpus.admit(pod)
+        except gpumod.AdmissionError as e:
+            st.rejected = (e.reason, str(e))
+            self.event(pod, WARNING, e.reason, str(e))
+            st.terminal = True
+            return False
+        if fresh:               # the assignment, where `describe pod` shows it
+            for cname, uuids in assigned.items():
+                self.event(pod, NORMAL, "DevicesAssigned", f"{gpumod.RESOURCE} {', '.join(uuids)} assigned to "
+                                                           f"container {cname}", cname)
+        st.admitted = True
+        return True
+
+    # ------------------------------------------------------------------ init containers
+    async def sync_init_containers(self, pod, st, sandbox, history, requeue) -> tuple[bool, bool]:
+        """(all init containers succeeded, one failed for good)."""
+        for c in pod.spec.initContainers:
+            hist = history.get(c.name, [])
+            latest = hist[0] if hist else None
+            if latest is not None and latest.state == "exited" and latest.exit_code == 0:
+                continue
+            if latest is not None and latest.state == "running":
+                return False, False
+            if latest is not None and latest.state == "exited" and pod.spec.restartPolicy == "Never":
+                return False, True
+            await self.sync_container(pod, st, c, sandbox, hist, requeue)
+            return False, False
+        return True, False
+
+    # ------------------------------------------------------------------ one container
+    async def sync_container(self, pod, st: PodState, c, sandbox: SandboxStatus, hist: list[ContainerStatus],
+                             requeue: list[float]) -> None:
+        k = self.k
+        latest = hist[0] if hist else None
+        is_init = any(ic.name == c.name for ic in pod.spec.initContainers)
+        policy = pod.spec.restartPolicy if not is_init or pod.spec.restartPolicy == "Never" else "OnFailure"
+        if latest is not None and latest.state == "running":
+            why = k.probes.failed(latest.id)
+            if why is None:
+                return
+            probe = c.livenessProbe if why == "Liveness" else c.startupProbe
+            grace = float(probe.terminationGracePeriodSeconds) if probe.HasField("terminationGracePeriodSeconds") \
+                else grace_period(pod)
+            await self.kill_container(pod, c, latest, grace,
+                                      f"Container {c.name} failed {why.lower()} probe, will be restarted")
+            latest = await k.runtime.container_status(latest.id) or latest
+            if latest.state == "running":
+                return
+        if latest is not None and latest.state == "created":
+            # a start that failed (or a kubelet that died between create and start): try again later
+            failed_at = st.start_failed_at.get(c.name, latest.created_at)
+            if k.backoff.in_backoff_since((pod.metadata.uid, c.name), failed_at):
+                self._crash_loop(pod, st, c, failed_at, requeue)
+                return
+            await k.runtime.remove_container(latest.id)
+        elif not should_restart(policy, latest):
+            st.waiting.pop(c.name, None)
+            return
+        elif latest is not None and latest.state == "exited":
+            key = (pod.metadata.uid, c.name)
+            if k.backoff.in_backoff_since(key, latest.finished_at):
+                self._crash_loop(pod, st, c, latest.finished_at, requeue)
+                return
+            k.backoff.next(key, latest.finished_at)
+        attempt = latest.attempt + 1 if latest is not None else 0
+        await self.start_container(pod, st, c, sandbox, attempt, requeue)
+
+    def _crash_loop(self, pod, st: PodState, c, since: float, requeue: list[float]) -> None:
+        k = self.k
+        key = (pod.metadata.uid, c.name)
+        wait = k.backoff.current(key)
+        st.waiting[c.name] = ("CrashLoopBackOff", f"back-off {go_duration(wait)} restarting failed "
+                                                  f"container={c.name} pod={pod_full_name(pod)}")
+        if st.backoff_reported.get(c.name) != since:
+            st.backoff_reported[c.name] = since
+            self.event(pod, WARNING, "BackOff", f"Back-off restarting failed container {c.name} in pod "
+                                                f"{pod_full_name(pod)}", c.name)
+        requeue.append(k.backoff.remaining(key, since) + 0.01)
+
+    async def start_container(self, pod, st: PodState, c, sandbox: SandboxStatus, attempt: int,
+                              requeue: list[float]) -> None:
+        k = self.k
+        uid = pod.metadata.uid
+        now = k.clock.now()
+        # image
+        ikey = (uid, c.name, "image")
+        failed = st.image_failed_at.get(c.name)
+        if failed is not None and k.image_backoff.in_backoff_since(ikey, failed):
+            msg = f'Back-off pulling image "{c.image}"'
+            if st.waiting.get(c.name, ("",))[0] != "ImagePullBackOff":
+                self.event(pod, NORMAL, "BackOff", msg, c.name)
+            st.waiting[c.name] = ("ImagePullBackOff", msg)
+            requeue.append(k.image_backoff.remaining(ikey, failed) + 0.01)
+            return
+        image_events = k.runtime.name not in ("process", "fake")
+        if image_events and c.imagePullPolicy == "Always":
+            self.event(pod, NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name)
+        t0 = time.monotonic()
+        try:
+            await k.runtime.pull_image(c.image, c.imagePullPolicy or "IfNotPresent")
+        except ImageNeverPullError as e:
+            st.waiting[c.name] = ("ErrImageNeverPull", e.message)
+            self.event(pod, WARNING, "ErrImageNeverPull", e.message, c.name)
+            requeue.append(k.backoff.base)
+            return
+        except ImagePullError as e:
+            k.image_backoff.next(ikey, now)
+            st.image_failed_at[c.name] = now
+            prefix = f'Failed to pull image "{c.image}": '
+            detail = e.message[len(prefix):] if e.message.startswith(prefix) else e.message
+            st.waiting[c.name] = ("ErrImagePull", detail)
+            self.event(pod, WARNING, "Failed", prefix + detail, c.name)
+            self.event(pod, WARNING, "Failed", "Error: ErrImagePull", c.name)
+            requeue.append(k.image_backoff.remaining(ikey, now) + 0.01)
+            return
+        st.image_failed_at.pop(c.name, None)
+        k.image_backoff.forget(ikey)
+        if image_events:
+            took = time.monotonic() - t0
+            if c.imagePullPolicy == "Always" or took > 1.0:
+                self.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{c.image}" in {took:.3f}s', c.name)
+            else:
+                self.event(pod, NORMAL, "Pulled", f'Container image "{c.image}" already present on machine',
+                           c.name)
+        # configuration
+        try:
+            cfg = self.container_config(pod, c, sandbox, attempt, st.volumes)
+        except (EnvError, VolumeError) as e:
+            st.waiting[c.name] = ("CreateContainerConfigError", str(e))
+            self.event(pod, WARNING, "Failed", f"Error: {e}", c.name)
+            requeue.append(k.backoff.base)
+            return
+        os.makedirs(os.path.dirname(cfg.log_path), exist_ok=True)
+        try:
+            cid = await k.runtime.create_container(sandbox.id, cfg)
+        except RuntimeError_ as e:
+            st.waiting[c.name] = (e.reason, e.message)
+            self.event(pod, WARNING, "Failed", f"Error: {e.message}", c.name)
+            key = (uid, c.name)
+            k.backoff.next(key, now)
+            requeue.append(k.backoff.remaining(key, now) + 0.01)
+            return
+        self.event(pod, NORMAL, "Created", f"Created container {c.name}", c.name)
+        try:
+            await k.runtime.start_container(cid)
+        except RuntimeError_ as e:
+            st.waiting[c.name] = (e.reason, e.message)
+            st.start_failed_at[c.name] = now
+            self.event(pod, WARNING, "Failed", f"Error: {e.message}", c.name)
+            key = (uid, c.name)
+            k.backoff.next(key, now)
+            requeue.append(k.backoff.remaining(key, now) + 0.01)
+            return
+        st.waiting.pop(c.name, None)
+        st.start_failed_at.pop(c.name, None)
+        self.event(pod, NORMAL, "Started", f"Started container {c.name}", c.name)
+        if c.HasField("lifecycle") and c.lifecycle.HasField("postStart"):
+            err = await self.run_hook(c.lifecycle.postStart, cid, sandbox.ip, c, timeout=30.0)
+            if err is not None:
+                msg = f"PostStartHook failed: {err}" if err else "PostStartHook failed"
+                self.event(pod, WARNING, "FailedPostStartHook", msg, c.name)
+                await self.kill_container(pod, c, ContainerStatus(cid, c.name, sandbox.id, "running"),
+                                          grace_period(pod), "FailedPostStartHook")
+
+    # ------------------------------------------------------------------ configs
+    def sandbox_config(self, pod) -> SandboxConfig:
+        k = self.k
+        meta = pod.metadata
+        ports = [PortMapping(p.containerPort, p.hostPort, p.protocol or "TCP", p.hostIP)
+                 for c in pod.spec.containers for p in c.ports if p.hostPort]
+        return SandboxConfig(pod_uid=meta.uid, namespace=meta.namespace, name=meta.name,
+                             hostname=pod.spec.hostname or meta.name,
+                             labels={LABEL_POD_NAMESPACE: meta.namespace, LABEL_POD_NAME: meta.name,
+                                     LABEL_POD_UID: meta.uid, LABEL_NODE: k.node_name,
+                                     LABEL_CLUSTER: k.cluster_id},
+                             port_mappings=ports, host_network=pod.spec.hostNetwork,
+                             log_dir=pod_log_dir(k.home, meta.namespace, meta.name, meta.uid))
+
+    def container_config(self, pod, c, sandbox: SandboxStatus, attempt: int,
+                         volumes: dict[str, str]) -> ContainerConfig:
+        k = self.k
+        meta = pod.metadata
+        env = container_env(pod, c, sandbox.ip, k.host_ip, k.allocatable,
+                            base=pod_service_env(pod, k.services.list()))
+        devices = k.gpus.devices_of(meta.uid, c.name)
+        env.update(k.gpus.env(devices))
+        command, args = command_line(c, env)
+        req, lim = c.resources.requests, c.resources.limits
+        labels = {LABEL_POD_NAMESPACE: meta.namespace, LABEL_POD_NAME: meta.name, LABEL_POD_UID: meta.uid,
+                  LABEL_CONTAINER_NAME: c.name, LABEL_ATTEMPT: str(attempt), LABEL_NODE: k.node_name,
+                  LABEL_CLUSTER: k.cluster_id}
+        if devices:
+            labels[gpumod.LABEL_DEVICES] = ",".join(devices)
+        return ContainerConfig(
+            name=c.name, image=c.image, image_pull_policy=c.imagePullPolicy or "IfNotPresent",
+            command=command, args=args, working_dir=c.workingDir, env=env,
+            mounts=container_mounts(c, volumes),
+            cpu_request_millis=cpu_millis(req["cpu"]) if "cpu" in req else 0,
+            cpu_limit_millis=cpu_millis(lim["cpu"]) if "cpu" in lim else 0,
+            memory_limit_bytes=bytes_value(lim["memory"]) if "memory" in lim else 0,
+            gpu_devices=k.gpus.runtime_devices(devices), tty=c.tty, stdin=c.stdin, labels=labels,
+            log_path=container_log_path(k.home, meta.namespace, meta.name, meta.uid, c.name, attempt),
+            attempt=attempt, annotations=dict(meta.annotations))
+
+    # ------------------------------------------------------------------ hooks and killing
+    async def run_hook(self, handler, cid: str, pod_ip: str, c, timeout: float) -> str | None:
+        """Run a lifecycle hook; None on success, else what went wrong."""
+        k = self.k
+        try:
+            if handler.HasField("exec"):
+                code, out = await k.runtime.exec_sync(cid, list(handler.exec.command), timeout)
+                if code != 0:
+                    return f"command '{' '.join(handler.exec.command)}' exited with {code}: " \
+                           f"{out.decode(errors='replace') if isinstance(out, bytes) else out}"
+                return None
+            if handler.HasField("httpGet"):
+                g = handler.httpGet
+                r = await http_get(g.host or pod_ip or "127.0.0.1", resolve_port(c, g.port), g.path or "/",
+                                   g.scheme or "HTTP", g.httpHeaders, timeout)
+                return None if r.success else r.output
+            if handler.HasField("sleep"):
+                await k.clock.sleep(min(float(handler.sleep.seconds), timeout))
+                return None
+            return None
+        except (TimeoutError, asyncio.TimeoutError):
+            return f"hook timed out after {timeout:.0f}s"
+        except Exception as e:
+            return getattr(e, "message", str(e))
+
+    async def kill_container(self, pod, c, cs: ContainerStatus, grace: float, message: str) -> None:
+        """Upstream killContainer: the Killing event, the preStop hook within the grace period, then the
+        runtime's stop (SIGTERM, what is left of the grace period, SIGKILL)."""
+        k = self.k
+        self.event(pod, NORMAL, "Killing", message, cs.name)
+        if c is not None and c.HasField("lifecycle") and c.lifecycle.HasField("preStop") and grace > 0:
+            t0 = k.clock.monotonic()
+            err = await self.run_hook(c.lifecycle.preStop, cs.id, pod.status.podIP, c, grace)
+            if err is not None:
+                self.event(pod, WARNING, "FailedPreStopHook", f"PreStopHook failed: {err}", c.name)
+            grace = max(grace - (k.clock.monotonic() - t0), MIN_GRACE)
+        await k.runtime.stop_container(cs.id, grace)
+
+    async def stop_pod(self, pod, st: PodState, grace: float, reason: str) -> None:
+        """Stop every running container (concurrently), then the sandbox; free the pod's devices."""
+        k = self.k
+        sandboxes, history = await self.observe(pod.metadata.uid)
+        specs = {c.name: c for c in list(pod.spec.containers) + list(pod.spec.initContainers)}
+        running = [h[0] for h in history.values() if h and h[0].state == "running"]
+        await asyncio.gather(*(self.kill_container(pod, specs.get(cs.name), cs, grace,
+                                                   reason or f"Stopping container {cs.name}")
+                               for cs in running))
+        for s in sandboxes:
+            if s.ready:
+                await k.runtime.stop_sandbox(s.id)
+        k.probes.remove_pod(pod.metadata.uid)
+        k.gpus.release(pod.metadata.uid)
+
+    async def finish(self, pod, st: PodState, history, pod_ip: str = "") -> SyncResult:
+        """The pod's containers are done for good: report the terminal phase and free the sandbox."""
+        st.terminal = True
+        await self.write_status(pod, st, self._obs(st, history, pod_ip, terminal=True))
+        await self.stop_pod(pod, st, grace_period(pod), reason="")
+        return SyncResult()
+
+    async def terminate(self, pod, st: PodState) -> SyncResult:
+        """A pod marked for deletion: stop it within its grace period, report, and delete it for good."""
+        k = self.k
+        grace = grace_period(pod)
+        await self.stop_pod(pod, st, grace, reason="")
+        await k.metrics.forget_pod(pod)          # a node may delete a pod's metrics only while the pod exists
+        _, history = await self.observe(pod.metadata.uid)
+        # a terminal phase on a deleted pod lets the server remove it at once
+        await self.write_status(pod, st, self._obs(st, history, pod.status.podIP, terminal=True))
+        try:
+            await k.client.delete("Pod", pod.metadata.name, pod.metadata.namespace, grace_period=0,
+                                  preconditions={"uid": pod.metadata.uid})
+        except (NotFound, Conflict):
+            pass
+        await self.cleanup(pod.metadata.uid, pod)
+        return SyncResult(done=True)
+
+    async def cleanup(self, uid: str, pod=None) -> None:
+        """Remove everything the node holds for a pod that no longer exists."""
+        k = self.k
+        sandboxes, history = await self.observe(uid)
+        for h in history.values():
+            for cs in h:
+                try:
+                    await k.runtime.remove_container(cs.id)
+                except RuntimeError_ as e:
+                    log.warning("removing container %s: %s", cs.id, e.message)
+        for s in sandboxes:
+            try:
+                await k.runtime.remove_sandbox(s.id)
+            except RuntimeError_ as e:
+                log.warning("removing sandbox %s: %s", s.id, e.message)
+        k.probes.remove_pod(uid)
+        k.gpus.release(uid)
+        k.backoff.forget_prefix(uid)
+        k.image_backoff.forget_prefix(uid)
+        cleanup_pod_dir(k.root, uid)
+        ref = pod or (sandboxes[0] if sandboxes else None)
+        if ref is not None:
+            ns = ref.metadata.namespace if pod is not None else ref.namespace
+            name = ref.metadata.name if pod is not None else ref.name
+            shutil.rmtree(pod_log_dir(k.home, ns, name, uid), ignore_errors=True)
+
+    # ------------------------------------------------------------------ status and events
+    async def write_status(self, pod, st: PodState, obs: ObservedPod) -> None:
+        k = self.k
+        status = generate_status(pod, obs, k.clock.now(), k.status_writer.base(pod, st))
+        if st.rejected:
+            status.phase = "Failed"
+            status.reason, status.message = st.rejected
+        await k.status_writer.write(pod, st, status)
+
+    def event(self, pod, type_: str, reason: str, message: str, cname: str | None = None) -> None:
+        ref = container_ref(pod, cname) if cname else pod
+        self.k.recorder.event(ref, type_, reason, message)

@@ -78,6 +78,9 @@ class MetricsPublisher:
             m = metrics_pb2.PodMetrics(timestamp=now, window=window)
             m.metadata.name, m.metadata.namespace = pod.metadata.name, pod.metadata.namespace
             m.metadata.labels.update(pod.metadata.labels)
+            # owned by the pod: the garbage collector removes it with the pod, however the pod goes
+            ref = m.metadata.ownerReferences.add()
+            ref.apiVersion, ref.kind, ref.name, ref.uid = "v1", "Pod", pod.metadata.name, pod.metadata.uid
             for name, cpu, mem in sorted(conts):
                 cm = m.containers.add(name=name)
                 cm.usage["cpu"] = format_millicpu(cpu)

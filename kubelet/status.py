@@ -69,7 +69,7 @@ def _container_statuses(pod, specs, obs: ObservedPod, old: dict, has_init: bool,
     for c in specs:
         history = obs.containers.get(c.name, [])
         prev = old.get(c.name)
-        s = core_pb2.ContainerStatus(name=c.name, image=c.image)
+        s = core_pb2.ContainerStatus(name=c.name, image=c.image, restartCount=0, ready=False)
         if not history:
             s.state.waiting.reason = default_reason
             if prev is not None:

@@ -94,9 +94,9 @@ class AsyncClient:
 
     async def logs(self, name: str, namespace: str | None = None, container: str = "", follow: bool = False,
                    previous: bool = False, tail_lines: int | None = None, timestamps: bool = False,
-                   since_seconds: int | None = None):
+                   since_seconds: int | None = None, limit_bytes: int | None = None):
         call = self._stubs["Logs"](t.logs_request(namespace, name, container, follow, previous, tail_lines,
-                                                  timestamps, since_seconds), metadata=self._md)
+                                                  timestamps, since_seconds, limit_bytes), metadata=self._md)
         try:
             async for chunk in call:
                 yield chunk.data

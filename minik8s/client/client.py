@@ -96,10 +96,10 @@ class Client:
 
     def logs(self, name: str, namespace: str | None = None, container: str = "", follow: bool = False,
              previous: bool = False, tail_lines: int | None = None, timestamps: bool = False,
-             since_seconds: int | None = None) -> Iterator[bytes]:
+             since_seconds: int | None = None, limit_bytes: int | None = None) -> Iterator[bytes]:
         """A pod container's log, in chunks; with follow, until the container stops or the caller stops."""
         call = self._stubs["Logs"](t.logs_request(namespace, name, container, follow, previous, tail_lines,
-                                                  timestamps, since_seconds), metadata=self._md)
+                                                  timestamps, since_seconds, limit_bytes), metadata=self._md)
         try:
             for chunk in call:
                 yield chunk.data

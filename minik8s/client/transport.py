@@ -106,13 +106,16 @@ class ExecResult:
     exit_code: int
 
 
-def logs_request(namespace, name, container, follow, previous, tail_lines, timestamps, since_seconds):
+def logs_request(namespace, name, container, follow, previous, tail_lines, timestamps, since_seconds,
+                 limit_bytes=None):
     req = api_pb2.LogsRequest(namespace=namespace or "default", name=name, container=container or "",
                               follow=follow, previous=previous, timestamps=timestamps)
     if tail_lines is not None:
         req.tailLines = tail_lines
     if since_seconds is not None:
         req.sinceSeconds = since_seconds
+    if limit_bytes is not None:
+        req.limitBytes = limit_bytes
     return req
 
 

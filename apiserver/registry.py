@@ -467,7 +467,8 @@ class Registry:
                 for rec in list(tx.list(kind, namespace)):
                     tx.remove(kind, rec.decode(), rec)
 
-    async def bind(self, namespace: str, name: str, node: str, uid: str = "", check: Callable | None = None):
+    async def bind(self, namespace: str, name: str, node: str, uid: str = "", check: Callable | None = None,
+                   annotations: dict | None = None):
         info = KINDS["Pod"]
         namespace = namespace or "default"
 
@@ -488,6 +489,8 @@ class Registry:
             if check:
                 check(tx, pod, None)
             pod.spec.nodeName = node
+            if annotations:
+                pod.metadata.annotations.update(annotations)
             _set_pod_condition(pod, "PodScheduled", "True", rfc3339(self.clock.now()))
             return tx.put("Pod", pod, cur).raw
 

@@ -153,7 +153,8 @@ class APIService:
     async def Bind(self, req, context):
         ident = self._ident(context)
         authorize_write(ident, "create", "Binding", req.namespace or "default", req.name)
-        raw = await self.registry.bind(req.namespace, req.name, req.nodeName, req.uid)
+        raw = await self.registry.bind(req.namespace, req.name, req.nodeName, req.uid,
+                                       annotations=dict(req.annotations))
         return api_pb2.ObjectResponse(kind="Pod", object=raw)
 
     @_rpc

@@ -85,9 +85,9 @@ class AsyncClient:
         return self._obj(await self._call("Delete", t.delete_request(info, name, namespace, grace_period,
                                                                      propagation_policy, preconditions)))
 
-    async def bind(self, namespace: str, name: str, node: str, uid: str = ""):
+    async def bind(self, namespace: str, name: str, node: str, uid: str = "", annotations: dict | None = None):
         return self._obj(await self._call("Bind", api_pb2.BindRequest(
-            namespace=namespace or "default", name=name, nodeName=node, uid=uid)))
+            namespace=namespace or "default", name=name, nodeName=node, uid=uid, annotations=annotations or {})))
 
     async def version(self) -> api_pb2.VersionResponse:
         return await self._call("Version", api_pb2.VersionRequest())

@@ -87,9 +87,10 @@ class Client:
         return self._obj(self._call("Delete", t.delete_request(info, name, namespace, grace_period,
                                                                propagation_policy, preconditions)))
 
-    def bind(self, namespace: str, name: str, node: str, uid: str = ""):
+    def bind(self, namespace: str, name: str, node: str, uid: str = "", annotations: dict | None = None):
         return self._obj(self._call("Bind", api_pb2.BindRequest(namespace=namespace or "default", name=name,
-                                                                nodeName=node, uid=uid)))
+                                                                nodeName=node, uid=uid,
+                                                                annotations=annotations or {})))
 
     def version(self) -> api_pb2.VersionResponse:
         return self._call("Version", api_pb2.VersionRequest())

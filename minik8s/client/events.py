@@ -57,6 +57,21 @@ class _Seen:
     last_seen: float
 
 
+_dropped = {"count": 0, "logged_at": 0.0}
+
+
+def _warn_dropped(ev) -> None:
+    """Log dropped events at most once every 10 s, with a count: under load the warning itself must
+    not cost what the events would have."""
+    import time
+    _dropped["count"] += 1
+    now = time.monotonic()
+    if now - _dropped["logged_at"] >= 10.0:
+        log.warning("event queue full; dropped %d events (last: %s for %s)", _dropped["count"], ev.reason,
+                    ev.involvedObject.name)
+        _dropped["count"], _dropped["logged_at"] = 0, now
+
+
 class EventCorrelator:
     """Decides whether an event is new (create it) or a repeat of a recent one (patch that one)."""
 
@@ -164,7 +179,7 @@ class EventRecorder(_Recorder):
         try:
             self._pending.put_nowait((ev, repeat))
         except asyncio.QueueFull:
-            log.warning("event queue full; dropping %s event for %s", ev.reason, ev.involvedObject.name)
+            _warn_dropped(ev)
 
     async def _write_loop(self) -> None:
         while True:
@@ -219,7 +234,7 @@ class SyncEventRecorder(_Recorder):
         try:
             self._pending.put_nowait((ev, repeat))
         except queue.Full:
-            log.warning("event queue full; dropping %s event for %s", ev.reason, ev.involvedObject.name)
+            _warn_dropped(ev)
 
     def _write_loop(self) -> None:
         while True:

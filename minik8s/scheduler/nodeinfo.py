@@ -1,0 +1,268 @@
+"""What the scheduler knows about a pod and a node, worked out once per object version so that filters
+and scores are a few dict lookups.
+
+`PodInfo` holds a pod's requests (summed as upstream's PodRequests does: app containers and sidecars
+together, an ordinary init container alone, the largest of the two, plus overhead), the "non-zero"
+cpu/memory that scores use for containers that request nothing, its host ports, its priority and its
+required pod (anti-)affinity terms.
+
+`NodeInfo` holds a node's allocatable, its effective taints (the node's own, plus the `not-ready` or
+`unreachable` taint upstream's node lifecycle controller would add for a node that is not Ready), the
+pods on it (bound or assumed), their summed requests and the host ports they use. Quantities are ints:
+milli-cpu for cpu, whole units (bytes, devices) for everything else."""
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+
+from minik8s.api.clock import parse_time
+from minik8s.api.quantity import QuantityError, parse_quantity
+from minik8s.api.selectors import SelectorError, from_label_selector_obj
+
+CPU = "cpu"
+MEMORY = "memory"
+PODS = "pods"
+DEFAULT_MILLI_CPU_REQUEST = 100                 # what a container that requests no cpu counts as in scores
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024      # ... and no memory
+
+TAINT_NOT_READY = "node.kubernetes.io/not-ready"
+TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
+TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE = "NoSchedule", "NoExecute", "PreferNoSchedule"
+
+
+@lru_cache(maxsize=4096)
+def quantity(resource: str, text: str) -> int:
+    """A resource quantity as the int the scheduler adds up: milli-cpu, else whole units (rounded up).
+    An unparsable quantity (the API server rejects those) counts as 0."""
+    try:
+        q = parse_quantity(text)
+    except QuantityError:
+        return 0
+    return q.milli_value() if resource == CPU else q.value()
+
+
+def _resource_order(name: str) -> tuple[int, str]:
+    return ({CPU: 0, MEMORY: 1, "ephemeral-storage": 2}.get(name, 3), name)
+
+
+def _add(into: dict, reqs) -> None:
+    for name, text in reqs.items():
+        into[name] = into.get(name, 0) + quantity(name, text)
+
+
+def _max_into(into: dict, other: dict) -> None:
+    for name, v in other.items():
+        if v > into.get(name, 0):
+            into[name] = v
+
+
+def _container_requests(c, nonzero: bool) -> dict:
+    out: dict = {}
+    _add(out, c.resources.requests)
+    if nonzero:
+        out.setdefault(CPU, DEFAULT_MILLI_CPU_REQUEST)      # missing, not an explicit 0, as upstream
+        out.setdefault(MEMORY, DEFAULT_MEMORY_REQUEST)
+    return out
+
+
+def pod_requests(spec, nonzero: bool = False) -> dict[str, int]:
+    """The pod's effective requests, as upstream's resource.PodRequests. With `nonzero`, a container
+    that does not request cpu (memory) counts 100m (200Mi), as scoring does; only cpu and memory then."""
+    reqs: dict = {}
+    for c in spec.containers:
+        for name, v in _container_requests(c, nonzero).items():
+            reqs[name] = reqs.get(name, 0) + v
+    sidecars: dict = {}       # restartable init containers started so far keep running beside the rest
+    init_peak: dict = {}
+    for c in spec.initContainers:
+        own = _container_requests(c, nonzero)
+        if c.HasField("restartPolicy") and c.restartPolicy == "Always":
+            for name, v in own.items():
+                reqs[name] = reqs.get(name, 0) + v
+                sidecars[name] = sidecars.get(name, 0) + v
+            running = dict(sidecars)
+        else:
+            running = dict(own)
+            for name, v in sidecars.items():
+                running[name] = running.get(name, 0) + v
+        _max_into(init_peak, running)
+    _max_into(reqs, init_peak)
+    if spec.overhead:
+        _add(reqs, spec.overhead)
+    if nonzero:
+        return {CPU: reqs.get(CPU, 0), MEMORY: reqs.get(MEMORY, 0)}
+    # upstream's order, which is the order of a node's `Insufficient ...` reasons
+    return {k: reqs[k] for k in sorted(reqs, key=_resource_order) if reqs[k]}
+
+
+def host_ports(spec) -> tuple[tuple[str, str, int], ...]:
+    """(protocol, hostIP, hostPort) of every container port that asks for a host port."""
+    out = []
+    for c in list(spec.initContainers) + list(spec.containers):
+        for p in c.ports:
+            if p.hostPort > 0:
+                out.append((p.protocol or "TCP", p.hostIP or "0.0.0.0", p.hostPort))
+    return tuple(out)
+
+
+class AffinityTerm:
+    """A required pod (anti-)affinity term, compiled: which pods it selects and over what topology."""
+    __slots__ = ("selector", "namespaces", "topology_key")
+
+    def __init__(self, term, own_namespace: str):
+        self.selector = from_label_selector_obj(term.labelSelector if term.HasField("labelSelector") else None)
+        self.topology_key = term.topologyKey
+        if term.HasField("namespaceSelector") and not (term.namespaceSelector.matchLabels
+                                                       or term.namespaceSelector.matchExpressions):
+            self.namespaces = None          # an empty namespaceSelector means every namespace
+        else:
+            self.namespaces = frozenset(term.namespaces) or frozenset((own_namespace,))
+
+    def matches(self, pod_info: "PodInfo") -> bool:
+        return ((self.namespaces is None or pod_info.namespace in self.namespaces)
+                and self.selector.matches(pod_info.labels))
+
+
+def _terms(terms, namespace: str) -> tuple[AffinityTerm, ...]:
+    out = []
+    for t in terms:
+        try:
+            out.append(AffinityTerm(t, namespace))
+        except SelectorError:
+            continue            # the API server validates selectors; a bad one selects nothing
+    return tuple(out)
+
+
+class PodInfo:
+    """A pod and what the scheduler derived from it. Shared and read-only, like the pod itself."""
+    __slots__ = ("pod", "uid", "key", "namespace", "name", "labels", "priority", "requests", "nonzero_cpu",
+                 "nonzero_mem", "host_ports", "affinity_terms", "anti_affinity_terms", "node_name",
+                 "fingerprint")
+
+    def __init__(self, pod):
+        meta, spec = pod.metadata, pod.spec
+        self.pod = pod
+        self.uid = meta.uid
+        self.namespace, self.name = meta.namespace, meta.name
+        self.key = f"{meta.namespace}/{meta.name}"
+        self.labels = dict(meta.labels)
+        self.priority = spec.priority if spec.HasField("priority") else 0
+        self.requests = pod_requests(spec)
+        nz = pod_requests(spec, nonzero=True)
+        self.nonzero_cpu, self.nonzero_mem = nz[CPU], nz[MEMORY]
+        self.host_ports = host_ports(spec)
+        aff = spec.affinity
+        self.affinity_terms = _terms(aff.podAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+                                     meta.namespace) if aff.HasField("podAffinity") else ()
+        self.anti_affinity_terms = _terms(aff.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+                                          meta.namespace) if aff.HasField("podAntiAffinity") else ()
+        self.node_name = spec.nodeName
+        # what, if it changes, changes the pod's footprint on a node
+        self.fingerprint = (self.priority, tuple(sorted(self.requests.items())), self.nonzero_cpu,
+                            self.nonzero_mem, self.host_ports, tuple(sorted(self.labels.items())),
+                            aff.SerializeToString(deterministic=True) if spec.HasField("affinity") else b"")
+
+    @property
+    def start_time(self) -> float:
+        """When the pod started (its creation when it has not): preemption spares older pods."""
+        return parse_time(self.pod.status.startTime or self.pod.metadata.creationTimestamp)
+
+    @property
+    def terminating(self) -> bool:
+        return bool(self.pod.metadata.deletionTimestamp)
+
+
+def _condition(node, type_: str) -> str:
+    for c in node.status.conditions:
+        if c.type == type_:
+            return c.status
+    return ""
+
+
+def effective_taints(node) -> list[tuple[str, str, str]]:
+    """The node's taints as (key, value, effect), plus the NoSchedule taint upstream's node lifecycle
+    controller puts on a node that is not Ready (Ready=Unknown: unreachable; False or absent: not-ready),
+    unless it is there already."""
+    taints = [(t.key, t.value, t.effect) for t in node.spec.taints]
+    ready = _condition(node, "Ready")
+    if ready != "True":
+        key = TAINT_UNREACHABLE if ready == "Unknown" else TAINT_NOT_READY
+        if not any(k == key and e == NO_SCHEDULE for k, _, e in taints):
+            taints.append((key, "", NO_SCHEDULE))
+    return taints
+
+
+class NodeInfo:
+    """A node and the pods the scheduler counts on it. Changed only by the SchedulerCache."""
+    __slots__ = ("name", "node", "labels", "unschedulable", "taints", "prefer_taints", "allocatable",
+                 "allowed_pods", "pods", "requested", "nonzero_cpu", "nonzero_mem", "ports",
+                 "affinity_pods", "usage", "generation")
+
+    def __init__(self, name: str):
+        self.name = name
+        self.node = None            # None while pods name a node the cache has not seen
+        self.labels: dict[str, str] = {}
+        self.unschedulable = False
+        self.taints: tuple = ()         # NoSchedule and NoExecute: filters
+        self.prefer_taints: tuple = ()  # PreferNoSchedule: scores
+        self.allocatable: dict[str, int] = {}
+        self.allowed_pods = 0
+        self.pods: dict[str, PodInfo] = {}
+        self.requested: dict[str, int] = {}
+        self.nonzero_cpu = 0
+        self.nonzero_mem = 0
+        self.ports: Counter = Counter()          # (protocol, hostIP, port) -> pods using it
+        self.affinity_pods: dict[str, PodInfo] = {}   # pods with required (anti-)affinity terms
+        self.usage: tuple[int, int] | None = None    # (milli-cpu, bytes) the kubelet last reported
+        self.generation = 0
+
+    def set_node(self, node) -> None:
+        self.node = node
+        self.labels = dict(node.metadata.labels)
+        self.unschedulable = node.spec.unschedulable
+        taints = effective_taints(node)
+        self.taints = tuple(t for t in taints if t[2] in (NO_SCHEDULE, NO_EXECUTE))
+        self.prefer_taints = tuple(t for t in taints if t[2] == PREFER_NO_SCHEDULE)
+        alloc = {name: quantity(name, text) for name, text in node.status.allocatable.items()}
+        self.allowed_pods = alloc.pop(PODS, 0)
+        self.allocatable = alloc
+
+    def add_pod(self, pi: PodInfo) -> None:
+        self.pods[pi.uid] = pi
+        req = self.requested
+        for name, v in pi.requests.items():
+            req[name] = req.get(name, 0) + v
+        self.nonzero_cpu += pi.nonzero_cpu
+        self.nonzero_mem += pi.nonzero_mem
+        for p in pi.host_ports:
+            self.ports[p] += 1
+        if pi.affinity_terms or pi.anti_affinity_terms:
+            self.affinity_pods[pi.uid] = pi
+
+    def remove_pod(self, pi: PodInfo) -> bool:
+        if self.pods.pop(pi.uid, None) is None:
+            return False
+        req = self.requested
+        for name, v in pi.requests.items():
+            req[name] = req.get(name, 0) - v
+        self.nonzero_cpu -= pi.nonzero_cpu
+        self.nonzero_mem -= pi.nonzero_mem
+        for p in pi.host_ports:
+            self.ports[p] -= 1
+            if self.ports[p] <= 0:
+                del self.ports[p]
+        self.affinity_pods.pop(pi.uid, None)
+        return True
+
+    def clone(self) -> "NodeInfo":
+        """A copy whose pods can be added and removed without touching this one (preemption's what-if)."""
+        c = NodeInfo(self.name)
+        for attr in ("node", "labels", "unschedulable", "taints", "prefer_taints", "allocatable", "allowed_pods",
+                     "nonzero_cpu", "nonzero_mem", "usage", "generation"):
+            setattr(c, attr, getattr(self, attr))
+        c.pods = dict(self.pods)
+        c.requested = dict(self.requested)
+        c.ports = Counter(self.ports)
+        c.affinity_pods = dict(self.affinity_pods)
+        return c

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.docker
 
 def test_a_missing_image_gives_err_image_pull_then_image_pull_back_off(srv, tmp_path):
     async def main():
-        image = "minik8s/no-such-image:v0"
+        # a registry on loopback where nothing listens: the pull fails at once and nothing leaves the host
+        image = "127.0.0.1:1/minik8s/no-such-image:v0"
         async with kubelet(srv, str(tmp_path), runtime="docker"), srv.async_client("admin") as c:
             await c.create(pod("ghost", [{"name": "app", "image": image, "imagePullPolicy": "IfNotPresent"}]))
             p = await wait_pod(c, "ghost", lambda p: p.status.containerStatuses and

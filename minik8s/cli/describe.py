@@ -11,7 +11,7 @@ from datetime import datetime
 from minik8s.cli.printers import (format_labels, format_selector, int_or_string, parse_time, since,
                                   tabwrite)
 
-SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration"}
+SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", "scheduler.minik8s.io/decision"}
 MAX_ANNOTATION_LEN = 140
 
 
@@ -289,6 +289,9 @@ def _tolerations(tols) -> str:
 
 
 # ---------------------------------------------------------------- kinds
+DECISION_ANNOTATION = "scheduler.minik8s.io/decision"
+
+
 def _describe_pod(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
     w.w(0, f"Name:\t{m.name}")
@@ -343,6 +346,34 @@ def _describe_pod(client, info, o, w):
     w.w(0, f"QoS Class:\t{st.qosClass}")
     w.w(0, f"Node-Selectors:\t{format_labels(spec.nodeSelector)}")
     w.w(0, f"Tolerations:\t{_tolerations(spec.tolerations)}")
+    _scheduling_decision(w, m.annotations.get(DECISION_ANNOTATION, ""))
+
+
+def _scheduling_decision(w, raw: str) -> None:
+    """The scheduler's record of why the pod went where it went: each node's filter verdict and its
+    score per plugin (see minik8s/scheduler/framework/framework.py, Framework.record)."""
+    import json
+    try:
+        rec = json.loads(raw) if raw else None
+        rows, plugins, weights = rec["rows"], rec["plugins"], rec["weights"]
+    except (ValueError, KeyError, TypeError):
+        return
+    more = rec.get("more") or {}
+    fit = sum(1 for r in rows if len(r) == 3) + more.get("feasible", 0)
+    w.w(0, "Scheduling Decision:")
+    w.w(1, f"{rec.get('node', '<none>')} chosen: {fit} of {rec.get('nodes', len(rows))} nodes fit")
+    heads = [p if wt == 1 else f"{p}(x{wt})" for p, wt in zip(plugins, weights)]
+    w.w(1, "\t".join(["Node", "Score", *heads, "Filter"]))
+    w.w(1, "\t".join(["-" * len(h) for h in ["Node", "Score", *heads, "Filter"]]))
+    for r in rows:
+        if len(r) == 3:
+            w.w(1, "\t".join([r[0], str(r[1]), *(str(x) for x in r[2]), "passed"]))
+        else:
+            w.w(1, "\t".join([r[0], "", *([""] * len(heads)), r[1]]))
+    if more:
+        reasons = f" ({more['reasons']})" if more.get("reasons") else ""
+        w.w(1, f"... and {more.get('feasible', 0) + more.get('filtered', 0)} more nodes: "
+               f"{more.get('feasible', 0)} passed, {more.get('filtered', 0)} filtered out{reasons}")
 
 
 def _owned(objs, uid):

@@ -4,6 +4,7 @@ Services, so nothing leaks when a Service goes away."""
 from __future__ import annotations
 
 import ipaddress
+import random
 
 from minik8s.api.errors import Invalid
 
@@ -35,12 +36,14 @@ def allocate(services, svc, old=None, cidr: str = SERVICE_CIDR, port_range=NODE_
     if old is not None and not spec.clusterIP:
         spec.clusterIP = old.spec.clusterIP
     if not spec.clusterIP:
-        # .1 is upstream's `kubernetes` service address: start after it
-        for host in net.hosts():
-            if int(host) - int(net.network_address) < 2:
-                continue
-            if str(host) not in ips:
-                spec.clusterIP = str(host)
+        # random, as upstream allocates, so clusters sharing a host rarely pick the same address;
+        # .1 is upstream's `kubernetes` service address and is skipped
+        first, size = int(net.network_address) + 2, net.num_addresses - 3
+        start = random.randrange(size)
+        for i in range(size):
+            host = str(ipaddress.ip_address(first + (start + i) % size))
+            if host not in ips:
+                spec.clusterIP = host
                 break
         else:
             raise Invalid(f"Service \"{svc.metadata.name}\" is invalid: spec.clusterIP: Internal error: "
@@ -76,7 +79,9 @@ def allocate(services, svc, old=None, cidr: str = SERVICE_CIDR, port_range=NODE_
     for p in spec.ports:
         if not p.nodePort:
             proto = p.protocol or "TCP"
-            free = next((n for n in range(lo, hi + 1) if (n, proto) not in ports and (n, proto) not in mine), None)
+            start = random.randrange(hi - lo + 1)
+            candidates = (lo + (start + i) % (hi - lo + 1) for i in range(hi - lo + 1))
+            free = next((n for n in candidates if (n, proto) not in ports and (n, proto) not in mine), None)
             if free is None:
                 errors.append(("spec.ports", "node port range is full"))
                 break

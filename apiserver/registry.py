@@ -18,9 +18,11 @@ from typing import Callable
 
 from minik8s.api import codec, mergepatch
 from minik8s.api.clock import Clock, rfc3339
+from minik8s.api.defaults import apply_defaults, default_job_selector
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Forbidden, Invalid,
                                 NotFound, TooLarge, Unavailable)
 from minik8s.api.kinds import KINDS, KindInfo
+from minik8s.api.validation import validate
 
 from apiserver import allocators, strategy
 from apiserver.storage import Storage, StoredChange
@@ -32,6 +34,7 @@ MAX_OBJECT_BYTES = 1536 * 1024
 MAX_BATCH = 2000
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+_ABSENT = object()
 
 
 @dataclass(slots=True)
@@ -69,6 +72,24 @@ class Txn:
         self.overlay: dict[tuple, Record | None] = {}
         self.changes: list[tuple[str, Record, Record | None]] = []   # (type, new-or-final, old)
         self.rv = reg.rv
+        self._undo: list[tuple[tuple, object]] = []    # (key, overlay value before), to undo an op
+
+    def mark(self) -> tuple[int, int, int]:
+        return self.rv, len(self.changes), len(self._undo)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        self.rv, n_changes, n_undo = mark
+        del self.changes[n_changes:]
+        while len(self._undo) > n_undo:
+            key, before = self._undo.pop()
+            if before is _ABSENT:
+                self.overlay.pop(key, None)
+            else:
+                self.overlay[key] = before
+
+    def _stage(self, key: tuple, rec: Record | None) -> None:
+        self._undo.append((key, self.overlay.get(key, _ABSENT)))
+        self.overlay[key] = rec
 
     def get(self, kind: str, namespace: str, name: str) -> Record | None:
         key = (kind, namespace, name)
@@ -94,14 +115,14 @@ class Txn:
             self.rv -= 1
             raise TooLarge(f"Request entity too large: object is {len(rec.raw)} bytes, "
                            f"limit is {MAX_OBJECT_BYTES}")
-        self.overlay[(kind, rec.namespace, rec.name)] = rec
+        self._stage((kind, rec.namespace, rec.name), rec)
         self.changes.append(("ADDED" if old is None else "MODIFIED", rec, old))
         return rec
 
     def remove(self, kind: str, obj, old: Record) -> Record:
         self.rv += 1
         rec = _record(kind, obj, self.rv)
-        self.overlay[(kind, rec.namespace, rec.name)] = None
+        self._stage((kind, rec.namespace, rec.name), None)
         self.changes.append(("DELETED", rec, old))
         return rec
 
@@ -174,6 +195,8 @@ class Registry:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            # one more turn of the loop lets requests already received join this batch (one commit)
+            await asyncio.sleep(0)
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 await self._run_batch(loop, batch)
@@ -182,15 +205,14 @@ class Registry:
         tx = Txn(self)
         results = []
         for op, fut in batch:
-            mark_rv, mark_changes, mark_overlay = tx.rv, len(tx.changes), dict(tx.overlay)
+            mark = tx.mark()
             try:
                 results.append((fut, op(tx), None))
             except Exception as e:  # an op's failure must not take the batch or the server down
                 if not isinstance(e, ApiError):
                     log.exception("write failed")
                     e = ApiError(f"Internal error: {e}")
-                tx.rv, tx.overlay = mark_rv, mark_overlay
-                del tx.changes[mark_changes:]
+                tx.rollback(mark)
                 results.append((fut, None, e))
         if tx.changes:
             stored = [StoredChange(rec.rv, t, rec.kind, rec.namespace, rec.name, rec.raw)
@@ -251,9 +273,6 @@ class Registry:
 
     # ---------------------------------------------------------------- writes
     async def create(self, info: KindInfo, obj, check: Callable | None = None, dry_run: bool = False):
-        from minik8s.api.defaults import apply_defaults
-        from minik8s.api.validation import validate
-
         _check_type_meta(info, obj)
         if not info.namespaced:
             obj.metadata.namespace = ""
@@ -265,7 +284,6 @@ class Registry:
         obj.metadata.uid = str(uuid.uuid4())
         if info.kind == "Job":
             # upstream generates a Job's selector from its uid before validating it
-            from minik8s.api.defaults import default_job_selector
             default_job_selector(obj)
         apply_defaults(obj)
         if info.kind == "Pod":
@@ -350,9 +368,6 @@ class Registry:
         return await self._submit(op)
 
     def _apply_update(self, tx: Txn, info: KindInfo, cur: Record, obj, status: bool, check, dry_run):
-        from minik8s.api.defaults import apply_defaults
-        from minik8s.api.validation import validate
-
         old = cur.decode()
         new = type(old)()
         if status:

@@ -17,6 +17,8 @@ leave it unset), and anything behind alpha feature gates.
 """
 from __future__ import annotations
 
+import functools
+
 import re
 
 from minik8s.api.quantity import Quantity, QuantityError, parse_quantity
@@ -50,6 +52,7 @@ def apply_defaults(obj) -> None:
 
 
 # ---------------------------------------------------------------- quantities
+@functools.lru_cache(maxsize=4096)
 def canonical_quantity(text: str) -> str:
     """`text` rounded up to milli precision, in canonical form; unchanged when it does not parse."""
     try:

@@ -21,6 +21,8 @@ Deliberate differences from upstream, all at the edges of the grammar:
 
 from __future__ import annotations
 
+import functools
+
 from decimal import Decimal
 from functools import total_ordering
 
@@ -301,6 +303,17 @@ def parse_quantity(s: str | int | float | Quantity) -> Quantity:
     """Parse a quantity string (or a YAML number) exactly, as upstream ParseQuantity."""
     if isinstance(s, Quantity):
         return s
+    if isinstance(s, str):
+        return _parse_text(s)      # memoised: the server parses the same few strings all day
+    return _parse(s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(s: str) -> Quantity:
+    return _parse(s)
+
+
+def _parse(s) -> Quantity:
     text = _as_text(s)
     if not text:
         raise QuantityError(_ERR_FORMAT)

@@ -2,26 +2,48 @@
 address of the node's pod CIDR, and per pod a network namespace (`/var/run/netns/mk8s-...`) joined to
 the bridge by a veth pair, whose pod end is the pod's eth0 with an address from `IPAM`.
 
-The host reaches every pod IP through the bridge's connected route. Pods reach the host and the node's
-other pods; forwarding is switched off on the bridge, so nothing a pod sends is routed further (not to
-other machines, nor to other nodes' bridges on this host), whatever the host's ip_forward. No NAT.
+The host reaches every pod IP through the bridge's connected route. Pods reach the host, the node's
+other pods, and (as upstream: every pod reaches every pod) the pods on the other nodes' bridges of this
+host: forwarding is switched on for the bridge, and an iptables chain MINIK8S-FORWARD, jumped to first
+from FORWARD and from Docker's DOCKER-USER, accepts what goes from one `mk8s-*` interface to another
+and drops everything else a pod sends (so nothing leaves the machine) and everything routed into a pod
+from elsewhere. Should the rules fail to go in, forwarding stays off on the bridge. No NAT.
+Addresses come from a host-wide allocation state per bridge (IPAM_ROOT/<bridge>): bridges are
+host-wide, one per node name, so two clusters with a node-1 share one and must never share an address.
 All netlink work goes through pyroute2; setup and teardown are idempotent, so a kubelet that crashed
 half-way through either simply runs it again. Namespaces are created and entered by one short-lived
 thread at a time (a network namespace is a per-thread property), never by forking: pyroute2's own
-netns helpers fork, which crashes a process that runs gRPC threads. The few namespace syscalls live
-here, and the runtime's shim uses them too."""
+netns helpers fork, which crashes a process that runs gRPC threads (the iptables binary is run by
+subprocess, which execs at once). The few namespace syscalls live here, and the runtime's shim uses
+them too."""
 from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import hashlib
 import importlib.util
 import ipaddress
+import logging
 import os
+import shutil
+import subprocess
 import threading
+import time
 
 NETNS_DIR = "/var/run/netns"
 IFNAMSIZ = 15
+BRIDGE_PREFIX = "mk8s-"
+# the address allocations, per bridge, for the whole host (on tmpfs: they go with the bridges at reboot)
+IPAM_ROOT = "/run/minik8s/ipam"
+FORWARD_CHAIN = "MINIK8S-FORWARD"
+# in order: pod to pod across the host's mk8s bridges; nothing else out of a pod; nothing else into one
+FORWARD_RULES = (["-i", BRIDGE_PREFIX + "+", "-o", BRIDGE_PREFIX + "+", "-j", "ACCEPT"],
+                 ["-i", BRIDGE_PREFIX + "+", "-j", "DROP"],
+                 ["-o", BRIDGE_PREFIX + "+", "-j", "DROP"])
+_IPTABLES_LOCK = "/run/minik8s/iptables.lock"
+
+log = logging.getLogger("kubelet.network")
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -107,16 +129,24 @@ def _digest(s: str, n: int) -> str:
 
 class IPAM:
     """host-local style address allocation: one file per address in use, named by the address and
-    holding its owner, created with O_EXCL so two allocators never hand out one address. The files
-    outlive the process, so a restarted kubelet does not reuse the IPs of pods still running.
-    Allocation goes round-robin from the last address handed out, so a released IP is not reused at
-    once (a peer may still hold connections to it)."""
+    holding its owner, created with O_EXCL so two allocators (two kubelets, even of two clusters) never
+    hand out one address. The files outlive the process, so a restarted kubelet does not reuse the IPs
+    of pods still running. Allocation goes round-robin from the last address handed out, so a released
+    IP is not reused at once (a peer may still hold connections to it), unless no address at all is
+    held any more: then it starts from the first again, as a fresh cluster does. When the range is
+    full, the allocations that `is_stale(owner)` calls leftovers (and older than STALE_AFTER_S, so none
+    that is being set up right now) are reclaimed: a cluster removed while its pods ran leaves them.
+    The directory is made on the first allocation: without root (so without a pod network) the
+    host-wide one could not be."""
 
-    def __init__(self, cidr: ipaddress.IPv4Network, state_dir: str, reserved: set[ipaddress.IPv4Address]):
+    STALE_AFTER_S = 60.0
+
+    def __init__(self, cidr: ipaddress.IPv4Network, state_dir: str, reserved: set[ipaddress.IPv4Address],
+                 is_stale=None):
         self.cidr = cidr
         self.state_dir = state_dir
         self._reserved = reserved | {cidr.network_address, cidr.broadcast_address}
-        os.makedirs(state_dir, exist_ok=True)
+        self._is_stale = is_stale
 
     def _last(self) -> str:
         return os.path.join(self.state_dir, "last_reserved_ip")
@@ -124,7 +154,11 @@ class IPAM:
     def _allocations(self) -> dict[str, str]:
         """address -> owner"""
         out = {}
-        for name in os.listdir(self.state_dir):
+        try:
+            names = os.listdir(self.state_dir)
+        except FileNotFoundError:
+            return out
+        for name in names:
             if name[0].isdigit():
                 try:
                     with open(os.path.join(self.state_dir, name)) as f:
@@ -140,7 +174,18 @@ class IPAM:
         held = self.lookup(owner)
         if held:
             return held
+        os.makedirs(self.state_dir, exist_ok=True)
+        ip = self._allocate(owner)
+        if ip is None and self._reclaim_stale():
+            ip = self._allocate(owner)
+        if ip is None:
+            raise OSError(errno.ENOSPC, f"no free address left in {self.cidr}")
+        return ip
+
+    def _allocate(self, owner: str) -> str | None:
         try:
+            if not self._allocations():
+                raise FileNotFoundError   # nothing on the bridge holds an address: start from the first
             with open(self._last()) as f:
                 start = int(ipaddress.IPv4Address(f.read().strip())) + 1
         except (FileNotFoundError, ValueError):
@@ -159,7 +204,26 @@ class IPAM:
             with open(self._last(), "w") as f:
                 f.write(str(ip))
             return str(ip)
-        raise OSError(errno.ENOSPC, f"no free address left in {self.cidr}")
+        return None
+
+    def _reclaim_stale(self) -> int:
+        if self._is_stale is None:
+            return 0
+        n = 0
+        for ip, owner in self._allocations().items():
+            path = os.path.join(self.state_dir, ip)
+            try:
+                old = time.time() - os.stat(path).st_mtime > self.STALE_AFTER_S
+            except FileNotFoundError:
+                continue
+            if old and self._is_stale(owner):
+                log.info("reclaiming %s from %s, whose network namespace is gone", ip, owner)
+                try:
+                    os.unlink(path)
+                    n += 1
+                except FileNotFoundError:
+                    pass
+        return n
 
     def release(self, owner: str) -> None:
         for ip, o in self._allocations().items():
@@ -175,14 +239,17 @@ class PodNetwork:
     block, and pyroute2's synchronous API refuses to run on a thread with a running event loop: from
     asyncio, call them through `asyncio.to_thread`."""
 
-    def __init__(self, node_name: str, pod_cidr: str, state_dir: str):
+    def __init__(self, node_name: str, pod_cidr: str, state_dir: str, ipam_root: str | None = None):
+        """`state_dir`: the node's own state (HOME's); the address allocations are host-wide, under
+        `ipam_root` (default IPAM_ROOT), like the bridge they are for."""
         self.node_name = node_name
         self.cidr = ipaddress.IPv4Network(pod_cidr)
         self.gateway = str(self.cidr.network_address + 1)
-        self.bridge_name = "mk8s-" + _digest(node_name, IFNAMSIZ - len("mk8s-"))
+        self.bridge_name = BRIDGE_PREFIX + _digest(node_name, IFNAMSIZ - len(BRIDGE_PREFIX))
         self.state_dir = state_dir
-        self._ipam = IPAM(self.cidr, os.path.join(state_dir, "ipam"),
-                          reserved={ipaddress.IPv4Address(self.gateway)})
+        self._ipam = IPAM(self.cidr, os.path.join(ipam_root or IPAM_ROOT, self.bridge_name),
+                          reserved={ipaddress.IPv4Address(self.gateway)},
+                          is_stale=lambda owner: not os.path.exists(self.netns_path(owner)))
 
     def available(self) -> str | None:
         if os.geteuid() != 0:
@@ -258,10 +325,16 @@ class PodNetwork:
         idx = found[0]
         _ensure(lambda: ipr.addr("add", index=idx, address=self.gateway, prefixlen=self.cidr.prefixlen))
         ipr.link("set", index=idx, state="up")
-        # packets from pods are never routed on to other interfaces, whatever the host's ip_forward
-        # (Docker turns it on): pods reach the host and each other, and nothing leaves the machine
+        # pods reach the pods of the host's other mk8s bridges through the host, and nothing else:
+        # forwarding goes on only once the rules that confine it are in place
+        try:
+            ensure_forward_rules()
+            forwarding = "1"
+        except OSError as e:
+            log.warning("pods on %s reach only their own node's pods: %s", self.bridge_name, e)
+            forwarding = "0"
         with open(f"/proc/sys/net/ipv4/conf/{self.bridge_name}/forwarding", "w") as f:
-            f.write("0")
+            f.write(forwarding)
         return idx
 
     def teardown(self, pod_uid: str) -> None:
@@ -285,6 +358,50 @@ class PodNetwork:
         with IPRoute() as ipr:
             for idx in ipr.link_lookup(ifname=self.bridge_name):
                 _ensure(lambda: ipr.link("del", index=idx), errno.ENODEV)
+        if not self._ipam._allocations():      # its address book too, unless a pod still holds an address
+            try:
+                os.unlink(self._ipam._last())
+                os.rmdir(self._ipam.state_dir)
+            except OSError:
+                pass
+
+
+def _iptables(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin")
+    if exe is None:
+        raise OSError(errno.ENOENT, "no iptables binary")
+    try:
+        return subprocess.run([exe, "-w", "5", *args], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=30)
+    except subprocess.TimeoutExpired as e:
+        raise OSError(errno.ETIMEDOUT, f"iptables {' '.join(args)}: no answer in 30 s") from e
+
+
+def ensure_forward_rules() -> None:
+    """Idempotently: the chain FORWARD_CHAIN holding FORWARD_RULES in order, jumped to from the top of
+    FORWARD and of DOCKER-USER (where Docker, whose rules accept much for its own bridges, has it).
+    Host-wide, shared by every node and cluster, and never removed: the rules only ever concern mk8s-*
+    interfaces. Serialized by a file lock so that concurrent kubelets do not interleave their checks."""
+    os.makedirs(os.path.dirname(_IPTABLES_LOCK), exist_ok=True)
+    with open(_IPTABLES_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _iptables("-S", FORWARD_CHAIN).returncode != 0:
+            r = _iptables("-N", FORWARD_CHAIN)
+            if r.returncode != 0 and _iptables("-S", FORWARD_CHAIN).returncode != 0:
+                raise OSError(errno.EIO, f"iptables -N {FORWARD_CHAIN}: {r.stderr.strip()}")
+        for pos, rule in enumerate(FORWARD_RULES, 1):
+            if _iptables("-C", FORWARD_CHAIN, *rule).returncode != 0:
+                _checked(_iptables("-I", FORWARD_CHAIN, str(pos), *rule), "-I", FORWARD_CHAIN, *rule)
+        for parent in ("FORWARD", "DOCKER-USER"):
+            if parent != "FORWARD" and _iptables("-S", parent).returncode != 0:
+                continue       # no Docker here
+            if _iptables("-C", parent, "-j", FORWARD_CHAIN).returncode != 0:
+                _checked(_iptables("-I", parent, "1", "-j", FORWARD_CHAIN), "-I", parent, "-j", FORWARD_CHAIN)
+
+
+def _checked(r: subprocess.CompletedProcess, *args: str) -> None:
+    if r.returncode != 0:
+        raise OSError(errno.EIO, f"iptables {' '.join(args)}: {(r.stderr or r.stdout).strip()}")
 
 
 def _ensure(op, tolerated: int = errno.EEXIST) -> None:

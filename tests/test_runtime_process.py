@@ -180,8 +180,12 @@ def test_the_host_reaches_the_pod_ip(runtime):
 
 
 @pytest.mark.root
-def test_pod_traffic_is_not_routed_off_the_node(runtime):
-    """Asks the kernel's routing decision for a pod's packets (nothing is sent)."""
+def test_pod_traffic_off_the_node_meets_the_forward_filter(runtime):
+    """Asks the kernel's routing decision for a pod's packets and reads the filter rules: nothing is
+    sent. The bridge forwards (pods on other nodes' bridges are reachable), so a packet for anywhere
+    else is routed out of a non-mk8s interface, where MINIK8S-FORWARD, first in FORWARD, drops it."""
+    from kubelet.network import FORWARD_CHAIN
+
     ip = runtime.network.setup("route-uid")
 
     def route(dst: str) -> subprocess.CompletedProcess:
@@ -189,7 +193,16 @@ def test_pod_traffic_is_not_routed_off_the_node(runtime):
                               capture_output=True, text=True)
     try:
         assert "local" in route(runtime.network.gateway).stdout
-        assert "No route to host" in route("198.51.100.7").stderr
+        off = route("198.51.100.7")
+        out_dev = re.search(r" dev (\S+)", off.stdout)
+        # no route at all, or one out of an interface that is not the project's
+        assert "No route to host" in off.stderr or "unreachable" in off.stderr + off.stdout or \
+            (out_dev and not out_dev.group(1).startswith("mk8s-"))
+        rules = subprocess.run(["iptables", "-S", FORWARD_CHAIN], capture_output=True, text=True, check=True)
+        assert rules.stdout.splitlines()[1:4] == [f"-A {FORWARD_CHAIN} -i mk8s-+ -o mk8s-+ -j ACCEPT",
+                                                  f"-A {FORWARD_CHAIN} -i mk8s-+ -j DROP",
+                                                  f"-A {FORWARD_CHAIN} -o mk8s-+ -j DROP"]
+        assert_forward_filter_comes_first()
     finally:
         runtime.network.teardown("route-uid")
 
@@ -442,6 +455,116 @@ def test_pod_network_setup_is_idempotent_and_ips_survive_a_restart(tmp_path):
             net.teardown(uid)
         net.remove_bridge()
     assert not any(n.startswith("mk8s-uid") for n in os.listdir("/var/run/netns"))
+
+
+def _rules(chain: str) -> list[str]:
+    out = subprocess.run(["iptables", "-S", chain], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if line.startswith("-A ")] if out.returncode == 0 else []
+
+
+def assert_forward_filter_comes_first() -> None:
+    """FORWARD's first rule jumps to MINIK8S-FORWARD, or to Docker's DOCKER-USER (Docker puts it first
+    again when it restarts), whose own first rule jumps to MINIK8S-FORWARD."""
+    first = _rules("FORWARD")[0]
+    if first == "-A FORWARD -j DOCKER-USER":
+        first = _rules("DOCKER-USER")[0].replace("DOCKER-USER", "FORWARD")
+    assert first == "-A FORWARD -j MINIK8S-FORWARD"
+    if _rules("DOCKER-USER"):
+        assert "-A DOCKER-USER -j MINIK8S-FORWARD" in _rules("DOCKER-USER")
+
+
+def _free_pod_cidrs(n: int) -> list[str]:
+    out: list[str] = []
+    while len(out) < n:
+        cidr = _free_pod_cidr()
+        if cidr not in out:
+            out.append(cidr)
+    return out
+
+
+@pytest.mark.root
+def test_pods_on_two_bridges_reach_each_other_and_nothing_else_is_forwarded(tmp_path):
+    """Two nodes' bridges on one host: a pod on one connects to a pod on the other through the host.
+    What keeps everything else in is checked on the rules themselves: nothing is sent anywhere else."""
+    import socket
+
+    from kubelet import network
+
+    cidr_a, cidr_b = _free_pod_cidrs(2)
+    a = PodNetwork(f"test-xa-{os.getpid()}", cidr_a, str(tmp_path / "a"))
+    b = PodNetwork(f"test-xb-{os.getpid()}", cidr_b, str(tmp_path / "b"))
+    socks = []
+    try:
+        ip_a, ip_b = a.setup("uid-server"), b.setup("uid-client")
+        assert ipaddress.ip_address(ip_a) in a.cidr and ipaddress.ip_address(ip_b) in b.cidr
+        server = network._in_netns(a.netns_path("uid-server"), lambda: socket.create_server((ip_a, 0)))
+        client = network._in_netns(b.netns_path("uid-client"), socket.socket)
+        socks += [server, client]
+        server.settimeout(10)
+        client.settimeout(10)
+        client.connect((ip_a, server.getsockname()[1]))
+        conn, (peer, _) = server.accept()
+        socks.append(conn)
+        assert peer == ip_b                  # routed between the bridges as it is: no NAT
+        client.sendall(b"ping")
+        assert conn.recv(4) == b"ping"
+        for net in (a, b):
+            with open(f"/proc/sys/net/ipv4/conf/{net.bridge_name}/forwarding") as f:
+                assert f.read().strip() == "1"
+    finally:
+        for s in socks:
+            s.close()
+        a.teardown("uid-server")
+        b.teardown("uid-client")
+        a.remove_bridge()
+        b.remove_bridge()
+    rules = subprocess.run(["iptables", "-S", network.FORWARD_CHAIN], capture_output=True, text=True, check=True)
+    assert [line for line in rules.stdout.splitlines() if line.startswith("-A ")] [:3] == [
+        "-A MINIK8S-FORWARD -i mk8s-+ -o mk8s-+ -j ACCEPT",
+        "-A MINIK8S-FORWARD -i mk8s-+ -j DROP",
+        "-A MINIK8S-FORWARD -o mk8s-+ -j DROP"]
+    assert_forward_filter_comes_first()
+    network.ensure_forward_rules()          # idempotent: nothing added twice
+    assert subprocess.run(["iptables", "-S", network.FORWARD_CHAIN], capture_output=True, text=True,
+                          check=True).stdout == rules.stdout
+
+
+@pytest.mark.root
+def test_two_clusters_nodes_of_one_name_share_the_bridge_and_never_an_address(tmp_path):
+    name, cidr = f"test-twin-{os.getpid()}", _free_pod_cidr()
+    one = PodNetwork(name, cidr, str(tmp_path / "cluster-1"))
+    two = PodNetwork(name, cidr, str(tmp_path / "cluster-2"))
+    assert one.bridge_name == two.bridge_name
+    try:
+        ips = {one.setup("uid-one-a"), two.setup("uid-two-a"), one.setup("uid-one-b"), two.setup("uid-two-b")}
+        assert len(ips) == 4
+        assert two.pod_ip("uid-one-a") == one.pod_ip("uid-one-a")   # one address book for the bridge
+    finally:
+        for net, uid in ((one, "uid-one-a"), (two, "uid-two-a"), (one, "uid-one-b"), (two, "uid-two-b")):
+            net.teardown(uid)
+        one.remove_bridge()
+    assert not os.path.exists(one._ipam.state_dir)
+
+
+def test_ipam_reclaims_only_old_leftovers_and_starts_over_once_empty(tmp_path):
+    from kubelet.network import IPAM
+
+    cidr = ipaddress.IPv4Network("10.244.250.0/29")          # .1 the gateway, .2 - .6 for pods
+    gone = set()
+    ipam = IPAM(cidr, str(tmp_path / "ipam"), {ipaddress.IPv4Address("10.244.250.1")}, is_stale=gone.__contains__)
+    assert [ipam.allocate(f"p{i}") for i in range(5)] == [f"10.244.250.{i}" for i in range(2, 7)]
+    gone.add("p1")
+    with pytest.raises(OSError, match="no free address"):
+        ipam.allocate("new")                                  # p1's file is too young to be a leftover
+    old = time.time() - IPAM.STALE_AFTER_S - 1
+    os.utime(os.path.join(ipam.state_dir, "10.244.250.3"), (old, old))
+    assert ipam.allocate("new") == "10.244.250.3" and ipam.lookup("p1") is None
+    for owner in ("p0", "p2", "p3", "p4"):
+        ipam.release(owner)
+    assert ipam.allocate("next") == "10.244.250.4"           # round-robin while an address is held
+    ipam.release("new")
+    ipam.release("next")
+    assert ipam.allocate("fresh") == "10.244.250.2"          # nothing held: from the first again
 
 
 @pytest.mark.parametrize("request_millis, shares, weight", [

@@ -38,6 +38,8 @@ from docker.types import DeviceRequest, IPAMConfig, IPAMPool, LogConfig
 from docker.utils import version_lt
 from docker.utils.socket import STDERR, frames_iter
 
+from kubelet.paths import LABEL_CLUSTER, cluster_id, node_root
+
 from .base import (LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME,
                    LABEL_POD_NAMESPACE, LABEL_POD_UID, ContainerConfig, ContainerStats,
                    ContainerStatus, CreateContainerError, ImageNeverPullError, ImagePullError,
@@ -142,6 +144,16 @@ def _explain(e: Exception) -> str:
     return getattr(e, "explanation", None) or str(e)
 
 
+def _cluster_of(state_dir: str, node_name: str) -> str | None:
+    """The cluster id of the HOME whose node state dir (HOME/kubelet/NODE/runtime, as the kubelet lays
+    it out) `state_dir` is; None for any other dir (then nothing is filtered by cluster)."""
+    state_dir = os.path.abspath(state_dir)
+    home = os.path.dirname(os.path.dirname(os.path.dirname(state_dir)))
+    if state_dir != os.path.join(node_root(home, node_name), "runtime"):
+        return None
+    return cluster_id(home)
+
+
 class DockerRuntime:
     """The Runtime on one Docker engine for node `node_name`. Besides the Runtime methods:
     `close()` stops copying logs (a later instance resumes them) and `remove_network()` removes
@@ -150,8 +162,12 @@ class DockerRuntime:
     name = "docker"
 
     def __init__(self, node_name: str, pod_cidr: str, state_dir: str,
-                 pause_image: str = DEFAULT_PAUSE_IMAGE, client: docker.DockerClient | None = None):
+                 pause_image: str = DEFAULT_PAUSE_IMAGE, client: docker.DockerClient | None = None,
+                 cluster: str | None = None):
         self.node_name = node_name
+        # clusters sharing the engine may each have this node name: list only the sandboxes and containers
+        # labelled with this cluster's id (the kubelet's LABEL_CLUSTER), given or read off state_dir
+        self.cluster = cluster if cluster is not None else _cluster_of(state_dir, node_name)
         self.pod_cidr = str(ipaddress.ip_network(pod_cidr))
         self.state_dir = state_dir
         self.pause_image = pause_image
@@ -315,6 +331,8 @@ class DockerRuntime:
 
     def _list(self, kind: str, *label_filters: str) -> list:
         labels = [f"{LABEL_CONTAINER_TYPE}={kind}", f"{LABEL_NODE}={self.node_name}", *label_filters]
+        if self.cluster:
+            labels.append(f"{LABEL_CLUSTER}={self.cluster}")
         return self.client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
     async def list_sandboxes(self) -> list[SandboxStatus]:

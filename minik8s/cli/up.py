@@ -1,11 +1,18 @@
 """`minictl up | down | status`: a local cluster under $MINIK8S_HOME, each component its own background
 process (logs in HOME/logs, pid files in HOME/run), started in order and restartable one by one.
 
-`up` is idempotent: it starts what is not running and leaves what is. The cluster's shape comes from
-embedded defaults, flags, or a cluster file (`-f cluster.yaml`), saved as HOME/cluster.yaml for the
-components to read."""
+`up` is idempotent: it starts what is not running and leaves what is, then waits (60 s at most, with the
+API server's start) until every node is Ready. The cluster's shape comes from embedded defaults, flags,
+or a cluster file (`-f cluster.yaml`; `apiServer` keys it leaves out keep their defaults), saved as
+HOME/cluster.yaml for the components to read. Fake nodes (runtime fake) named node-1.. run in one
+kubelet process (`kubelet --fake-nodes N`) and have no proxy; every other node has a kubelet and a proxy.
+
+`down` stops the kubelets, removes what their pods run (`kubelet --remove-all`, per node that is not
+fake: pod processes, network namespaces, containers), then stops the proxies, the controllers, the
+scheduler and the API server last."""
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import shutil
@@ -15,6 +22,11 @@ import sys
 import time
 
 DEFAULT_PORT = 6443
+DEFAULT_TIMEOUT = 60.0       # how long `up` waits for the API server and then for every node to be Ready
+READY_POLL_S = 0.2
+READY_LINES_MAX = 20         # more nodes than this: one line for them all
+REMOVE_ALL_TIMEOUT = 60.0    # `down`: how long a node's `kubelet --remove-all` may take
+STOP_TIMEOUT = 15.0          # `down`: how long a component has to exit on SIGTERM before SIGKILL
 
 CLUSTER_DEFAULTS = {
     "apiVersion": "minik8s.io/v1alpha1",
@@ -31,15 +43,24 @@ def _home(args) -> str:
 
 
 def _node_names(cluster: dict) -> list[str]:
+    return [name for name, _ in _node_runtimes(cluster)]
+
+
+def _node_runtimes(cluster: dict) -> list[tuple[str, str]]:
+    """(node name, the runtime named for it: its own, else the cluster's) in the cluster file's order,
+    named as kubelet/config.py's node_entries names them."""
+    default = cluster.get("runtime") or "auto"
     nodes = cluster.get("nodes", 1)
     if isinstance(nodes, int):
-        return [f"node-{i}" for i in range(1, nodes + 1)]
-    names = []
-    for i, n in enumerate(nodes, 1):
-        count = n.get("count", 1)
+        return [(f"node-{i}", default) for i in range(1, nodes + 1)]
+    out = []
+    for i, n in enumerate(nodes or [], 1):
+        n = n or {}
+        count = int(n.get("count", 1))
         base = n.get("name", f"node-{i}")
-        names.extend([base] if count == 1 else [f"{base}-{j}" for j in range(1, count + 1)])
-    return names
+        runtime = n.get("runtime") or default
+        out.extend((name, runtime) for name in ([base] if count == 1 else [f"{base}-{j}" for j in range(1, count + 1)]))
+    return out
 
 
 def load_cluster(args, home: str) -> dict:
@@ -56,6 +77,19 @@ def load_cluster(args, home: str) -> dict:
                                "controllerManager", "kubelet"}
         if unknown:
             raise ValueError(f"{source}: {sorted(unknown)[0]}: unknown field")
+        server = data.get("apiServer")
+        if server is None:
+            server = {}
+        if not isinstance(server, dict):
+            raise ValueError(f"{source}: apiServer: expected a mapping (address, port)")
+        unknown = set(server) - set(CLUSTER_DEFAULTS["apiServer"])
+        if unknown:
+            raise ValueError(f"{source}: apiServer.{sorted(unknown)[0]}: unknown field (known: address, port)")
+        port = server.get("port", DEFAULT_PORT)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ValueError(f"{source}: apiServer.port: {port!r} is not a port number")
+        # key by key: what the file leaves out keeps its default
+        data = dict(data, apiServer={**CLUSTER_DEFAULTS["apiServer"], **server})
         cluster.update(data)
     if getattr(args, "nodes", None) is not None:
         cluster["nodes"] = args.nodes
@@ -79,6 +113,31 @@ def _identities(nodes: list[str]) -> dict[str, tuple[str, str]]:
     return ids
 
 
+def _fake_index(name: str) -> int | None:
+    prefix, _, tail = name.rpartition("-")
+    return int(tail) if prefix == "node" and tail.isdigit() and int(tail) > 0 and str(int(tail)) == tail else None
+
+
+def _node_processes(cluster: dict) -> list[tuple[str, list[str], bool]]:
+    """(component name, the nodes it runs, whether they are fake). Fake nodes named node-I.. node-J run
+    in one process per run of consecutive numbers (`python -m kubelet --fake-nodes`): `kubelet-fake`
+    for the run from node-1, `kubelet-fake-I` for one from node-I; every other node has its own
+    kubelet, `kubelet-NAME`."""
+    out: list[tuple[str, list[str], bool]] = []
+    runs: list[list[int]] = []
+    for name, runtime in _node_runtimes(cluster):
+        i = _fake_index(name) if runtime == "fake" else None
+        if i is None:
+            out.append((f"kubelet-{name}", [name], runtime == "fake"))
+        elif runs and runs[-1][-1] + 1 == i:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    for run in runs:
+        out.append(("kubelet-fake" if run[0] == 1 else f"kubelet-fake-{run[0]}", [f"node-{i}" for i in run], True))
+    return out
+
+
 def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, list[str]]]:
     """(name, argv) in start order. Components whose package is not installed yet are skipped."""
     py = sys.executable
@@ -94,11 +153,20 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
             out.append((name, [py, "-m", module, "--home", home,
                                "--token-file", os.path.join(pki, f"{ident}.token")]))
     if importlib.util.find_spec("kubelet.__main__") is not None:
-        for node in _node_names(cluster):
+        for name, nodes, fake in _node_processes(cluster):
+            if name.startswith("kubelet-fake"):
+                # each fake node reads its own token, HOME/pki/node-I.token (kubelet/fakenodes.py)
+                first = nodes[0].rpartition("-")[2]
+                out.append((name, [py, "-m", "kubelet", "--home", home, "--fake-nodes", str(len(nodes)),
+                                   "--first-node", first]))
+                continue
+            node = nodes[0]
             ident = node if node.startswith("node-") else f"node-{node}"
-            out.append((f"kubelet-{node}", [py, "-m", "kubelet", "--home", home, "--node-name", node,
-                                            "--token-file", os.path.join(pki, f"{ident}.token")]))
-            out.append((f"proxy-{node}", [py, "-m", "minik8s.proxy"] + out[-1][1][3:]))  # kubelet's flags
+            out.append((name, [py, "-m", "kubelet", "--home", home, "--node-name", node,
+                               "--token-file", os.path.join(pki, f"{ident}.token")]))
+            if not fake and importlib.util.find_spec("minik8s.proxy.__main__") is not None:
+                # a fake node runs nothing to proxy to
+                out.append((f"proxy-{node}", [py, "-m", "minik8s.proxy"] + out[-1][1][3:]))  # kubelet's flags
     return out
 
 
@@ -190,8 +258,10 @@ def cmd_up(args) -> int:
         print(f"prepared {home}")
         return 0
     host = _client_host(cluster)
-    deadline = time.monotonic() + getattr(args, "timeout", 60)
-    for name, argv in _components(home, cluster, tls):
+    timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
+    deadline = time.monotonic() + timeout
+    components = _components(home, cluster, tls)
+    for name, argv in components:
         pid, started = _start(home, name, argv)
         print(f"{name}: {'started' if started else 'already running'} (pid {pid})")
         if name == "apiserver":
@@ -199,39 +269,147 @@ def cmd_up(args) -> int:
             if err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
+    started = {name for name, _ in components}
+    nodes = {node: name for name, names, _ in _node_processes(cluster) if name in started for node in names}
+    err = _wait_nodes_ready(home, nodes, deadline, timeout)
+    if err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"cluster is up: server {host}:{cluster['apiServer']['port']}, home {home}")
     return 0
+
+
+def _ready_nodes(client) -> set[str]:
+    return {n.metadata.name for n in client.list("Node").items
+            if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)}
+
+
+def _wait_nodes_ready(home: str, nodes: dict[str, str], deadline: float, timeout: float) -> str | None:
+    """Polls the API until every node of `nodes` (node -> the component running it) is Ready, printing
+    each as it gets there (or, past READY_LINES_MAX nodes, a count). None, or what went wrong."""
+    if not nodes:
+        return None
+    from minik8s.client.client import Client
+    from minik8s.client.config import ClientConfig
+
+    run, logs = os.path.join(home, "run"), os.path.join(home, "logs")
+    order = list(nodes)
+    ready: set[str] = set()
+    err = ""
+    with Client(config=ClientConfig.load(home), timeout=5.0) as c:
+        while True:
+            try:
+                now_ready, err = _ready_nodes(c) & set(nodes), ""
+            except Exception as e:  # the server busy or restarting: asked again until the deadline
+                now_ready, err = ready, str(e)
+            if len(nodes) <= READY_LINES_MAX:
+                for node in order:
+                    if node in now_ready and node not in ready:
+                        print(f"{node}: Ready")
+            ready |= now_ready
+            if len(ready) == len(nodes):
+                if len(nodes) > READY_LINES_MAX:
+                    print(f"{len(nodes)} nodes Ready")
+                return None
+            waiting = [n for n in order if n not in ready]
+            dead = sorted({nodes[n] for n in waiting if not _pid_alive(os.path.join(run, f"{nodes[n]}.pid"))})
+            if dead or time.monotonic() >= deadline:
+                names = ", ".join(waiting[:10]) + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else "")
+                procs = dead or sorted({nodes[n] for n in waiting})
+                see = ", ".join(os.path.join(logs, f"{p}.log") for p in procs[:5])
+                why = f"{', '.join(dead)} exited" if dead else f"not Ready after {timeout:g}s"
+                return f"nodes not Ready ({why}): {names}; see {see}" + (f" ({err})" if err else "")
+            time.sleep(READY_POLL_S)
+
+
+def _stop_rank(name: str) -> int:
+    """`down`'s order: the nodes, their proxies, the controllers, the scheduler, the API server last."""
+    if name.startswith("kubelet-"):
+        return 0
+    if name.startswith("proxy-"):
+        return 1
+    return {"controller-manager": 2, "scheduler": 3, "apiserver": 5}.get(name, 4)
+
+
+def _stop(run: str, names: list[str]) -> list[str]:
+    """SIGTERM to each running component of `names`, SIGKILL to what has not exited in STOP_TIMEOUT;
+    returns those that were running. Their pid files go."""
+    pids = []
+    for name in names:
+        path = os.path.join(run, f"{name}.pid")
+        pid = _pid_alive(path)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                pids.append((name, pid, path))
+            except ProcessLookupError:
+                os.unlink(path)
+        else:
+            os.unlink(path)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for name, pid, path in pids:
+        while time.monotonic() < deadline and _pid_alive(path):
+            time.sleep(0.05)
+        if _pid_alive(path):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            gone = time.monotonic() + 5
+            while time.monotonic() < gone and _pid_alive(path):
+                time.sleep(0.05)
+        os.unlink(path)
+        print(f"{name}: stopped")
+    return [name for name, _, _ in pids]
+
+
+def _remove_pods(home: str) -> None:
+    """`python -m kubelet --remove-all` for every node of the cluster that is not fake and has run (its
+    HOME/kubelet/NODE exists), all at once: whatever its pods run (shims and their processes, network
+    namespaces, containers) goes. It needs the runtime only, not the API server; run once the kubelets
+    are gone, so none starts a pod again."""
+    try:
+        cluster = load_cluster(argparse.Namespace(), home)
+        nodes = [n for name, names, fake in _node_processes(cluster) if not fake for n in names]
+    except (OSError, ValueError, ImportError) as e:
+        print(f"error: cannot tell the nodes whose pods to remove: {e}", file=sys.stderr)
+        return
+    nodes = [n for n in nodes if os.path.isdir(os.path.join(home, "kubelet", n))]
+    env = dict(os.environ, MINIK8S_HOME=home)
+    procs = [(n, subprocess.Popen([sys.executable, "-m", "kubelet", "--home", home, "--node-name", n, "--remove-all"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  env=env, text=True)) for n in nodes]
+    deadline = time.monotonic() + REMOVE_ALL_TIMEOUT
+    for node, proc in procs:
+        try:
+            out, _ = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            print(f"error: {node}: removing its pods took over {REMOVE_ALL_TIMEOUT:g}s", file=sys.stderr)
+            continue
+        lines = [line for line in out.splitlines() if line.strip()]
+        if proc.returncode == 0:
+            print(f"{node}: {lines[-1].split(': ', 1)[-1] if lines else 'pods removed'}")
+        else:
+            print(f"error: {node}: removing its pods failed: {lines[-1] if lines else proc.returncode}",
+                  file=sys.stderr)
 
 
 def cmd_down(args) -> int:
     home = _home(args)
     run = os.path.join(home, "run")
-    pids = []
-    if os.path.isdir(run):
-        # stop in reverse start order: nodes and controllers before the API server
-        files = sorted(os.listdir(run), key=lambda n: n.startswith("apiserver"))
-        for name in files:
-            if not name.endswith(".pid"):
-                continue
-            path = os.path.join(run, name)
-            pid = _pid_alive(path)
-            if pid:
-                os.kill(pid, signal.SIGTERM)
-                pids.append((name[:-4], pid, path))
-            else:
-                os.unlink(path)
-    deadline = time.monotonic() + 15
-    for name, pid, path in pids:
-        while time.monotonic() < deadline and _pid_alive(path):
-            time.sleep(0.05)
-        if _pid_alive(path):
-            os.kill(pid, signal.SIGKILL)
-        os.unlink(path)
-        print(f"{name}: stopped")
+    names = sorted(n[:-4] for n in os.listdir(run) if n.endswith(".pid")) if os.path.isdir(run) else []
+    # the nodes first; then their pods go, whether or not a kubelet was still running; then the rest
+    stopped = _stop(run, [n for n in names if _stop_rank(n) == 0])
+    if os.path.isdir(os.path.join(home, "kubelet")):
+        _remove_pods(home)
+    for rank in sorted({_stop_rank(n) for n in names} - {0}):
+        stopped += _stop(run, [n for n in names if _stop_rank(n) == rank])
     if getattr(args, "purge", False) and os.path.isdir(home):
         shutil.rmtree(home)
         print(f"removed {home}")
-    elif not pids:
+    elif not stopped:
         print("cluster is not running")
     return 0
 

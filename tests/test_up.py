@@ -1,0 +1,181 @@
+"""`minictl up | down` (minik8s/cli/up.py) as a user runs them: real component processes on a temporary
+MINIK8S_HOME and a free loopback port. `up` merges the cluster file's apiServer block with the defaults
+and returns once every node is Ready; fake nodes run in one kubelet process with no proxy; `down` leaves
+no process behind, the pods' own included."""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cluster import ROOT
+from minik8s.cli.up import load_cluster
+
+DEADLINE = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def until(cond, timeout: float = DEADLINE, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not reached in {timeout}s"
+        time.sleep(0.05)
+
+
+class Ctl:
+    def __init__(self, home: str):
+        self.home = home
+        self.env = dict(os.environ, MINIK8S_HOME=home,
+                        PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "minik8s.cli.main", "--home", self.home, *args],
+                              env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+    def pids(self) -> dict[str, int]:
+        run = os.path.join(self.home, "run")
+        out = {}
+        for name in os.listdir(run) if os.path.isdir(run) else []:
+            if name.endswith(".pid"):
+                with open(os.path.join(run, name)) as f:
+                    out[name[:-4]] = int(f.read())
+        return out
+
+    def client(self):
+        from minik8s.client.client import Client
+        from minik8s.client.config import ClientConfig
+        return Client(config=ClientConfig.load(self.home), timeout=5.0)
+
+
+@pytest.fixture
+def ctl(tmp_path):
+    c = Ctl(str(tmp_path / "home"))
+    yield c
+    c("down", timeout=120)
+
+
+def write(path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+# ---------------------------------------------------------------- the cluster file
+def test_an_api_server_block_keeps_the_defaults_it_leaves_out(tmp_path):
+    def load(text):
+        return load_cluster(argparse.Namespace(file=write(tmp_path / "c.yaml", text)), str(tmp_path))
+    assert load("apiServer: {port: 7001}\n")["apiServer"] == {"address": "127.0.0.1", "port": 7001}
+    assert load("apiServer: {address: 0.0.0.0}\n")["apiServer"] == {"address": "0.0.0.0", "port": 6443}
+    assert load("apiServer:\nnodes: 2\n")["apiServer"] == {"address": "127.0.0.1", "port": 6443}
+    with pytest.raises(ValueError, match=r"apiServer\.adress: unknown field"):
+        load("apiServer: {adress: 127.0.0.1}\n")
+    with pytest.raises(ValueError, match=r"apiServer\.port: 'x' is not a port number"):
+        load("apiServer: {port: x}\n")
+    with pytest.raises(ValueError, match="apiServer: expected a mapping"):
+        load("apiServer: 127.0.0.1\n")
+
+
+def test_up_with_a_cluster_file_that_names_no_address(ctl, tmp_path):
+    port = free_port()
+    out = ctl("up", "-f", write(tmp_path / "cluster.yaml", f"apiServer:\n  port: {port}\nnodes: 0\n"))
+    assert out.returncode == 0, out.stderr
+    assert f"cluster is up: server 127.0.0.1:{port}" in out.stdout
+    assert "Ready" not in out.stdout                     # --nodes 0: nothing to wait for
+    with ctl.client() as c:
+        assert c.version().gitVersion
+
+
+def test_up_names_an_unknown_api_server_field(ctl, tmp_path):
+    out = ctl("up", "-f", write(tmp_path / "cluster.yaml", "apiServer: {prot: 7001}\n"))
+    assert out.returncode == 1
+    assert "apiServer.prot: unknown field" in out.stderr
+    assert ctl.pids() == {}
+
+
+# ---------------------------------------------------------------- fake nodes
+def test_fake_nodes_run_in_one_kubelet_and_up_waits_until_they_are_ready(ctl):
+    out = ctl("up", "--runtime", "fake", "--nodes", "3", "--port", str(free_port()))
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert [line for line in lines if line.endswith(": Ready")] == ["node-1: Ready", "node-2: Ready", "node-3: Ready"]
+    assert lines[-1].startswith("cluster is up")
+    pids = ctl.pids()
+    assert sorted(n for n in pids if n.startswith(("kubelet", "proxy"))) == ["kubelet-fake"]
+    with ctl.client() as c:      # Ready when up returned, not eventually
+        nodes = c.list("Node").items
+    assert sorted(n.metadata.name for n in nodes) == ["node-1", "node-2", "node-3"]
+    assert all(any(x.type == "Ready" and x.status == "True" for x in n.status.conditions) for n in nodes)
+
+    out = ctl("down")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "kubelet-fake: stopped" and lines[-1] == "apiserver: stopped"
+    assert ctl.pids() == {}
+    assert not [name for name, pid in pids.items() if alive(pid)]
+    assert ctl("down").stdout == "cluster is not running\n"
+
+
+def test_up_says_which_nodes_are_not_ready_and_where_to_look(ctl, tmp_path):
+    # a setting the kubelet refuses: its process exits, and up says so without waiting out its deadline
+    spec = "runtime: fake\nnodes: 2\nkubelet: {noSuchSetting: 1}\n"
+    t0 = time.monotonic()
+    out = ctl("up", "-f", write(tmp_path / "cluster.yaml", spec), "--port", str(free_port()))
+    assert out.returncode == 1
+    log = os.path.join(ctl.home, "logs", "kubelet-fake.log")
+    assert f"nodes not Ready (kubelet-fake exited): node-1, node-2; see {log}" in out.stderr
+    assert time.monotonic() - t0 < 50
+    with open(log) as f:
+        assert "kubelet.noSuchSetting: unknown setting" in f.read()
+
+
+# ---------------------------------------------------------------- the process runtime
+@pytest.mark.root
+def test_down_leaves_no_pod_process_behind(ctl):
+    from minik8s.api.codec import from_dict
+    from minik8s.api.pb import core_pb2
+
+    from kubelet.runtime.shim import STARTED_FILE, alive as started_alive, read_json
+
+    out = ctl("up", "--runtime", "process", "--nodes", "1", "--port", str(free_port()))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "node-1: Ready" in out.stdout.splitlines()
+    with ctl.client() as c:
+        c.create(from_dict(core_pb2.Pod, {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sleeper", "namespace": "default"},
+            "spec": {"nodeName": "node-1", "containers": [
+                {"name": "app", "image": "busybox", "command": ["sleep", "600"]}]}}))
+        until(lambda: c.get("Pod", "sleeper", "default").status.phase == "Running", what="the pod running")
+    containers = os.path.join(ctl.home, "kubelet", "node-1", "runtime", "containers")
+    [cid] = os.listdir(containers)
+    started = until(lambda: read_json(os.path.join(containers, cid, STARTED_FILE)), what="the container started")
+    assert started_alive(started["pid"], started["pid_start"])
+    components = ctl.pids()
+
+    out = ctl("down")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines.index("kubelet-node-1: stopped") < lines.index("node-1: removed 1 sandboxes and containers") \
+        < lines.index("apiserver: stopped") == len(lines) - 1
+    assert not started_alive(started["pid"], started["pid_start"])
+    assert not started_alive(started["shim_pid"], started["shim_start"])
+    assert ctl.pids() == {} and not [name for name, pid in components.items() if alive(pid)]

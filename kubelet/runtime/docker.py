@@ -783,7 +783,11 @@ class DockerExecSession:
 
     async def resize(self, width: int, height: int) -> None:
         if self._tty:
-            await self._rt._call(self._api.exec_resize, self.exec_id, height=height, width=width)
+            try:
+                await self._rt._call(self._api.exec_resize, self.exec_id, height=height, width=width)
+            except docker.errors.APIError as e:
+                # a resize racing the command's exit is harmless: there is no terminal left to size
+                log.debug("exec resize ignored: %s", e)
 
     async def wait(self) -> int:
         """The exit code, once the output has ended."""

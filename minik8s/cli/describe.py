@@ -721,7 +721,14 @@ def events_for(client, obj) -> list:
         return []
 
     def last(e):
-        return parse_time(e.lastTimestamp or e.firstTimestamp or e.eventTime or e.metadata.creationTimestamp)
+        # timestamps have whole seconds; within a second, the recorder's name suffix (hex unix nanos
+        # of when the event happened) keeps the order things happened in
+        when = parse_time(e.lastTimestamp or e.firstTimestamp or e.eventTime or e.metadata.creationTimestamp)
+        try:
+            nanos = int(e.metadata.name.rsplit(".", 1)[1], 16)
+        except (IndexError, ValueError):
+            nanos = 0
+        return when, nanos if e.count <= 1 else 0
     return sorted(evs, key=last)
 
 

@@ -196,6 +196,10 @@ def _up_flags(p):
     p.add_argument("--runtime", help="container runtime for the nodes")
     p.add_argument("--port", type=int, help="API server port")
     p.add_argument("--address", help="API server listen address")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for the API server and the nodes to be ready (default 60)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="write the home (tokens, config, certificates) without starting anything")
 
 
 def _down_flags(p):

@@ -63,6 +63,7 @@ class Watcher:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.max_queue = max_queue
         self.closed = False
+        self.sees_everything = not namespace and label_sel is None and field_sel is None
 
     def _matches(self, labels, fields) -> bool:
         if labels is None:
@@ -82,12 +83,17 @@ class Watcher:
             type_ = ch.type if now else None
         if type_ is None:
             return
+        self.put(ch.encoded(type_))
+
+    def put(self, entries: bytes) -> None:
+        if self.closed:
+            return
         if self.queue.qsize() >= self.max_queue:
             # Too slow to keep up: end the stream; the client resumes from its last resourceVersion.
             self.closed = True
             self.queue.put_nowait(Watcher.CLOSED)
             return
-        self.queue.put_nowait(ch.encoded(type_))
+        self.queue.put_nowait(entries)
 
     def close(self) -> None:
         if not self.closed:
@@ -109,10 +115,24 @@ class WatchHub:
         self.window_start = self.window[0].rv - 1 if self.window else current_rv
 
     def publish(self, changes: list[Change]) -> None:
+        self.window.extend(changes)
+        by_kind: dict[str, list[Change]] = {}
         for ch in changes:
-            self.window.append(ch)
-            for w in self.watchers.get(ch.kind, ()):
-                w.offer(ch)
+            by_kind.setdefault(ch.kind, []).append(ch)
+        for kind, chs in by_kind.items():
+            watchers = self.watchers.get(kind)
+            if not watchers:
+                continue
+            joined = None
+            for w in watchers:
+                if w.sees_everything:
+                    # one queue item per batch, encoded once for all such watchers
+                    if joined is None:
+                        joined = b"".join(ch.encoded(ch.type) for ch in chs)
+                    w.put(joined)
+                else:
+                    for ch in chs:
+                        w.offer(ch)
         while len(self.window) > self.window_size:
             self.window_start = self.window.popleft().rv
 

@@ -15,20 +15,13 @@ half-way through either simply runs it again. Namespaces are created and entered
 thread at a time (a network namespace is a per-thread property), never by forking: pyroute2's own
 netns helpers fork, which crashes a process that runs gRPC threads (the iptables binary is run by
 subprocess, which execs at once). The few namespace syscalls live here, and the runtime's shim uses
-them too."""
+them too: the shim imports this module on every container start, so only what those syscalls need is
+imported with it, and the rest (hashlib, ipaddress, logging, subprocess, threading...) where it is used."""
 from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
-import hashlib
-import importlib.util
-import ipaddress
-import logging
 import os
-import shutil
-import subprocess
-import threading
 import time
 
 NETNS_DIR = "/var/run/netns"
@@ -42,8 +35,6 @@ FORWARD_RULES = (["-i", BRIDGE_PREFIX + "+", "-o", BRIDGE_PREFIX + "+", "-j", "A
                  ["-i", BRIDGE_PREFIX + "+", "-j", "DROP"],
                  ["-o", BRIDGE_PREFIX + "+", "-j", "DROP"])
 _IPTABLES_LOCK = "/run/minik8s/iptables.lock"
-
-log = logging.getLogger("kubelet.network")
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -76,6 +67,7 @@ def mount(source: str | None, target: str, flags: int) -> None:
 
 def _in_fresh_thread(fn):
     """Runs fn on a thread of its own, which may switch namespaces and then dies with them."""
+    import threading
     result: dict = {}
 
     def run():
@@ -123,7 +115,13 @@ def _remove_netns(path: str) -> None:
     os.unlink(path)
 
 
+def _log():
+    import logging
+    return logging.getLogger("kubelet.network")
+
+
 def _digest(s: str, n: int) -> str:
+    import hashlib
     return hashlib.sha1(s.encode()).hexdigest()[:n]
 
 
@@ -183,6 +181,7 @@ class IPAM:
         return ip
 
     def _allocate(self, owner: str) -> str | None:
+        import ipaddress
         try:
             if not self._allocations():
                 raise FileNotFoundError   # nothing on the bridge holds an address: start from the first
@@ -217,7 +216,7 @@ class IPAM:
             except FileNotFoundError:
                 continue
             if old and self._is_stale(owner):
-                log.info("reclaiming %s from %s, whose network namespace is gone", ip, owner)
+                _log().info("reclaiming %s from %s, whose network namespace is gone", ip, owner)
                 try:
                     os.unlink(path)
                     n += 1
@@ -242,6 +241,7 @@ class PodNetwork:
     def __init__(self, node_name: str, pod_cidr: str, state_dir: str, ipam_root: str | None = None):
         """`state_dir`: the node's own state (HOME's); the address allocations are host-wide, under
         `ipam_root` (default IPAM_ROOT), like the bridge they are for."""
+        import ipaddress
         self.node_name = node_name
         self.cidr = ipaddress.IPv4Network(pod_cidr)
         self.gateway = str(self.cidr.network_address + 1)
@@ -256,6 +256,7 @@ class PodNetwork:
             return "pod networking needs root (network namespaces, veth pairs, a bridge)"
         if not os.path.exists("/proc/self/ns/net"):
             return "this kernel has no network namespaces"
+        import importlib.util
         if importlib.util.find_spec("pyroute2") is None:
             return "pod networking needs pyroute2 (pip install minik8s[kubelet])"
         return None
@@ -297,11 +298,13 @@ class PodNetwork:
             if not os.path.exists(path):
                 _create_netns(path)
             if not ipr.link_lookup(ifname=host_end):
-                ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": pod_end})
+                # the pod end is made in the pod's namespace: moving it there afterwards would cost a
+                # network-wide synchronization in the kernel (some 15 ms, most of a sandbox's setup)
+                ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": pod_end, "net_ns_fd": path})
             host_idx = ipr.link_lookup(ifname=host_end)[0]
             ipr.link("set", index=host_idx, master=bridge, state="up")
             pod_idx = ipr.link_lookup(ifname=pod_end)
-            if pod_idx:   # still on the host: move it into the pod
+            if pod_idx:   # still on the host (a setup interrupted by an older kubelet): move it into the pod
                 ipr.link("set", index=pod_idx[0], net_ns_fd=path)
 
         def configure_pod_side():
@@ -331,7 +334,7 @@ class PodNetwork:
             ensure_forward_rules()
             forwarding = "1"
         except OSError as e:
-            log.warning("pods on %s reach only their own node's pods: %s", self.bridge_name, e)
+            _log().warning("pods on %s reach only their own node's pods: %s", self.bridge_name, e)
             forwarding = "0"
         with open(f"/proc/sys/net/ipv4/conf/{self.bridge_name}/forwarding", "w") as f:
             f.write(forwarding)
@@ -367,6 +370,8 @@ class PodNetwork:
 
 
 def _iptables(*args: str) -> subprocess.CompletedProcess:
+    import shutil
+    import subprocess
     exe = shutil.which("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin")
     if exe is None:
         raise OSError(errno.ENOENT, "no iptables binary")
@@ -377,14 +382,33 @@ def _iptables(*args: str) -> subprocess.CompletedProcess:
         raise OSError(errno.ETIMEDOUT, f"iptables {' '.join(args)}: no answer in 30 s") from e
 
 
+def _forward_rules_present() -> bool:
+    """Whether one listing of the filter table (one iptables run, where the checks below take seven)
+    already shows everything ensure_forward_rules puts in. False whenever in doubt: the rule-by-rule
+    checks then run as before."""
+    r = _iptables("-S")
+    if r.returncode != 0:
+        return False
+    lines = set(r.stdout.splitlines())
+    wanted = {f"-N {FORWARD_CHAIN}", f"-A FORWARD -j {FORWARD_CHAIN}"}
+    wanted.update(f"-A {FORWARD_CHAIN} {' '.join(rule)}" for rule in FORWARD_RULES)
+    if "-N DOCKER-USER" in lines:
+        wanted.add(f"-A DOCKER-USER -j {FORWARD_CHAIN}")
+    return wanted <= lines
+
+
 def ensure_forward_rules() -> None:
     """Idempotently: the chain FORWARD_CHAIN holding FORWARD_RULES in order, jumped to from the top of
     FORWARD and of DOCKER-USER (where Docker, whose rules accept much for its own bridges, has it).
     Host-wide, shared by every node and cluster, and never removed: the rules only ever concern mk8s-*
-    interfaces. Serialized by a file lock so that concurrent kubelets do not interleave their checks."""
+    interfaces. Serialized by a file lock so that concurrent kubelets do not interleave their checks.
+    Run for every pod, so the usual case (all in place) is answered by one listing."""
+    import fcntl
     os.makedirs(os.path.dirname(_IPTABLES_LOCK), exist_ok=True)
     with open(_IPTABLES_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if _forward_rules_present():
+            return
         if _iptables("-S", FORWARD_CHAIN).returncode != 0:
             r = _iptables("-N", FORWARD_CHAIN)
             if r.returncode != 0 and _iptables("-S", FORWARD_CHAIN).returncode != 0:

@@ -18,10 +18,12 @@ command; images are ignored (`describe()` says so).
 - GPUs: `CUDA_VISIBLE_DEVICES` and `NVIDIA_VISIBLE_DEVICES` name the assigned devices (advisory).
 - Supervision: each container runs under its own shim (`kubelet.runtime.shim`), a daemon that outlives
   the kubelet, writes the CRI log and records the exit in the container's state directory. This
-  runtime keeps nothing in memory: every answer is read from `state_dir`, so a restarted kubelet's
-  runtime sees the running containers as they are (same pids, logs still flowing) and never restarts
-  them. A pid counts as alive only with the /proc start time recorded for it, so a reused pid is not
-  mistaken for the container.
+  runtime keeps nothing in memory that the files do not confirm: every answer is read from
+  `state_dir`, so a restarted kubelet's runtime sees the running containers as they are (same pids,
+  logs still flowing) and never restarts them. (The records are only ever replaced whole, never edited
+  in place, so a parsed one is reused while the file's inode, mtime and size are unchanged: the
+  kubelet lists every container of the node on each pod sync and each relist.) A pid counts as alive
+  only with the /proc start time recorded for it, so a reused pid is not mistaken for the container.
 - Exit: exit code N, or 128+N when killed by signal N; reason OOMKilled when the cgroup recorded an
   OOM kill, else Completed for 0 and Error otherwise; StartError (128) when the process could not be
   started. stop_container sends SIGTERM to the container's process group, then SIGKILL to the group
@@ -84,6 +86,7 @@ class ProcessRuntime:
         self.network = PodNetwork(node_name, pod_cidr, os.path.join(state_dir, "network"))
         self.cgroups = cgroups or Cgroups()
         self.mount_points = HostMountPoints(os.path.join(state_dir, "mount_points.json"))
+        self._parsed: dict[str, tuple[tuple[int, int, int], dict]] = {}    # path -> (file version, doc)
 
     async def version(self) -> str:
         return f"process 0.1 (linux {os.uname().release}, limits {self.cgroups.describe()})"
@@ -108,13 +111,37 @@ class ProcessRuntime:
     async def pull_image(self, image: str, policy: str) -> str:
         return _image_id(image)
 
+    def _read(self, path: str) -> dict | None:
+        """read_json of a record (written by write_json: replaced whole, never edited in place), parsed
+        again only when the file is another one than last time. The doc returned is shared: not to be
+        modified."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._parsed.pop(path, None)
+            return None
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        hit = self._parsed.get(path)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        doc = read_json(path)
+        if doc is None:
+            self._parsed.pop(path, None)
+        else:
+            self._parsed[path] = (version, doc)
+        return doc
+
+    def _forget(self, prefix: str) -> None:
+        for path in [p for p in self._parsed if p.startswith(prefix)]:
+            del self._parsed[path]
+
     # --- sandboxes --------------------------------------------------------------------------------
 
     def _sandbox_path(self, sandbox_id: str) -> str:
         return os.path.join(self._sandboxes_dir, f"{sandbox_id}.json")
 
     def _sandbox_docs(self) -> list[dict]:
-        docs = (read_json(os.path.join(self._sandboxes_dir, n))
+        docs = (self._read(os.path.join(self._sandboxes_dir, n))
                 for n in sorted(os.listdir(self._sandboxes_dir)) if n.endswith(".json"))
         return [d for d in docs if d]
 
@@ -134,8 +161,7 @@ class ProcessRuntime:
             if self._sandbox_status(doc).ready:
                 return self._sandbox_status(doc)
             if doc["ready"]:    # its namespace vanished (a reboot): retire it, so stopping it spares ours
-                doc["ready"] = False
-                write_json(self._sandbox_path(doc["id"]), doc)
+                write_json(self._sandbox_path(doc["id"]), dict(doc, ready=False))
         if cfg.host_network:
             ip, netns = HOST_NETWORK_IP, ""
         else:
@@ -171,6 +197,7 @@ class ProcessRuntime:
             os.unlink(self._sandbox_path(sandbox_id))
         except FileNotFoundError:
             pass
+        self._forget(self._sandbox_path(sandbox_id))
 
     async def list_sandboxes(self) -> list[SandboxStatus]:
         return [self._sandbox_status(d) for d in self._sandbox_docs()]
@@ -181,7 +208,7 @@ class ProcessRuntime:
         return os.path.join(self._containers_dir, container_id)
 
     def _doc(self, container_id: str) -> dict | None:
-        return read_json(os.path.join(self._dir(container_id), CONTAINER_FILE))
+        return self._read(os.path.join(self._dir(container_id), CONTAINER_FILE))
 
     async def create_container(self, sandbox_id: str, cfg: ContainerConfig) -> str:
         sandbox = read_json(self._sandbox_path(sandbox_id))
@@ -269,7 +296,7 @@ class ProcessRuntime:
             raise RuntimeError_(reply["error"])
 
     def _started(self, container_id: str) -> dict | None:
-        return read_json(os.path.join(self._dir(container_id), STARTED_FILE))
+        return self._read(os.path.join(self._dir(container_id), STARTED_FILE))
 
     def _running(self, container_id: str) -> dict | None:
         """The started record of a container still running, else None."""
@@ -315,6 +342,7 @@ class ProcessRuntime:
                 raise RuntimeError_(str(e)) from e
         self.mount_points.release([m["container_path"] for m in doc["spec"]["mounts"]])
         shutil.rmtree(self._dir(container_id), ignore_errors=True)
+        self._forget(self._dir(container_id) + os.sep)
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerStatus]:
         out = []
@@ -340,7 +368,7 @@ class ProcessRuntime:
             if self._still_running(cid, started):
                 status.state = "running"
                 return status
-        exited = read_json(os.path.join(self._dir(cid), EXITED_FILE))
+        exited = self._read(os.path.join(self._dir(cid), EXITED_FILE))
         if exited:
             status.state = "exited"
             status.exit_code, status.reason = exited["exit_code"], exited["reason"]

@@ -16,25 +16,25 @@ A container directory holds, each written once and atomically:
   shim.log        the shim's own errors
 so any runtime instance, a restarted kubelet's included, knows each container's state from the files
 alone. This module imports nothing outside the standard library and kubelet's own leaves
-(cgroups, network's syscalls, base), so a shim starts fast."""
+(cgroups, network's syscalls, base), so a shim starts fast; and until it has answered the runtime (the
+container's start, which the runtime waits for) only what that needs before the fork: what supervising
+needs (base's LogWriter and cgroups, which bring dataclasses and datetime; selectors) is imported while
+the container's process is on its way to exec."""
 from __future__ import annotations
 
 import errno
 import fcntl
 import json
 import os
-import selectors
 import signal
 import sys
 import termios
 import time
 
-from kubelet.cgroups import Cgroup
 from kubelet.network import (
     CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, MS_BIND, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, check, libc,
     mount, setns,
 )
-from kubelet.runtime.base import LogWriter
 
 CONTAINER_FILE = "container.json"
 STARTED_FILE = "started.json"
@@ -85,13 +85,26 @@ def exit_reason(code: int, oom_killed: bool) -> str:
     return "Completed" if code == 0 else "Error"
 
 
+def _cgroup(spec: dict):
+    from kubelet.cgroups import Cgroup
+    return Cgroup(**spec["cgroup"])
+
+
 # --- entering namespaces --------------------------------------------------------------------------
+
+def _join_cgroup(cgroup: dict, pid: int) -> None:
+    """`Cgroup(**cgroup).join(pid)` (kubelet.cgroups), without importing that module (dataclasses) on
+    the way to the container's exec: `cgroup` is its plain data, a directory per controller."""
+    for d in sorted(set(cgroup["dirs"].values())):
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(pid))
+
 
 def _enter_new_container(spec: dict) -> None:
     """Turns this (forked) process into the container: its cgroup, the pod's network namespace,
     a mount namespace of its own with the volumes bound in, and the pod's hostname."""
     if spec["cgroup"]:
-        Cgroup(**spec["cgroup"]).join(os.getpid())
+        _join_cgroup(spec["cgroup"], os.getpid())
     if spec["netns"]:
         setns(spec["netns"], CLONE_NEWNET)
     if spec["isolate"]:
@@ -111,7 +124,7 @@ def _enter_running_container(pid: int, spec: dict) -> None:
     """Joins the namespaces and cgroup of the container whose main process is `pid`."""
     namespaces = (("net", CLONE_NEWNET), ("uts", CLONE_NEWUTS), ("mnt", CLONE_NEWNS)) if spec["isolate"] else ()
     if spec["cgroup"]:
-        Cgroup(**spec["cgroup"]).join(os.getpid())
+        _join_cgroup(spec["cgroup"], os.getpid())
     for ns, flag in namespaces:     # /proc/<pid> is reached through the mount namespace joined last
         setns(f"/proc/{pid}/ns/{ns}", flag)
     os.chdir(spec["working_dir"])
@@ -157,6 +170,13 @@ def _spawn(spec: dict) -> tuple[int, dict[int, str]]:
     os.close(err_w)
     for fd in set(child_fds):
         os.close(fd)
+    # what supervising and recording the exit need, loaded while the child makes its way into the
+    # container (joining a v1 cgroup alone waits some 10 ms for the kernel) rather than before the
+    # fork, so that it is ready as soon as the start is answered
+    import selectors  # noqa: F401
+
+    import kubelet.cgroups  # noqa: F401
+    import kubelet.runtime.base  # noqa: F401
     message = b""
     while chunk := os.read(err_r, 4096):
         message += chunk
@@ -172,6 +192,9 @@ def _spawn(spec: dict) -> tuple[int, dict[int, str]]:
 def _supervise(pid: int, outputs: dict[int, str], spec: dict) -> int:
     """Copies output into the log until the process has ended and its output is drained;
     returns its wait status."""
+    import selectors
+
+    from kubelet.runtime.base import LogWriter
     log = LogWriter(spec["log_path"], spec["log_max_bytes"])
     sel = selectors.DefaultSelector()
     for fd, stream in outputs.items():
@@ -210,7 +233,7 @@ def _kill_container(pid: int, spec: dict) -> None:
     except ProcessLookupError:
         pass
     if spec["cgroup"]:
-        Cgroup(**spec["cgroup"]).kill()
+        _cgroup(spec).kill()
 
 
 def _record_exit(cdir: str, status: int, spec: dict) -> None:
@@ -218,7 +241,7 @@ def _record_exit(cdir: str, status: int, spec: dict) -> None:
     code = 128 - code if code < 0 else code    # killed by signal N: 128+N, as upstream reports
     oom = False
     if spec["cgroup"]:
-        oom = Cgroup(**spec["cgroup"]).oom_kills() > 0
+        oom = _cgroup(spec).oom_kills() > 0
     write_json(os.path.join(cdir, EXITED_FILE), {
         "exit_code": code, "reason": exit_reason(code, oom), "message": "", "finished_at": time.time()})
 

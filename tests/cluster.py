@@ -54,7 +54,18 @@ class ApiServerProcess:
             time.sleep(0.02)
         with open(port_file) as f:
             self.port = int(f.read())
-        return self
+        if "--tls-cert-file" in self.extra_args:
+            return self      # the caller holds the CA to talk to it
+        from minik8s.client.client import Client
+        with Client(self.address, self.tokens["admin"], timeout=2.0) as c:
+            while True:      # serving once a call goes through, not just once the port is bound
+                try:
+                    c.version()
+                    return self
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
 
     def read_log(self) -> str:
         with open(os.path.join(self.home, "apiserver.log"), errors="replace") as f:

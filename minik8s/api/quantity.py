@@ -339,8 +339,8 @@ def _clamp_binary(m: int, e: int) -> tuple[int, int, str]:
     """Apply upstream's BinarySI rules to a non-negative magnitude."""
     if m == 0:
         return 0, 0, BINARY_SI
-    if e >= 0 and m * 10**e > _INT64_MAX:
-        return _INT64_MAX, 0, BINARY_SI  # upstream silently caps, e.g. "9Ei"
+    if (m * 10**e > _INT64_MAX) if e >= 0 else (m > _INT64_MAX * 10**-e):
+        return _INT64_MAX, 0, BINARY_SI  # upstream silently caps, e.g. "9Ei", "9000000000000.5Mi"
     if e < 0 and _ndigits(m) <= -e:
         return m, e, DECIMAL_SI  # 0 < v < 1 cannot be shown in binary units
     return m, e, BINARY_SI

@@ -23,7 +23,10 @@ _METHODS = {
     "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
 }
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024),
-                   ("grpc.max_send_message_length", 8 * 1024 * 1024)]
+                   ("grpc.max_send_message_length", 8 * 1024 * 1024),
+                   # a channel of its own: a new client must not inherit the reconnect backoff another
+                   # channel to the same address built up while the server was down
+                   ("grpc.use_local_subchannel_pool", 1)]
 
 
 @dataclass

@@ -540,12 +540,12 @@ def test_wait_condition_jsonpath_and_timeout(ctl, client, ns):
 def test_get_watch(ctl, client, ns):
     create(client, "Pod", pod_doc("first", ns))
     w = ctl.popen("get", "pods", "-n", ns, "-w", "--request-timeout=6s")
-    time.sleep(1.5)
+    head = [w.stdout.readline(), w.stdout.readline()]     # the table is out: the watch has begun
     create(client, "Pod", pod_doc("second", ns))
     client.delete("Pod", "first", ns)
     out, err = w.communicate(timeout=30)
     assert w.returncode == 0, err
-    lines = _lines(out)
+    lines = _lines("".join(head) + out)
     assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert [line.split()[0] for line in lines[1:]] == ["first", "second", "first"]
 

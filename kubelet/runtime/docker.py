@@ -168,6 +168,7 @@ class DockerRuntime:
         # clusters sharing the engine may each have this node name: list only the sandboxes and containers
         # labelled with this cluster's id (the kubelet's LABEL_CLUSTER), given or read off state_dir
         self.cluster = cluster if cluster is not None else _cluster_of(state_dir, node_name)
+        self._inspected: dict[str, tuple[str, object]] = {}   # container id -> (state, inspected model)
         self.pod_cidr = str(ipaddress.ip_network(pod_cidr))
         self.state_dir = state_dir
         self.pause_image = pause_image
@@ -333,7 +334,21 @@ class DockerRuntime:
         labels = [f"{LABEL_CONTAINER_TYPE}={kind}", f"{LABEL_NODE}={self.node_name}", *label_filters]
         if self.cluster:
             labels.append(f"{LABEL_CLUSTER}={self.cluster}")
-        return self.client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
+        # One summary listing, then a full inspect only for containers whose state moved since the
+        # last look: the SDK's containers.list(all=True) inspects every container on every call,
+        # which made each pod sync cost grow with the pods on the node.
+        out = []
+        for summary in self.client.api.containers(all=True, filters={"label": labels}):
+            cid, state = summary["Id"], summary.get("State", "")
+            cached = self._inspected.get(cid)
+            if cached is None or cached[0] != state:
+                try:
+                    container = self.client.containers.get(cid)
+                except NotFound:
+                    continue
+                cached = self._inspected[cid] = (container.attrs["State"]["Status"], container)
+            out.append(cached[1])
+        return out
 
     async def list_sandboxes(self) -> list[SandboxStatus]:
         return await self._call(lambda: [self._sandbox_status(c) for c in self._list(TYPE_SANDBOX)])
@@ -430,6 +445,7 @@ class DockerRuntime:
         c = self._get(container_id)
         if c is None:
             return
+        self._inspected.pop(c.id, None)
         with self._followers_lock:
             follower = self._followers.pop(c.id, None)
             self._logs_complete.discard(c.id)

@@ -183,7 +183,7 @@ def _pod_spec_of(obj):
 
 # ---------------------------------------------------------------- scale
 def cmd_scale(args) -> int:
-    from minik8s.api.errors import ApiError, Conflict
+    from minik8s.api.errors import ApiError
     if args.replicas is None:
         raise CliError('required flag(s) "replicas" not set')
     if args.replicas < 0:
@@ -207,10 +207,6 @@ def cmd_scale(args) -> int:
             if rv:
                 patch["metadata"] = {"resourceVersion": rv}
             client.patch(info, name, patch, ns)
-        except Conflict as e:
-            report(api_error_line(e))
-            failed = True
-            continue
         except ApiError as e:
             report(api_error_line(e))
             failed = True

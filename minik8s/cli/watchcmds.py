@@ -293,7 +293,7 @@ def wait_deleted(client, info, ns: str, name: str, uid: str, timeout: float | No
 
 
 def cmd_wait(args) -> int:
-    from minik8s.api.errors import ApiError, NotFound
+    from minik8s.api.errors import ApiError
     if not args.for_:
         raise CliError("--for must be set")
     mode, pred = parse_for(args.for_)
@@ -327,10 +327,6 @@ def cmd_wait(args) -> int:
     for info, tns, name in targets:
         try:
             ok = wait_for(client, info, tns, name, mode, pred, deadline)
-        except NotFound as e:
-            report(api_error_line(e))
-            failed = True
-            continue
         except ApiError as e:
             report(api_error_line(e))
             failed = True

@@ -65,9 +65,6 @@ class Kubelet:
         self.backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap, self.clock)
         self.image_backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap, self.clock)
         self.status_writer = StatusWriter(client)
-        self.syncer = PodSyncer(self)
-        self.workers = PodWorkers(self, self.syncer, self.clock, self.settings.resync_period)
-        self.probes = ProbeManager(runtime, self.clock, self.recorder, self.workers.trigger, container_ref)
         self.node_status = NodeStatusManager(client, node, runtime, devices, self.settings, self.clock,
                                              self.host_ip, self.recorder)
         self._own_informer = informer is None
@@ -78,13 +75,20 @@ class Kubelet:
         self.services = services or Informer(client, "Service", clock=self.clock)   # for service env vars
         self.metrics = MetricsPublisher(client, runtime, self.clock, node.name, self.settings.metrics_period,
                                         self.pod_by_uid)
-        self.tunnel = TunnelServer(self)
+        # a probe result wakes the pod's worker (the workers exist once the syncer, which needs the
+        # probes, does)
+        self.probes = ProbeManager(runtime, self.clock, self.recorder, lambda uid: self.workers.trigger(uid),
+                                   container_ref)
+        self.syncer = PodSyncer(
+            runtime=runtime, client=client, status_writer=self.status_writer, recorder=self.recorder,
+            metrics=self.metrics, clock=self.clock, probes=self.probes, gpus=self.gpus, backoff=self.backoff,
+            image_backoff=self.image_backoff, services=self.services, allocatable=self.node_status.capacity,
+            node_name=self.node_name, cluster_id=self.cluster_id, host_ip=self.host_ip, home=home,
+            root=self.root)
+        self.workers = PodWorkers(self.syncer, self.metrics, self.clock, self.settings.resync_period)
+        self.tunnel = TunnelServer(client, runtime, self.pod_by_name)
         self._tasks: list[asyncio.Task] = []
         self._snapshot: dict[str, dict[str, str]] = {}
-
-    @property
-    def allocatable(self) -> dict[str, str]:
-        return dict(self.node_status.capacity())
 
     # ------------------------------------------------------------------ lookups
     def pod_by_uid(self, uid: str):

@@ -13,7 +13,7 @@ import logging
 
 from minik8s.api.clock import Clock
 
-from kubelet.sync import PodState, SyncResult, grace_period
+from kubelet.sync import PodState, PodSyncer, SyncResult, grace_period
 
 log = logging.getLogger("kubelet.pod_worker")
 
@@ -109,9 +109,12 @@ class PodWorker:
 
 
 class PodWorkers:
-    def __init__(self, kubelet, syncer, clock: Clock, resync_period: float):
-        self.kubelet = kubelet
+    """The workers of a node's pods. `syncer` syncs and tears down a pod; `metrics` forgets the usage
+    of a pod that is gone."""
+
+    def __init__(self, syncer: PodSyncer, metrics, clock: Clock, resync_period: float):
         self.syncer = syncer
+        self.metrics = metrics
         self.clock = clock
         self.resync_period = resync_period
         self.workers: dict[str, PodWorker] = {}
@@ -149,7 +152,7 @@ class PodWorkers:
         grace = 1.0
         if pod is not None:
             await self.syncer.stop_pod(pod, w.state, min(grace, grace_period(pod)), reason="")
-            await self.kubelet.metrics.forget_pod(pod)
+            await self.metrics.forget_pod(pod)
         await self.syncer.cleanup(w.uid, pod)
         return SyncResult(done=True)
 

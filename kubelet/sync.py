@@ -19,8 +19,9 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
-from minik8s.api.clock import rfc3339
+from minik8s.api.clock import Clock, rfc3339
 from minik8s.api.errors import Conflict, NotFound
 from minik8s.api.pb import core_pb2
 from minik8s.api.quantity import bytes_value, cpu_millis
@@ -28,6 +29,7 @@ from minik8s.api.service_env import pod_service_env
 from minik8s.client.events import NORMAL, WARNING
 
 from kubelet import gpu as gpumod
+from kubelet.backoff import Backoff
 from kubelet.env import EnvError, command_line, container_env
 from kubelet.paths import LABEL_CLUSTER, container_log_path, pod_log_dir
 from kubelet.probes import http_get, resolve_port
@@ -100,28 +102,54 @@ def grace_period(pod) -> float:
                  else 30)
 
 
+async def observe(runtime, uid: str) -> tuple[list[SandboxStatus], dict[str, list[ContainerStatus]]]:
+    """What the runtime holds for pod `uid`: its sandboxes, newest first, and each container's instances,
+    the latest first."""
+    sandboxes = sorted((s for s in await runtime.list_sandboxes() if s.pod_uid == uid),
+                       key=lambda s: s.created_at, reverse=True)
+    history: dict[str, list[ContainerStatus]] = {}
+    for c in await runtime.list_containers():
+        if c.labels.get(LABEL_POD_UID) == uid:
+            history.setdefault(c.name, []).append(c)
+    for h in history.values():
+        h.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
+    return sandboxes, history
+
+
 class PodSyncer:
-    """Everything a sync needs: the kubelet supplies runtime, client, clock, recorder and the managers."""
+    """The sync of one pod at a time. What it is handed: the runtime; the API client (deleting a
+    terminated pod), status writer, event recorder and metrics publisher (forgetting a deleted pod's
+    usage); the clock; the probe manager, GPU allocator and the container and image pull backoffs;
+    the service informer (service env vars); `allocatable()` (the node's, for resourceFieldRef env
+    vars); and where it lives: node name, cluster id, host IP, the cluster home (logs) and the node's
+    root (volumes)."""
 
-    def __init__(self, kubelet):
-        self.k = kubelet
+    def __init__(self, *, runtime, client, status_writer, recorder, metrics, clock: Clock, probes, gpus,
+                 backoff: Backoff, image_backoff: Backoff, services, allocatable: Callable[[], dict[str, str]],
+                 node_name: str, cluster_id: str, host_ip: str, home: str, root: str):
+        self.runtime = runtime
+        self.client = client
+        self.status_writer = status_writer
+        self.recorder = recorder
+        self.metrics = metrics
+        self.clock = clock
+        self.probes = probes
+        self.gpus = gpus
+        self.backoff = backoff
+        self.image_backoff = image_backoff
+        self.services = services
+        self.allocatable = allocatable
+        self.node_name = node_name
+        self.cluster_id = cluster_id
+        self.host_ip = host_ip
+        self.home = home
+        self.root = root
 
-    # ------------------------------------------------------------------ observation
     async def observe(self, uid: str) -> tuple[list[SandboxStatus], dict[str, list[ContainerStatus]]]:
-        rt = self.k.runtime
-        sandboxes = sorted((s for s in await rt.list_sandboxes() if s.pod_uid == uid),
-                           key=lambda s: s.created_at, reverse=True)
-        history: dict[str, list[ContainerStatus]] = {}
-        for c in await rt.list_containers():
-            if c.labels.get(LABEL_POD_UID) == uid:
-                history.setdefault(c.name, []).append(c)
-        for h in history.values():
-            h.sort(key=lambda c: (c.attempt, c.created_at), reverse=True)
-        return sandboxes, history
+        return await observe(self.runtime, uid)
 
     # ------------------------------------------------------------------ the sync
     async def sync(self, pod, st: PodState) -> SyncResult:
-        k = self.k
         if pod.metadata.deletionTimestamp:
             return await self.terminate(pod, st)
         if pod.status.phase in TERMINAL:
@@ -131,7 +159,7 @@ class PodSyncer:
             _, history = await self.observe(pod.metadata.uid)
             return await self.finish(pod, st, history)
         if not st.start_time:
-            st.start_time = pod.status.startTime or rfc3339(k.clock.now())
+            st.start_time = pod.status.startTime or rfc3339(self.clock.now())
         if not st.admitted:
             if not self.admit(pod, st):
                 return await self.finish(pod, st, {})
@@ -145,7 +173,7 @@ class PodSyncer:
             return SyncResult(requeue=SANDBOX_RETRY)
 
         requeue: list[float] = []
-        pod_ip = k.host_ip if pod.spec.hostNetwork else sandbox.ip
+        pod_ip = self.host_ip if pod.spec.hostNetwork else sandbox.ip
         initialized, failed_init = await self.sync_init_containers(pod, st, sandbox, history, requeue)
         if initialized:
             for c in pod.spec.containers:
@@ -156,18 +184,17 @@ class PodSyncer:
         if failed_init or self._pod_done(pod, history):
             return await self.finish(pod, st, history, pod_ip)
         latest = {name: h[0] for name, h in history.items() if h}
-        k.probes.update_pod(pod, latest, pod_ip)
+        self.probes.update_pod(pod, latest, pod_ip)
         await self.write_status(pod, st, self._obs(st, history, pod_ip))
         return SyncResult(requeue=min(requeue) if requeue else None)
 
     async def ensure_sandbox(self, pod, st: PodState, sandbox: SandboxStatus | None,
                              history) -> SandboxStatus | None:
         """The pod's volumes and its ready sandbox (made if missing); None when that failed (reported)."""
-        k = self.k
         if sandbox is not None:
             if not st.volumes:          # a restarted kubelet adopting the pod
                 try:
-                    st.volumes = setup_volumes(k.root, pod, pod_ip=sandbox.ip, host_ip=k.host_ip)
+                    st.volumes = setup_volumes(self.root, pod, pod_ip=sandbox.ip, host_ip=self.host_ip)
                 except (VolumeError, OSError) as e:
                     self.event(pod, WARNING, "FailedMount", str(e))
                     return None
@@ -175,10 +202,10 @@ class PodSyncer:
         # the sandbox died under its containers (or never was): kill what is left and start over
         for hist in history.values():
             if hist and hist[0].state == "running":
-                await k.runtime.stop_container(hist[0].id, 0)
+                await self.runtime.stop_container(hist[0].id, 0)
         try:
-            st.volumes = setup_volumes(k.root, pod, host_ip=k.host_ip)
-            return await k.runtime.run_sandbox(self.sandbox_config(pod))
+            st.volumes = setup_volumes(self.root, pod, host_ip=self.host_ip)
+            return await self.runtime.run_sandbox(self.sandbox_config(pod))
         except (VolumeError, OSError) as e:
             self.event(pod, WARNING, "FailedMount", str(e))
         except Exception as e:           # whatever the runtime raised, the pod waits and retries
@@ -188,10 +215,9 @@ class PodSyncer:
         return None
 
     def _obs(self, st: PodState, history, pod_ip: str, terminal: bool = False) -> ObservedPod:
-        k = self.k
-        return ObservedPod(containers=history, waiting=dict(st.waiting), ready=k.probes.readiness(),
-                           started=k.probes.startup(), pod_ip=pod_ip, host_ip=k.host_ip,
-                           start_time=st.start_time, terminal=terminal, runtime=k.runtime.name)
+        return ObservedPod(containers=history, waiting=dict(st.waiting), ready=self.probes.readiness(),
+                           started=self.probes.startup(), pod_ip=pod_ip, host_ip=self.host_ip,
+                           start_time=st.start_time, terminal=terminal, runtime=self.runtime.name)
 
     def _pod_done(self, pod, history) -> bool:
         """No container will run again: every app container has exited and may not restart."""
@@ -211,7 +237,7 @@ class PodSyncer:
                 if cs.state == "running":
                     continue
                 try:
-                    await self.k.runtime.remove_container(cs.id)
+                    await self.runtime.remove_container(cs.id)
                 except RuntimeError_ as e:
                     log.warning("removing dead container %s: %s", cs.id, e.message)
                     continue
@@ -225,9 +251,9 @@ class PodSyncer:
 
     # ------------------------------------------------------------------ admission
     def admit(self, pod, st: PodState) -> bool:
-        fresh = pod.metadata.uid not in self.k.gpus.assigned
+        fresh = pod.metadata.uid not in self.gpus.assigned
         try:
-            assigned = self.k.gpus.admit(pod)
+            assigned = self.gpus.admit(pod)
         except gpumod.AdmissionError as e:
             st.rejected = (e.reason, str(e))
             self.event(pod, WARNING, e.reason, str(e))
@@ -259,12 +285,11 @@ class PodSyncer:
     # ------------------------------------------------------------------ one container
     async def sync_container(self, pod, st: PodState, c, sandbox: SandboxStatus, hist: list[ContainerStatus],
                              requeue: list[float]) -> None:
-        k = self.k
         latest = hist[0] if hist else None
         is_init = any(ic.name == c.name for ic in pod.spec.initContainers)
         policy = pod.spec.restartPolicy if not is_init or pod.spec.restartPolicy == "Never" else "OnFailure"
         if latest is not None and latest.state == "running":
-            why = k.probes.failed(latest.id)
+            why = self.probes.failed(latest.id)
             if why is None:
                 return
             probe = c.livenessProbe if why == "Liveness" else c.startupProbe
@@ -272,78 +297,76 @@ class PodSyncer:
                 else grace_period(pod)
             await self.kill_container(pod, c, latest, grace,
                                       f"Container {c.name} failed {why.lower()} probe, will be restarted")
-            latest = await k.runtime.container_status(latest.id) or latest
+            latest = await self.runtime.container_status(latest.id) or latest
             if latest.state == "running":
                 return
         if latest is not None and latest.state == "created":
             # a start that failed (or a kubelet that died between create and start): try again later
             failed_at = st.start_failed_at.get(c.name, latest.created_at)
-            if k.backoff.in_backoff_since((pod.metadata.uid, c.name), failed_at):
+            if self.backoff.in_backoff_since((pod.metadata.uid, c.name), failed_at):
                 self._crash_loop(pod, st, c, failed_at, requeue)
                 return
-            await k.runtime.remove_container(latest.id)
+            await self.runtime.remove_container(latest.id)
         elif not should_restart(policy, latest):
             st.waiting.pop(c.name, None)
             return
         elif latest is not None and latest.state == "exited":
             key = (pod.metadata.uid, c.name)
-            if k.backoff.in_backoff_since(key, latest.finished_at):
+            if self.backoff.in_backoff_since(key, latest.finished_at):
                 self._crash_loop(pod, st, c, latest.finished_at, requeue)
                 return
-            k.backoff.next(key, latest.finished_at)
+            self.backoff.next(key, latest.finished_at)
         attempt = latest.attempt + 1 if latest is not None else 0
         await self.start_container(pod, st, c, sandbox, attempt, requeue)
 
     def _crash_loop(self, pod, st: PodState, c, since: float, requeue: list[float]) -> None:
-        k = self.k
         key = (pod.metadata.uid, c.name)
-        wait = k.backoff.current(key)
+        wait = self.backoff.current(key)
         st.waiting[c.name] = ("CrashLoopBackOff", f"back-off {go_duration(wait)} restarting failed "
                                                   f"container={c.name} pod={pod_full_name(pod)}")
         if st.backoff_reported.get(c.name) != since:
             st.backoff_reported[c.name] = since
             self.event(pod, WARNING, "BackOff", f"Back-off restarting failed container {c.name} in pod "
                                                 f"{pod_full_name(pod)}", c.name)
-        requeue.append(k.backoff.remaining(key, since) + 0.01)
+        requeue.append(self.backoff.remaining(key, since) + 0.01)
 
     async def start_container(self, pod, st: PodState, c, sandbox: SandboxStatus, attempt: int,
                               requeue: list[float]) -> None:
-        k = self.k
         uid = pod.metadata.uid
-        now = k.clock.now()
+        now = self.clock.now()
         # image
         ikey = (uid, c.name, "image")
         failed = st.image_failed_at.get(c.name)
-        if failed is not None and k.image_backoff.in_backoff_since(ikey, failed):
+        if failed is not None and self.image_backoff.in_backoff_since(ikey, failed):
             msg = f'Back-off pulling image "{c.image}"'
             if st.waiting.get(c.name, ("",))[0] != "ImagePullBackOff":
                 self.event(pod, NORMAL, "BackOff", msg, c.name)
             st.waiting[c.name] = ("ImagePullBackOff", msg)
-            requeue.append(k.image_backoff.remaining(ikey, failed) + 0.01)
+            requeue.append(self.image_backoff.remaining(ikey, failed) + 0.01)
             return
-        image_events = k.runtime.name not in ("process", "fake")
+        image_events = self.runtime.name not in ("process", "fake")
         if image_events and c.imagePullPolicy == "Always":
             self.event(pod, NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name)
         t0 = time.monotonic()
         try:
-            await k.runtime.pull_image(c.image, c.imagePullPolicy or "IfNotPresent")
+            await self.runtime.pull_image(c.image, c.imagePullPolicy or "IfNotPresent")
         except ImageNeverPullError as e:
             st.waiting[c.name] = ("ErrImageNeverPull", e.message)
             self.event(pod, WARNING, "ErrImageNeverPull", e.message, c.name)
-            requeue.append(k.backoff.base)
+            requeue.append(self.backoff.base)
             return
         except ImagePullError as e:
-            k.image_backoff.next(ikey, now)
+            self.image_backoff.next(ikey, now)
             st.image_failed_at[c.name] = now
             prefix = f'Failed to pull image "{c.image}": '
             detail = e.message[len(prefix):] if e.message.startswith(prefix) else e.message
             st.waiting[c.name] = ("ErrImagePull", detail)
             self.event(pod, WARNING, "Failed", prefix + detail, c.name)
             self.event(pod, WARNING, "Failed", "Error: ErrImagePull", c.name)
-            requeue.append(k.image_backoff.remaining(ikey, now) + 0.01)
+            requeue.append(self.image_backoff.remaining(ikey, now) + 0.01)
             return
         st.image_failed_at.pop(c.name, None)
-        k.image_backoff.forget(ikey)
+        self.image_backoff.forget(ikey)
         if image_events:
             took = time.monotonic() - t0
             if c.imagePullPolicy == "Always" or took > 1.0:
@@ -357,28 +380,28 @@ class PodSyncer:
         except (EnvError, VolumeError) as e:
             st.waiting[c.name] = ("CreateContainerConfigError", str(e))
             self.event(pod, WARNING, "Failed", f"Error: {e}", c.name)
-            requeue.append(k.backoff.base)
+            requeue.append(self.backoff.base)
             return
         os.makedirs(os.path.dirname(cfg.log_path), exist_ok=True)
         try:
-            cid = await k.runtime.create_container(sandbox.id, cfg)
+            cid = await self.runtime.create_container(sandbox.id, cfg)
         except RuntimeError_ as e:
             st.waiting[c.name] = (e.reason, e.message)
             self.event(pod, WARNING, "Failed", f"Error: {e.message}", c.name)
             key = (uid, c.name)
-            k.backoff.next(key, now)
-            requeue.append(k.backoff.remaining(key, now) + 0.01)
+            self.backoff.next(key, now)
+            requeue.append(self.backoff.remaining(key, now) + 0.01)
             return
         self.event(pod, NORMAL, "Created", f"Created container {c.name}", c.name)
         try:
-            await k.runtime.start_container(cid)
+            await self.runtime.start_container(cid)
         except RuntimeError_ as e:
             st.waiting[c.name] = (e.reason, e.message)
             st.start_failed_at[c.name] = now
             self.event(pod, WARNING, "Failed", f"Error: {e.message}", c.name)
             key = (uid, c.name)
-            k.backoff.next(key, now)
-            requeue.append(k.backoff.remaining(key, now) + 0.01)
+            self.backoff.next(key, now)
+            requeue.append(self.backoff.remaining(key, now) + 0.01)
             return
         st.waiting.pop(c.name, None)
         st.start_failed_at.pop(c.name, None)
@@ -393,31 +416,29 @@ class PodSyncer:
 
     # ------------------------------------------------------------------ configs
     def sandbox_config(self, pod) -> SandboxConfig:
-        k = self.k
         meta = pod.metadata
         ports = [PortMapping(p.containerPort, p.hostPort, p.protocol or "TCP", p.hostIP)
                  for c in pod.spec.containers for p in c.ports if p.hostPort]
         return SandboxConfig(pod_uid=meta.uid, namespace=meta.namespace, name=meta.name,
                              hostname=pod.spec.hostname or meta.name,
                              labels={LABEL_POD_NAMESPACE: meta.namespace, LABEL_POD_NAME: meta.name,
-                                     LABEL_POD_UID: meta.uid, LABEL_NODE: k.node_name,
-                                     LABEL_CLUSTER: k.cluster_id},
+                                     LABEL_POD_UID: meta.uid, LABEL_NODE: self.node_name,
+                                     LABEL_CLUSTER: self.cluster_id},
                              port_mappings=ports, host_network=pod.spec.hostNetwork,
-                             log_dir=pod_log_dir(k.home, meta.namespace, meta.name, meta.uid))
+                             log_dir=pod_log_dir(self.home, meta.namespace, meta.name, meta.uid))
 
     def container_config(self, pod, c, sandbox: SandboxStatus, attempt: int,
                          volumes: dict[str, str]) -> ContainerConfig:
-        k = self.k
         meta = pod.metadata
-        env = container_env(pod, c, sandbox.ip, k.host_ip, k.allocatable,
-                            base=pod_service_env(pod, k.services.list()))
-        devices = k.gpus.devices_of(meta.uid, c.name)
-        env.update(k.gpus.env(devices))
+        env = container_env(pod, c, sandbox.ip, self.host_ip, self.allocatable(),
+                            base=pod_service_env(pod, self.services.list()))
+        devices = self.gpus.devices_of(meta.uid, c.name)
+        env.update(self.gpus.env(devices))
         command, args = command_line(c, env)
         req, lim = c.resources.requests, c.resources.limits
         labels = {LABEL_POD_NAMESPACE: meta.namespace, LABEL_POD_NAME: meta.name, LABEL_POD_UID: meta.uid,
-                  LABEL_CONTAINER_NAME: c.name, LABEL_ATTEMPT: str(attempt), LABEL_NODE: k.node_name,
-                  LABEL_CLUSTER: k.cluster_id}
+                  LABEL_CONTAINER_NAME: c.name, LABEL_ATTEMPT: str(attempt), LABEL_NODE: self.node_name,
+                  LABEL_CLUSTER: self.cluster_id}
         if devices:
             labels[gpumod.LABEL_DEVICES] = ",".join(devices)
         return ContainerConfig(
@@ -427,17 +448,16 @@ class PodSyncer:
             cpu_request_millis=cpu_millis(req["cpu"]) if "cpu" in req else 0,
             cpu_limit_millis=cpu_millis(lim["cpu"]) if "cpu" in lim else 0,
             memory_limit_bytes=bytes_value(lim["memory"]) if "memory" in lim else 0,
-            gpu_devices=k.gpus.runtime_devices(devices), tty=c.tty, stdin=c.stdin, labels=labels,
-            log_path=container_log_path(k.home, meta.namespace, meta.name, meta.uid, c.name, attempt),
+            gpu_devices=self.gpus.runtime_devices(devices), tty=c.tty, stdin=c.stdin, labels=labels,
+            log_path=container_log_path(self.home, meta.namespace, meta.name, meta.uid, c.name, attempt),
             attempt=attempt, annotations=dict(meta.annotations))
 
     # ------------------------------------------------------------------ hooks and killing
     async def run_hook(self, handler, cid: str, pod_ip: str, c, timeout: float) -> str | None:
         """Run a lifecycle hook; None on success, else what went wrong."""
-        k = self.k
         try:
             if handler.HasField("exec"):
-                code, out = await k.runtime.exec_sync(cid, list(handler.exec.command), timeout)
+                code, out = await self.runtime.exec_sync(cid, list(handler.exec.command), timeout)
                 if code != 0:
                     return f"command '{' '.join(handler.exec.command)}' exited with {code}: " \
                            f"{out.decode(errors='replace') if isinstance(out, bytes) else out}"
@@ -448,7 +468,7 @@ class PodSyncer:
                                    g.scheme or "HTTP", g.httpHeaders, timeout)
                 return None if r.success else r.output
             if handler.HasField("sleep"):
-                await k.clock.sleep(min(float(handler.sleep.seconds), timeout))
+                await self.clock.sleep(min(float(handler.sleep.seconds), timeout))
                 return None
             return None
         except (TimeoutError, asyncio.TimeoutError):
@@ -459,19 +479,17 @@ class PodSyncer:
     async def kill_container(self, pod, c, cs: ContainerStatus, grace: float, message: str) -> None:
         """Upstream killContainer: the Killing event, the preStop hook within the grace period, then the
         runtime's stop (SIGTERM, what is left of the grace period, SIGKILL)."""
-        k = self.k
         self.event(pod, NORMAL, "Killing", message, cs.name)
         if c is not None and c.HasField("lifecycle") and c.lifecycle.HasField("preStop") and grace > 0:
-            t0 = k.clock.monotonic()
+            t0 = self.clock.monotonic()
             err = await self.run_hook(c.lifecycle.preStop, cs.id, pod.status.podIP, c, grace)
             if err is not None:
                 self.event(pod, WARNING, "FailedPreStopHook", f"PreStopHook failed: {err}", c.name)
-            grace = max(grace - (k.clock.monotonic() - t0), MIN_GRACE)
-        await k.runtime.stop_container(cs.id, grace)
+            grace = max(grace - (self.clock.monotonic() - t0), MIN_GRACE)
+        await self.runtime.stop_container(cs.id, grace)
 
     async def stop_pod(self, pod, st: PodState, grace: float, reason: str) -> None:
         """Stop every running container (concurrently), then the sandbox; free the pod's devices."""
-        k = self.k
         sandboxes, history = await self.observe(pod.metadata.uid)
         specs = {c.name: c for c in list(pod.spec.containers) + list(pod.spec.initContainers)}
         running = [h[0] for h in history.values() if h and h[0].state == "running"]
@@ -480,9 +498,9 @@ class PodSyncer:
                                for cs in running))
         for s in sandboxes:
             if s.ready:
-                await k.runtime.stop_sandbox(s.id)
-        k.probes.remove_pod(pod.metadata.uid)
-        k.gpus.release(pod.metadata.uid)
+                await self.runtime.stop_sandbox(s.id)
+        self.probes.remove_pod(pod.metadata.uid)
+        self.gpus.release(pod.metadata.uid)
 
     async def finish(self, pod, st: PodState, history, pod_ip: str = "") -> SyncResult:
         """The pod's containers are done for good: report the terminal phase and free the sandbox."""
@@ -493,15 +511,14 @@ class PodSyncer:
 
     async def terminate(self, pod, st: PodState) -> SyncResult:
         """A pod marked for deletion: stop it within its grace period, report, and delete it for good."""
-        k = self.k
         grace = grace_period(pod)
         await self.stop_pod(pod, st, grace, reason="")
-        await k.metrics.forget_pod(pod)          # a node may delete a pod's metrics only while the pod exists
+        await self.metrics.forget_pod(pod)          # a node may delete a pod's metrics only while the pod exists
         _, history = await self.observe(pod.metadata.uid)
         # a terminal phase on a deleted pod lets the server remove it at once
         await self.write_status(pod, st, self._obs(st, history, pod.status.podIP, terminal=True))
         try:
-            await k.client.delete("Pod", pod.metadata.name, pod.metadata.namespace, grace_period=0,
+            await self.client.delete("Pod", pod.metadata.name, pod.metadata.namespace, grace_period=0,
                                   preconditions={"uid": pod.metadata.uid})
         except (NotFound, Conflict):
             pass
@@ -510,39 +527,37 @@ class PodSyncer:
 
     async def cleanup(self, uid: str, pod=None) -> None:
         """Remove everything the node holds for a pod that no longer exists."""
-        k = self.k
         sandboxes, history = await self.observe(uid)
         for h in history.values():
             for cs in h:
                 try:
-                    await k.runtime.remove_container(cs.id)
+                    await self.runtime.remove_container(cs.id)
                 except RuntimeError_ as e:
                     log.warning("removing container %s: %s", cs.id, e.message)
         for s in sandboxes:
             try:
-                await k.runtime.remove_sandbox(s.id)
+                await self.runtime.remove_sandbox(s.id)
             except RuntimeError_ as e:
                 log.warning("removing sandbox %s: %s", s.id, e.message)
-        k.probes.remove_pod(uid)
-        k.gpus.release(uid)
-        k.backoff.forget_prefix(uid)
-        k.image_backoff.forget_prefix(uid)
-        cleanup_pod_dir(k.root, uid)
+        self.probes.remove_pod(uid)
+        self.gpus.release(uid)
+        self.backoff.forget_prefix(uid)
+        self.image_backoff.forget_prefix(uid)
+        cleanup_pod_dir(self.root, uid)
         ref = pod or (sandboxes[0] if sandboxes else None)
         if ref is not None:
             ns = ref.metadata.namespace if pod is not None else ref.namespace
             name = ref.metadata.name if pod is not None else ref.name
-            shutil.rmtree(pod_log_dir(k.home, ns, name, uid), ignore_errors=True)
+            shutil.rmtree(pod_log_dir(self.home, ns, name, uid), ignore_errors=True)
 
     # ------------------------------------------------------------------ status and events
     async def write_status(self, pod, st: PodState, obs: ObservedPod) -> None:
-        k = self.k
-        status = generate_status(pod, obs, k.clock.now(), k.status_writer.base(pod, st))
+        status = generate_status(pod, obs, self.clock.now(), self.status_writer.base(pod, st))
         if st.rejected:
             status.phase = "Failed"
             status.reason, status.message = st.rejected
-        await k.status_writer.write(pod, st, status)
+        await self.status_writer.write(pod, st, status)
 
     def event(self, pod, type_: str, reason: str, message: str, cname: str | None = None) -> None:
         ref = container_ref(pod, cname) if cname else pod
-        self.k.recorder.event(ref, type_, reason, message)
+        self.recorder.event(ref, type_, reason, message)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Callable
 
 import grpc
 
@@ -23,6 +24,7 @@ from minik8s.api.pb import api_pb2
 
 from kubelet.logs import CHUNK, LogOptions, read_log
 from kubelet.runtime.base import RuntimeError_
+from kubelet.sync import observe
 
 log = logging.getLogger("kubelet.tunnel")
 
@@ -35,8 +37,13 @@ class SessionError(Exception):
 
 
 class TunnelServer:
-    def __init__(self, kubelet):
-        self.k = kubelet
+    """The node's tunnel: dialled with `client`, serving the containers of `runtime`; `pod_by_name`
+    finds a pod of this node (None when it has none of that name)."""
+
+    def __init__(self, client, runtime, pod_by_name: Callable[[str, str], object | None]):
+        self.client = client
+        self.runtime = runtime
+        self.pod_by_name = pod_by_name
         self.connected = asyncio.Event()
         self._out: asyncio.Queue | None = None
         self._sessions: dict[str, asyncio.Task] = {}
@@ -72,7 +79,7 @@ class TunnelServer:
                     return
                 yield f
 
-        call = self.k.client.tunnel(frames())
+        call = self.client.tunnel(frames())
         try:
             self.connected.set()
             async for frame in call:
@@ -127,13 +134,13 @@ class TunnelServer:
 
     # ------------------------------------------------------------------ finding the container
     def _pod(self, namespace: str, name: str):
-        pod = self.k.pod_by_name(namespace, name)
+        pod = self.pod_by_name(namespace, name)
         if pod is None:
             raise SessionError(f'pods "{name}" not found')
         return pod
 
     async def _history(self, pod, container: str):
-        _, history = await self.k.syncer.observe(pod.metadata.uid)
+        _, history = await observe(self.runtime, pod.metadata.uid)
         return history.get(container, [])
 
     @staticmethod
@@ -158,7 +165,7 @@ class TunnelServer:
                                    f"{self._waiting_reason(pod, req.container)}")
             target = hist[0]
         path = target.log_path
-        rt = self.k.runtime
+        rt = self.runtime
 
         async def running() -> bool:
             cs = await rt.container_status(target.id)
@@ -178,7 +185,7 @@ class TunnelServer:
         if not req.command:
             raise SessionError("you must specify at least one command for the container")
         try:
-            session = await self.k.runtime.exec(hist[0].id, list(req.command), stdin=req.stdin, tty=req.tty)
+            session = await self.runtime.exec(hist[0].id, list(req.command), stdin=req.stdin, tty=req.tty)
         except RuntimeError_ as e:
             raise SessionError(e.message) from None
         inbox = self._exec.get(sid) or asyncio.Queue()

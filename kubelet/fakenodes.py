@@ -15,16 +15,9 @@ from minik8s.client.informer import Informer
 
 from kubelet import config as kconfig
 from kubelet.agent import Kubelet, add_uid_index
+from kubelet.app import make_runtime, read_token, token_file_for
 
 log = logging.getLogger("kubelet.fakenodes")
-
-
-def client_with_token(base, token: str):
-    """A client that shares `base`'s channel but authenticates with `token`."""
-    c = type(base).__new__(type(base))
-    c.__dict__.update(base.__dict__)
-    c._md = (("authorization", f"Bearer {token}"),)
-    return c
 
 
 class FakeNodeHost:
@@ -32,7 +25,6 @@ class FakeNodeHost:
                  base_client=None, tokens: dict[str, str] | None = None, start_concurrency: int = 50):
         from minik8s.client.aio import AsyncClient
         from minik8s.client.config import ClientConfig
-        from kubelet.__main__ import make_runtime, read_token, token_file_for
         self.home = home
         self.names = names
         self.start_concurrency = start_concurrency
@@ -41,7 +33,7 @@ class FakeNodeHost:
             cc = ClientConfig.load(home)
             base_client = AsyncClient(cc.server, tokens[names[0]], cc.ca_file)
         self._own_client = base_client
-        reader = client_with_token(base_client, tokens[names[0]])
+        reader = base_client.with_token(tokens[names[0]])
         self.informer = Informer(reader, "Pod", clock=clock)
         self.services = Informer(reader, "Service", clock=clock)
         add_uid_index(self.informer)
@@ -51,7 +43,7 @@ class FakeNodeHost:
             cfg.runtime = "fake"
             cfg.pod_cidr = cfg.pod_cidr or kconfig.default_pod_cidr("fake", cfg.index)
             runtime = make_runtime("fake", home, name, cfg.pod_cidr, settings, clock)
-            self.kubelets[name] = Kubelet(client_with_token(base_client, tokens[name]), runtime, cfg, home,
+            self.kubelets[name] = Kubelet(base_client.with_token(tokens[name]), runtime, cfg, home,
                                           settings, clock=clock, informer=self.informer, services=self.services,
                                           address="127.0.0.1")
         self.informer.add_event_handler(on_add=self._route, on_update=lambda old, new: self._route(new),

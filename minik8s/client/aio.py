@@ -1,6 +1,7 @@
 """The asyncio client (controllers, scheduler, kubelet): the same verbs as Client, awaited."""
 from __future__ import annotations
 
+import copy
 import json
 from typing import AsyncIterator
 
@@ -29,6 +30,13 @@ class AsyncClient:
 
     async def close(self) -> None:
         await self._channel.close()
+
+    def with_token(self, token: str) -> "AsyncClient":
+        """A client on this one's channel that sends `token` instead: many identities over one
+        connection. The channel stays shared, so it is closed once, through the client that made it."""
+        other = copy.copy(self)
+        other._md = (("authorization", f"Bearer {token}"),)
+        return other
 
     async def __aenter__(self):
         return self

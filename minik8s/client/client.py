@@ -2,6 +2,7 @@
 their kinds; failures are the typed errors of minik8s.api.errors."""
 from __future__ import annotations
 
+import copy
 import json
 from typing import Iterator
 
@@ -30,6 +31,13 @@ class Client:
 
     def close(self) -> None:
         self._channel.close()
+
+    def with_token(self, token: str) -> "Client":
+        """A client on this one's channel that sends `token` instead: many identities over one
+        connection. The channel stays shared, so it is closed once, through the client that made it."""
+        other = copy.copy(self)
+        other._md = (("authorization", f"Bearer {token}"),)
+        return other
 
     def __enter__(self):
         return self

@@ -83,8 +83,8 @@ class Kubelet:
             runtime=runtime, client=client, status_writer=self.status_writer, recorder=self.recorder,
             metrics=self.metrics, clock=self.clock, probes=self.probes, gpus=self.gpus, backoff=self.backoff,
             image_backoff=self.image_backoff, services=self.services, allocatable=self.node_status.capacity,
-            node_name=self.node_name, cluster_id=self.cluster_id, host_ip=self.host_ip, home=home,
-            root=self.root)
+            network_error=self.node_status.network_error, node_name=self.node_name, cluster_id=self.cluster_id,
+            host_ip=self.host_ip, home=home, root=self.root)
         self.workers = PodWorkers(self.syncer, self.metrics, self.clock, self.settings.resync_period)
         self.tunnel = TunnelServer(client, runtime, self.pod_by_name)
         self._tasks: list[asyncio.Task] = []

@@ -41,6 +41,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE, MS_SHARED = 1, 32, 4096, 16384, 1 << 18, 1 << 20
 MNT_DETACH = 2
+IFF_UP = 1
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -258,7 +259,7 @@ class PodNetwork:
             return "this kernel has no network namespaces"
         import importlib.util
         if importlib.util.find_spec("pyroute2") is None:
-            return "pod networking needs pyroute2 (pip install minik8s[kubelet])"
+            return "pod networking needs pyroute2 (pip install pyroute2)"
         return None
 
     @staticmethod
@@ -319,6 +320,23 @@ class PodNetwork:
                 ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
                 ns.route("replace", dst="0.0.0.0/0", gateway=self.gateway)
         _in_netns(path, configure_pod_side)
+
+    def ensure_bridge(self) -> None:
+        """The node's bridge, up and holding the gateway address; made (as a pod's setup would) when it
+        is not, so a node knows before its first pod whether pods can get a network."""
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            if not self._bridge_up(ipr):
+                self._ensure_bridge(ipr)
+
+    def _bridge_up(self, ipr) -> bool:
+        found = ipr.link_lookup(ifname=self.bridge_name)
+        if not found:
+            return False
+        link = ipr.get_links(found[0])[0]
+        addresses = {a.get_attr("IFA_ADDRESS") for a in ipr.get_addr(index=found[0])}
+        return bool(link["flags"] & IFF_UP) and self.gateway in addresses
 
     def _ensure_bridge(self, ipr) -> int:
         found = ipr.link_lookup(ifname=self.bridge_name)

@@ -8,7 +8,9 @@
   restarted kubelet) keeps its spec and other writers' labels; the kubelet's labels are set again.
 - heartbeat: the Lease kube-node-lease/NAME renewed every quarter of its duration; the Node's status
   rewritten when it changes, and at least every nodeStatusReportPeriod, with Ready true while the
-  runtime answers ("container runtime is down" when it does not)."""
+  runtime answers ("container runtime is down" when it does not) and can give pods a network
+  (upstream's "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady
+  message:..." when it cannot; the kubelet starts no pod outside the host network meanwhile)."""
 from __future__ import annotations
 
 import logging
@@ -91,6 +93,7 @@ class NodeStatusManager:
         self._last_report = 0.0
         self._runtime_version = ""
         self._lease: coordination_pb2.Lease | None = None
+        self._network_error: str | None = None
 
     # ------------------------------------------------------------------ what the node is
     def capacity(self) -> dict[str, str]:
@@ -129,6 +132,18 @@ class NodeStatusManager:
         self._runtime_version = v
         return True, ""
 
+    async def _check_network(self) -> None:
+        try:
+            problem = await self.runtime.network_ready()
+        except Exception as e:        # a runtime that cannot say has no network to offer either
+            problem = f"{type(e).__name__}: {e}"
+        self._network_error = None if problem is None else \
+            f"container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:{problem}"
+
+    def network_error(self) -> str | None:
+        """Why pods cannot get a network, as of the last status check; None when they can."""
+        return self._network_error
+
     def _node_info(self) -> core_pb2.NodeSystemInfo:
         machine = _read("/etc/machine-id")
         return core_pb2.NodeSystemInfo(
@@ -147,6 +162,8 @@ class NodeStatusManager:
 
     async def desired_status(self, old: core_pb2.NodeStatus | None) -> core_pb2.NodeStatus:
         ok, why = await self._runtime_ok()
+        if ok:
+            await self._check_network()
         s = core_pb2.NodeStatus()
         cap = self.capacity()
         s.capacity.update(cap)
@@ -168,10 +185,12 @@ class NodeStatusManager:
 
         for type_, reason, message in PRESSURE_CONDITIONS:
             s.conditions.append(cond(type_, "False", reason, message))
-        if ok:
-            s.conditions.append(cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"))
-        else:
+        if not ok:
             s.conditions.append(cond("Ready", "False", "KubeletNotReady", f"container runtime is down: {why}"))
+        elif self._network_error:
+            s.conditions.append(cond("Ready", "False", "KubeletNotReady", self._network_error))
+        else:
+            s.conditions.append(cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"))
         return s
 
     # ------------------------------------------------------------------ registration
@@ -197,7 +216,7 @@ class NodeStatusManager:
                 self._last_report = self.clock.monotonic()
                 log.info("registered node %s", self.name)
                 self.event("Starting", "Starting kubelet.")
-                self.event("NodeReady", f"Node {self.name} status is now: NodeReady")
+                self._ready_event(core_pb2.NodeStatus(), self.node.status)
                 return self.node
             node.metadata.labels.update(self.labels())
             for k in [k for k in node.metadata.annotations if k.startswith(RUNTIME_NOTE_PREFIX)]:

@@ -121,12 +121,12 @@ class PodSyncer:
     terminated pod), status writer, event recorder and metrics publisher (forgetting a deleted pod's
     usage); the clock; the probe manager, GPU allocator and the container and image pull backoffs;
     the service informer (service env vars); `allocatable()` (the node's, for resourceFieldRef env
-    vars); and where it lives: node name, cluster id, host IP, the cluster home (logs) and the node's
-    root (volumes)."""
+    vars); `network_error()` (why pods cannot get a network; None when they can); and where it lives:
+    node name, cluster id, host IP, the cluster home (logs) and the node's root (volumes)."""
 
     def __init__(self, *, runtime, client, status_writer, recorder, metrics, clock: Clock, probes, gpus,
                  backoff: Backoff, image_backoff: Backoff, services, allocatable: Callable[[], dict[str, str]],
-                 node_name: str, cluster_id: str, host_ip: str, home: str, root: str):
+                 network_error: Callable[[], str | None], node_name: str, cluster_id: str, host_ip: str, home: str, root: str):
         self.runtime = runtime
         self.client = client
         self.status_writer = status_writer
@@ -139,6 +139,7 @@ class PodSyncer:
         self.image_backoff = image_backoff
         self.services = services
         self.allocatable = allocatable
+        self.network_error = network_error
         self.node_name = node_name
         self.cluster_id = cluster_id
         self.host_ip = host_ip
@@ -168,6 +169,11 @@ class PodSyncer:
         sandbox = next((s for s in sandboxes if s.ready), None)
         if sandbox is None and self._pod_done(pod, history):
             return await self.finish(pod, st, history)
+        if sandbox is None and not pod.spec.hostNetwork and self.network_error():
+            # as upstream: no sandbox is tried while the pod network is not ready; the pod waits
+            self.event(pod, WARNING, "NetworkNotReady", f"network is not ready: {self.network_error()}")
+            await self.write_status(pod, st, self._obs(st, history, ""))
+            return SyncResult(requeue=SANDBOX_RETRY)
         sandbox = await self.ensure_sandbox(pod, st, sandbox, history)
         if sandbox is None:
             return SyncResult(requeue=SANDBOX_RETRY)

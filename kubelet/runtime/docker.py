@@ -208,6 +208,14 @@ class DockerRuntime:
         if self._own_client:
             self.client.close()
 
+    async def network_ready(self) -> str | None:
+        """The node's bridge network, made if missing; else why it cannot be."""
+        try:
+            await self._call(self._ensure_network)
+        except RuntimeError_ as e:
+            return e.message
+        return None
+
     async def remove_network(self) -> None:
         """Removes the node's bridge network (once no sandbox is left on it)."""
         await self._call(self._remove_network)

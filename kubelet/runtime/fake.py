@@ -15,7 +15,8 @@ container: exits wait in one heap of deadlines, settled whenever the runtime is 
 Sandboxes get IPs from the node's pod CIDR (127.0.0.1 with host network). exec answers every command
 with the command line echoed on stdout and exit code 0. A container's log gets one line when it
 starts and one when it exits. Stopping a running container ends it with 143 (SIGTERM's code). Statuses are returned as copies, so
-a caller comparing old and new sees the change."""
+a caller comparing old and new sees the change. `network_problem` plays a node whose pod network
+cannot be set up."""
 from __future__ import annotations
 
 import copy
@@ -133,9 +134,15 @@ class FakeRuntime:
         self._containers: dict[str, _Container] = {}
         self._exits: list[tuple[float, int, str]] = []    # (monotonic deadline, tiebreak, container id)
         self._seq = itertools.count()
+        # set it to a cause to play a node whose pod network cannot be set up: the network is not ready
+        # and sandboxes other than host-network ones fail
+        self.network_problem: str | None = None
 
     async def version(self) -> str:
         return "fake 0.1"
+
+    async def network_ready(self) -> str | None:
+        return self.network_problem
 
     def describe(self) -> dict[str, str]:
         return {"runtime": "fake", "image": "ignored: nothing runs", "exec": "echoes the command, exit 0",
@@ -145,6 +152,8 @@ class FakeRuntime:
         return f"fake://{image}"
 
     async def run_sandbox(self, cfg: SandboxConfig) -> SandboxStatus:
+        if self.network_problem and not cfg.host_network:
+            raise RuntimeError_(f"cannot create the pod network: {self.network_problem}")
         sid = uuid.uuid4().hex
         ip = HOST_NETWORK_IP if cfg.host_network else self._ips.allocate()
         if cfg.host_network:

@@ -91,6 +91,17 @@ class ProcessRuntime:
     async def version(self) -> str:
         return f"process 0.1 (linux {os.uname().release}, limits {self.cgroups.describe()})"
 
+    async def network_ready(self) -> str | None:
+        """The node's bridge, made if missing; else why pods cannot get a network."""
+        problem = self.network.available()
+        if problem:
+            return problem
+        try:
+            await asyncio.to_thread(self.network.ensure_bridge)
+        except Exception as e:        # netlink's errors are not OSErrors: whatever it is, say it
+            return f"cannot set up bridge {self.network.bridge_name}: {e}"
+        return None
+
     def describe(self) -> dict[str, str]:
         net_problem = self.network.available()
         return {

@@ -6,10 +6,6 @@ class that watches through shared informers, queues keys and reconciles one key 
 "module:Class". To add a controller, write its module (see `base.Controller`) and append one line:
 
     CONTROLLERS["endpoints"] = "minik8s.controllers.endpoints:EndpointsController"
-CONTROLLERS["node-lifecycle"] = "minik8s.controllers.nodelifecycle:NodeLifecycleController"
-CONTROLLERS["taint-eviction-controller"] = "minik8s.controllers.tainteviction:TaintEvictionController"
-CONTROLLERS["pod-garbage-collector"] = "minik8s.controllers.podgc:PodGCController"
-CONTROLLERS["disruption"] = "minik8s.controllers.disruption:DisruptionController"
 
 Classes are imported only when their controller is enabled, so a missing or broken module affects
 only its own controller."""

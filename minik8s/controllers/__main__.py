@@ -11,6 +11,11 @@ from the `controllerManager` section of HOME/cluster.yaml:
       renewDeadline: 10
       retryPeriod: 2
       workers: {replicaset: 5, deployment: 5, garbagecollector: 20}
+      nodeMonitorGracePeriod: 50             # node lifecycle: seconds without a heartbeat [50]
+      nodeStartupGracePeriod: 60             # ... for a node that never posted Ready [60]
+      nodeMonitorPeriod: 5                   # ... how often each node is looked at [5]
+      terminatedPodGCThreshold: 12500        # pod GC: finished pods kept (0: no limit) [12500]
+      podGCPeriod: 20                        # ... how often it runs [20]
 
 Flags win over the file. SIGTERM or SIGINT stops the controllers and releases the leader Lease."""
 from __future__ import annotations
@@ -21,6 +26,10 @@ import logging
 import os
 import signal
 import sys
+
+# cluster.yaml controllerManager keys handed to the controllers as settings
+CONTROLLER_SETTINGS = ("nodeMonitorGracePeriod", "nodeStartupGracePeriod", "nodeMonitorPeriod",
+                       "terminatedPodGCThreshold", "podGCPeriod")
 
 
 def _cluster_settings(home: str) -> dict:
@@ -79,6 +88,9 @@ async def _main(args) -> int:
     settings = {}
     for name, n in (file_settings.get("workers") or {}).items():
         settings[f"{name}.workers"] = int(n)
+    for name in CONTROLLER_SETTINGS:
+        if name in file_settings:
+            settings[name] = float(file_settings[name])
     client = AsyncClient(args.server or cfg.server, token, cfg.ca_file)
     manager = ControllerManager(
         client, controllers=pick(args.controllers, "controllers", "*"), settings=settings,

@@ -206,7 +206,6 @@ async def test_lost_node_pods_are_evicted_after_toleration_and_replaced_on_a_hea
 
         # after the 300 s toleration the pods are deleted, marked as disruption targets
         await kubelet1.stop()
-        kubelet2 = await FakeKubelet(admin, clock, node="node-2").start()
         clock.advance(301)
         await renew_lease(admin, "node-2", clock)
         for p in first:
@@ -214,7 +213,9 @@ async def test_lost_node_pods_are_evicted_after_toleration_and_replaced_on_a_hea
             dt = cond(gone, "DisruptionTarget")
             assert (dt.status, dt.reason, dt.message) == ("True", "DeletionByTaintManager",
                                                           "Taint manager: deleting due to NoExecute taint")
-        # ... and the ReplicaSet replaces them on node-2
+        # ... and the ReplicaSet replaces them on node-2 (this fake kubelet plays every node's: it also
+        # finishes the terminating pods)
+        kubelet2 = await FakeKubelet(admin, clock, node="node-2").start()
         await wait_for(lambda: _ready_pods(admin, rs, "node-2", 2), what="2 replacements on node-2")
         await kubelet2.stop()
 

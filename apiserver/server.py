@@ -13,9 +13,10 @@ import platform
 import grpc
 
 from minik8s.api import selectors
-from minik8s.api.errors import ApiError, BadRequest, Forbidden, trailing_metadata
+from minik8s.api.errors import ApiError, BadRequest, Forbidden
 from minik8s.api.kinds import KINDS, UnknownKind, lookup
 from minik8s.api.pb import api_pb2
+from minik8s.client.transport import status_code, trailing_metadata
 
 from apiserver import strategy
 from apiserver.auth import Identity, TokenAuthenticator, authorize_write, node_pod_check
@@ -37,11 +38,11 @@ def _rpc(fn):
             return await fn(self, request, context)
         except ApiError as e:
             context.set_trailing_metadata(trailing_metadata(e))
-            await context.abort(e.code, e.message)
+            await context.abort(status_code(e), e.message)
         except UnknownKind as e:
             err = BadRequest(str(e))
             context.set_trailing_metadata(trailing_metadata(err))
-            await context.abort(err.code, err.message)
+            await context.abort(status_code(err), err.message)
     return wrapper
 
 
@@ -179,7 +180,7 @@ class APIService:
         except (ApiError, UnknownKind) as e:
             e = e if isinstance(e, ApiError) else BadRequest(str(e))
             context.set_trailing_metadata(trailing_metadata(e))
-            await context.abort(e.code, e.message)
+            await context.abort(status_code(e), e.message)
             return
         try:
             async for chunk in self._stream(info, watcher, req.allowWatchBookmarks):
@@ -234,7 +235,7 @@ class APIService:
             t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(logs=req))
         except ApiError as e:
             context.set_trailing_metadata(trailing_metadata(e))
-            await context.abort(e.code, e.message)
+            await context.abort(status_code(e), e.message)
             return
         ended = False
         try:
@@ -244,7 +245,7 @@ class APIService:
                     ended = True
                     err = BadRequest(frame.error)
                     context.set_trailing_metadata(trailing_metadata(err))
-                    await context.abort(err.code, err.message)
+                    await context.abort(status_code(err), err.message)
                     return
                 if frame.stdout:
                     yield api_pb2.LogChunk(data=frame.stdout)
@@ -265,7 +266,7 @@ class APIService:
             t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(exec=first))
         except ApiError as e:
             context.set_trailing_metadata(trailing_metadata(e))
-            await context.abort(e.code, e.message)
+            await context.abort(status_code(e), e.message)
             return
 
         async def pump_stdin():
@@ -296,7 +297,7 @@ class APIService:
                 raise Forbidden(f'User "{ident.user}" is not a node: only kubelets open tunnels')
         except ApiError as e:
             context.set_trailing_metadata(trailing_metadata(e))
-            await context.abort(e.code, e.message)
+            await context.abort(status_code(e), e.message)
             return
         t = self.tunnels.connect(ident.node_name)
 

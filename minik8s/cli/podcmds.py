@@ -109,7 +109,7 @@ def cmd_logs(args) -> int:
 
 # ---------------------------------------------------------------- exec
 def cmd_exec(args) -> int:
-    from minik8s.api.errors import from_rpc_error
+    from minik8s.client.transport import from_rpc_error
     from minik8s.api.pb import api_pb2
     from minik8s.cli.resources import CliError, client_for, namespace_of
     import grpc

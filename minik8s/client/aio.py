@@ -7,10 +7,10 @@ from typing import AsyncIterator
 
 import grpc
 
-from minik8s.api.errors import from_rpc_error
 from minik8s.api.pb import api_pb2
 
 from minik8s.client import transport as t
+from minik8s.client.transport import from_rpc_error
 from minik8s.client.config import ClientConfig
 
 

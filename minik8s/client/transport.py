@@ -1,12 +1,19 @@
 """The calls both clients make: method paths, serializers, and how a request is built and a reply
-decoded. The sync and asyncio clients differ only in whether they await."""
+decoded. The sync and asyncio clients differ only in whether they await.
+
+Also how an API error travels, for the server that sends it and the clients that get it back typed: a
+gRPC status code plus trailing metadata carrying the Kubernetes reason and, for Invalid, every
+offending field."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
+from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Expired, Forbidden, Invalid,
+                                NotFound, TooLarge, Unauthenticated, Unavailable)
 from minik8s.api.kinds import KindInfo, for_message, lookup
 from minik8s.api.pb import api_pb2
 
@@ -131,3 +138,38 @@ def delete_request(info, name, namespace, grace_period, propagation_policy, prec
         req.preconditions.uid = preconditions.get("uid", "")
         req.preconditions.resourceVersion = preconditions.get("resourceVersion", "")
     return req
+
+
+# ---------------------------------------------------------------- API errors on the wire
+_STATUS_CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+                 Conflict: grpc.StatusCode.ABORTED, Invalid: grpc.StatusCode.INVALID_ARGUMENT,
+                 BadRequest: grpc.StatusCode.INVALID_ARGUMENT, Expired: grpc.StatusCode.OUT_OF_RANGE,
+                 Unauthenticated: grpc.StatusCode.UNAUTHENTICATED, Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+                 TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED, Unavailable: grpc.StatusCode.UNAVAILABLE}
+_BY_REASON = {cls.reason: cls for cls in _STATUS_CODES}
+# a reply without our metadata (a proxy, the channel itself) is typed by its code alone
+_BY_CODE = {grpc.StatusCode.NOT_FOUND: NotFound, grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+            grpc.StatusCode.ABORTED: Conflict, grpc.StatusCode.INVALID_ARGUMENT: Invalid,
+            grpc.StatusCode.OUT_OF_RANGE: Expired, grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+            grpc.StatusCode.PERMISSION_DENIED: Forbidden, grpc.StatusCode.RESOURCE_EXHAUSTED: TooLarge,
+            grpc.StatusCode.UNAVAILABLE: Unavailable, grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable}
+
+
+def status_code(err: ApiError) -> grpc.StatusCode:
+    """The gRPC status code the server answers `err` with."""
+    return _STATUS_CODES.get(type(err), grpc.StatusCode.INTERNAL)
+
+
+def trailing_metadata(err: ApiError) -> tuple[tuple[str, str], ...]:
+    md = [("minik8s-reason", err.reason)]
+    if err.causes:
+        md.append(("minik8s-causes", json.dumps(err.causes)))
+    return tuple(md)
+
+
+def from_rpc_error(e: grpc.RpcError) -> ApiError:
+    """Turn a gRPC failure back into the typed ApiError the server raised."""
+    md = dict(e.trailing_metadata() or ()) if hasattr(e, "trailing_metadata") else {}
+    cls = _BY_REASON.get(md.get("minik8s-reason", "")) or _BY_CODE.get(e.code(), ApiError)
+    causes = [tuple(c) for c in json.loads(md["minik8s-causes"])] if "minik8s-causes" in md else []
+    return cls(e.details() or str(e.code()), causes)

@@ -18,13 +18,14 @@ from typing import Callable
 
 from minik8s.api import codec, mergepatch
 from minik8s.api.clock import Clock, rfc3339
-from minik8s.api.defaults import apply_defaults, default_job_selector
+from minik8s.api.defaults import apply_defaults
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Forbidden, Invalid,
                                 NotFound, TooLarge, Unavailable)
-from minik8s.api.kinds import KINDS, KindInfo
+from minik8s.api.kinds import KINDS, NAMESPACE, POD, KindInfo
+from minik8s.api.service_allocation import SERVICE_CIDR
 from minik8s.api.validation import validate
 
-from apiserver import allocators, strategy
+from apiserver import strategy
 from apiserver.storage import Storage, StoredChange
 from apiserver.watch import Change, WatchHub
 
@@ -55,7 +56,7 @@ def _record(kind: str, obj, rv: int) -> Record:
     obj.metadata.resourceVersion = str(rv)
     raw = obj.SerializeToString()
     return Record(kind, obj.metadata.namespace, obj.metadata.name, rv, raw,
-                  dict(obj.metadata.labels), strategy.selectable_fields(kind, obj))
+                  dict(obj.metadata.labels), strategy.selectable_fields(KINDS[kind], obj))
 
 
 def _what(info: KindInfo, name: str) -> str:
@@ -129,7 +130,7 @@ class Txn:
 
 class Registry:
     def __init__(self, storage: Storage, clock: Clock | None = None, window: int = 20_000,
-                 service_cidr: str = allocators.SERVICE_CIDR):
+                 service_cidr: str = SERVICE_CIDR):
         self.storage = storage
         self.service_cidr = service_cidr
         self.clock = clock or Clock()
@@ -149,26 +150,25 @@ class Registry:
                 continue
             obj = KINDS[kind].message.FromString(raw)
             self.objects[kind][(ns, name)] = Record(kind, ns, name, rv, raw, dict(obj.metadata.labels),
-                                                    strategy.selectable_fields(kind, obj))
+                                                    strategy.selectable_fields(KINDS[kind], obj))
         self.rv = self.storage.current_rv()
         changes = []
         for c in self.storage.load_changes(window):
             if c.kind in KINDS:
                 obj = KINDS[c.kind].message.FromString(c.raw)
                 changes.append(Change(c.rv, c.type, c.kind, c.namespace, c.raw, dict(obj.metadata.labels),
-                                      strategy.selectable_fields(c.kind, obj)))
+                                      strategy.selectable_fields(KINDS[c.kind], obj)))
         self.hub.load(changes, self.rv)
 
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
         self._writer = asyncio.create_task(self._write_loop(), name="registry-writer")
         for ns in DEFAULT_NAMESPACES:
-            if ("", ns) not in self.objects["Namespace"]:
-                info = KINDS["Namespace"]
-                obj = info.message()
+            if ("", ns) not in self.objects[NAMESPACE.kind]:
+                obj = NAMESPACE.message()
                 obj.metadata.name = ns
                 try:
-                    await self.create(info, obj)
+                    await self.create(NAMESPACE, obj)
                 except AlreadyExists:
                     pass
 
@@ -282,12 +282,12 @@ class Registry:
             obj.metadata.name = obj.metadata.generateName + "".join(random.choices(_NAME_CHARS, k=5))
         strategy.prepare_for_create(info, obj)
         obj.metadata.uid = str(uuid.uuid4())
-        if info.kind == "Job":
-            # upstream generates a Job's selector from its uid before validating it
-            default_job_selector(obj)
+        hooks = info.strategy
+        if hooks.before_create_defaults:
+            hooks.before_create_defaults(obj)
         apply_defaults(obj)
-        if info.kind == "Pod":
-            obj.status.qosClass = strategy.qos_class(obj.spec)
+        if hooks.after_create_defaults:
+            hooks.after_create_defaults(obj)
         errors = validate(obj)
         if errors:
             raise _invalid(info, obj.metadata.name or obj.metadata.generateName, errors)
@@ -295,7 +295,7 @@ class Registry:
         def op(tx: Txn):
             meta = obj.metadata
             if info.namespaced:
-                ns = tx.get("Namespace", "", meta.namespace)
+                ns = tx.get(NAMESPACE.kind, "", meta.namespace)
                 if ns is None:
                     raise NotFound(f'namespaces "{meta.namespace}" not found')
                 if ns.decode().metadata.deletionTimestamp:
@@ -308,8 +308,8 @@ class Registry:
             meta.creationTimestamp = rfc3339(self.clock.now())
             meta.ClearField("deletionTimestamp")
             meta.ClearField("deletionGracePeriodSeconds")
-            if info.kind == "Service":
-                allocators.allocate(self._all(tx, "Service"), obj, None, self.service_cidr)
+            if hooks.allocate:
+                hooks.allocate(self._all(tx, info.kind), obj, None, self.service_cidr)
             if dry_run:
                 obj.metadata.resourceVersion = ""
                 return obj.SerializeToString()
@@ -388,7 +388,7 @@ class Registry:
                 m.ClearField("deletionGracePeriodSeconds")
             m.generation = o.generation
             apply_defaults(new)
-            if info.has_status and strategy.spec_of(info, new) != strategy.spec_of(info, old):
+            if strategy.generation_changed(info, new, old):
                 m.generation = o.generation + 1
         new.apiVersion, new.kind = info.api_version, info.kind
         errors = validate(new, old)
@@ -396,14 +396,14 @@ class Registry:
             raise _invalid(info, cur.name, errors)
         if check:
             check(tx, old, new)
-        if info.kind == "Service" and not status:
-            allocators.allocate(self._all(tx, "Service"), new, old, self.service_cidr)
+        if info.strategy.allocate and not status:
+            info.strategy.allocate(self._all(tx, info.kind), new, old, self.service_cidr)
         new.metadata.resourceVersion = str(cur.rv)
         if new.SerializeToString(deterministic=True) == old.SerializeToString(deterministic=True):
             return cur.raw          # no change: no write, no event, same resourceVersion
         if dry_run:
             return new.SerializeToString()
-        if new.metadata.deletionTimestamp and not new.metadata.finalizers and _may_remove(info, new):
+        if new.metadata.deletionTimestamp and not new.metadata.finalizers and info.strategy.may_remove(new):
             return tx.remove(info.kind, new, cur).raw
         return tx.put(info.kind, new, cur).raw
 
@@ -451,13 +451,10 @@ class Registry:
             if propagation == policy and finalizer not in meta.finalizers:
                 meta.finalizers.append(finalizer)
                 changed = True
-        graceful = info.kind == "Pod" and obj.spec.nodeName and obj.status.phase not in ("Succeeded", "Failed")
-        if graceful:
-            period = grace if grace is not None else (
-                obj.spec.terminationGracePeriodSeconds if obj.spec.HasField("terminationGracePeriodSeconds")
-                else 30)
+        period = info.strategy.grace_period(obj, grace) if info.strategy.grace_period else None
+        if period is not None:
             if period > 0 and (not meta.deletionTimestamp or period < meta.deletionGracePeriodSeconds):
-                # the kubelet stops the containers, then deletes with grace 0
+                # whoever runs the object (a pod's kubelet) finishes it, then deletes with grace 0
                 meta.deletionTimestamp = rfc3339(self.clock.now() + period)
                 meta.deletionGracePeriodSeconds = period
                 return tx.put(info.kind, obj, cur).raw
@@ -470,7 +467,7 @@ class Registry:
                 meta.deletionGracePeriodSeconds = 0
                 changed = True
             return tx.put(info.kind, obj, cur).raw if changed else cur.raw
-        if info.kind == "Namespace":
+        if info.strategy.removes_namespace_contents:
             self._delete_namespace_contents(tx, meta.name)
         return tx.remove(info.kind, obj, cur).raw
 
@@ -484,11 +481,11 @@ class Registry:
 
     async def bind(self, namespace: str, name: str, node: str, uid: str = "", check: Callable | None = None,
                    annotations: dict | None = None):
-        info = KINDS["Pod"]
+        info = POD
         namespace = namespace or "default"
 
         def op(tx: Txn):
-            cur = tx.get("Pod", namespace, name)
+            cur = tx.get(POD.kind, namespace, name)
             if cur is None:
                 raise NotFound(f"{_what(info, name)} not found")
             pod = cur.decode()
@@ -507,7 +504,7 @@ class Registry:
             if annotations:
                 pod.metadata.annotations.update(annotations)
             _set_pod_condition(pod, "PodScheduled", "True", rfc3339(self.clock.now()))
-            return tx.put("Pod", pod, cur).raw
+            return tx.put(POD.kind, pod, cur).raw
 
         return await self._submit(op)
 
@@ -520,12 +517,6 @@ def _set_pod_condition(pod, type_: str, status: str, now: str) -> None:
             return
     c = pod.status.conditions.add()
     c.type, c.status, c.lastTransitionTime = type_, status, now
-
-
-def _may_remove(info: KindInfo, obj) -> bool:
-    # A pod on a node goes only when its kubelet deletes it with grace 0 (the containers are gone).
-    return info.kind != "Pod" or not obj.spec.nodeName or obj.metadata.deletionGracePeriodSeconds == 0 \
-        or obj.status.phase in ("Succeeded", "Failed")
 
 
 def _check_type_meta(info: KindInfo, obj) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from minik8s.api.codec import from_dict, to_dict
 from minik8s.api.defaults import apply_defaults, default_job_selector
-from minik8s.api.kinds import KINDS
+from minik8s.api.kinds import KINDS, UnknownKind
 from minik8s.api.validation import format_value, validate, validate_pod_spec
 
 UID = "0b5f3c9e-uid"
@@ -732,8 +732,9 @@ def test_pod_spec_validator_is_usable_alone():
         ("spec.template.spec.containers[0].image", "Required value")]
 
 
-def test_unknown_kind_has_no_rules():
-    assert validate(object()) == []
+def test_unknown_kind_is_refused():
+    with pytest.raises(UnknownKind):
+        validate(object())
 
 
 # ==================================================================== updates

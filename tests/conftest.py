@@ -1,3 +1,7 @@
+"""Shared test fixtures: a real API server per test (`srv`) or per module (`module_srv`), clients on
+it (`client`, `admin`), and the docker/root markers. Waiting helpers live in `tests/support/`.
+
+Async tests are plain `async def` tests run by pytest-asyncio (auto mode, a fresh event loop per test)."""
 # --- docker / root markers ------------------------------------------------------------
 # A test marked @pytest.mark.docker needs a Docker engine, one marked @pytest.mark.root needs
 # root (network namespaces). Where that is missing the test is skipped with the reason, or,
@@ -80,3 +84,43 @@ def pytest_minik8s_markers_runtest_setup(item):
     reason = _missing(item)
     if reason is not None:
         _pytest.fail(f"{reason} (MINIK8S_REQUIRE_DOCKER=1 forbids skipping)", pytrace=False)
+
+
+# --- API server fixtures -------------------------------------------------------------------
+# @pytest.mark.apiserver_args("--watch-window", "50") on a test or module starts the server with
+# those flags.
+from cluster import ApiServerProcess as _ApiServerProcess  # noqa: E402
+
+
+def _started(request, home: str) -> _ApiServerProcess:
+    marker = request.node.get_closest_marker("apiserver_args")
+    return _ApiServerProcess(home, tuple(marker.args) if marker else ()).start()
+
+
+@_pytest.fixture
+def srv(request, tmp_path):
+    """A real API server process of this test's own, tokens for every identity."""
+    s = _started(request, str(tmp_path))
+    yield s
+    s.close()
+
+
+@_pytest.fixture(scope="module")
+def module_srv(request, tmp_path_factory):
+    """One API server for a whole module, for tests that keep to their own names or namespaces."""
+    s = _started(request, str(tmp_path_factory.mktemp("apiserver")))
+    yield s
+    s.close()
+
+
+@_pytest.fixture
+def client(srv):
+    """The admin's sync client on `srv` (closed with the server)."""
+    return srv.client()
+
+
+@_pytest.fixture
+async def admin(srv):
+    """The admin's asyncio client on `srv`."""
+    async with srv.async_client() as c:
+        yield c

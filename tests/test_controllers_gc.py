@@ -8,24 +8,15 @@ import contextlib
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.pb import apps_pb2, core_pb2, meta_pb2
 from minik8s.controllers import deploymentutil as du
 from minik8s.controllers.controller_utils import controller_ref
-from minik8s.controllers.testing import FakeKubelet, running_manager, until
+from support import FakeKubelet, running_manager, wait_for
+
+# a hung watch fails its test instead of the run
+pytestmark = pytest.mark.timeout(120)
 
 NS = "default"
-
-
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 120))
 
 
 @contextlib.asynccontextmanager
@@ -76,103 +67,95 @@ async def nothing_left(client):
         and not await names(client, "Pod")
 
 
-def test_background_deletion_removes_replicasets_and_pods(srv):
-    async def main():
-        async with controllers(srv) as client:
-            kubelet = await FakeKubelet(client).start()
-            await client.create(deployment("web", 3))
-            await until(lambda: rolled_out(client, "web", 3), what="rollout")
-            await client.delete("Deployment", "web", NS)          # the default policy: Background
-            with pytest.raises(Exception):
-                await client.get("Deployment", "web", NS)          # the owner goes at once
-            await until(lambda: nothing_left(client), what="ReplicaSets and pods collected")
-            await kubelet.stop()
-    run(main())
+async def test_background_deletion_removes_replicasets_and_pods(srv):
+    async with controllers(srv) as client:
+        kubelet = await FakeKubelet(client).start()
+        await client.create(deployment("web", 3))
+        await wait_for(lambda: rolled_out(client, "web", 3), what="rollout")
+        await client.delete("Deployment", "web", NS)          # the default policy: Background
+        with pytest.raises(Exception):
+            await client.get("Deployment", "web", NS)          # the owner goes at once
+        await wait_for(lambda: nothing_left(client), what="ReplicaSets and pods collected")
+        await kubelet.stop()
 
 
-def test_foreground_deletion_waits_for_terminating_pods_then_removes_owner_last(srv):
-    async def main():
-        async with controllers(srv) as client:
-            # pods bound to a node terminate gracefully: they linger until "their kubelet" removes them
-            kubelet = await FakeKubelet(client, node="node-1").start()
-            await client.create(deployment("web", 2))
-            await until(lambda: rolled_out(client, "web", 2), what="rollout")
-            deleted: dict[str, int] = {}
-            rv = (await client.list("Pod", NS)).resource_version
+async def test_foreground_deletion_waits_for_terminating_pods_then_removes_owner_last(srv):
+    async with controllers(srv) as client:
+        # pods bound to a node terminate gracefully: they linger until "their kubelet" removes them
+        kubelet = await FakeKubelet(client, node="node-1").start()
+        await client.create(deployment("web", 2))
+        await wait_for(lambda: rolled_out(client, "web", 2), what="rollout")
+        deleted: dict[str, int] = {}
+        rv = (await client.list("Pod", NS)).resource_version
 
-            async def follow(kind):
-                async for ev in client.watch(kind, NS, resource_version=rv):
-                    if ev.type == "DELETED":
-                        deleted[f"{kind}/{ev.object.metadata.name}"] = int(ev.object.metadata.resourceVersion)
-            watchers = [asyncio.create_task(follow(k)) for k in ("Pod", "ReplicaSet", "Deployment")]
-            kubelet.pause()                                    # hold the pods in Terminating for a while
-            await client.delete("Deployment", "web", NS, propagation_policy="Foreground")
+        async def follow(kind):
+            async for ev in client.watch(kind, NS, resource_version=rv):
+                if ev.type == "DELETED":
+                    deleted[f"{kind}/{ev.object.metadata.name}"] = int(ev.object.metadata.resourceVersion)
+        watchers = [asyncio.create_task(follow(k)) for k in ("Pod", "ReplicaSet", "Deployment")]
+        kubelet.pause()                                    # hold the pods in Terminating for a while
+        await client.delete("Deployment", "web", NS, propagation_policy="Foreground")
 
-            async def owner_waiting():
-                d = await client.get("Deployment", "web", NS)
-                pods = (await client.list("Pod", NS, label_selector="app=web")).items
-                return d if d.metadata.deletionTimestamp and pods and \
-                    all(p.metadata.deletionTimestamp for p in pods) else None
-            d = await until(owner_waiting, what="deployment waiting on terminating pods")
-            assert "foregroundDeletion" in d.metadata.finalizers
-            rs = (await client.list("ReplicaSet", NS)).items
-            assert len(rs) == 1 and "foregroundDeletion" in rs[0].metadata.finalizers
-            kubelet.resume()
-            await until(lambda: nothing_left(client), what="everything gone")
-            await until(lambda: "Deployment/web" in deleted and len(deleted) == 4, what="4 deletions seen")
-            for t in watchers:
-                t.cancel()
-            order = sorted(deleted, key=deleted.get)
-            assert order[-1] == "Deployment/web" and order[-2].startswith("ReplicaSet/"), order
-            await kubelet.stop()
-    run(main())
+        async def owner_waiting():
+            d = await client.get("Deployment", "web", NS)
+            pods = (await client.list("Pod", NS, label_selector="app=web")).items
+            return d if d.metadata.deletionTimestamp and pods and \
+                all(p.metadata.deletionTimestamp for p in pods) else None
+        d = await wait_for(owner_waiting, what="deployment waiting on terminating pods")
+        assert "foregroundDeletion" in d.metadata.finalizers
+        rs = (await client.list("ReplicaSet", NS)).items
+        assert len(rs) == 1 and "foregroundDeletion" in rs[0].metadata.finalizers
+        kubelet.resume()
+        await wait_for(lambda: nothing_left(client), what="everything gone")
+        await wait_for(lambda: "Deployment/web" in deleted and len(deleted) == 4, what="4 deletions seen")
+        for t in watchers:
+            t.cancel()
+        order = sorted(deleted, key=deleted.get)
+        assert order[-1] == "Deployment/web" and order[-2].startswith("ReplicaSet/"), order
+        await kubelet.stop()
 
 
-def test_orphan_deletion_leaves_replicasets_and_pods_without_owner(srv):
-    async def main():
-        async with controllers(srv) as client:
-            kubelet = await FakeKubelet(client).start()
-            d = await client.create(deployment("web", 2))
-            await until(lambda: rolled_out(client, "web", 2), what="rollout")
-            pods_before = await names(client, "Pod")
-            await client.delete("Deployment", "web", NS, propagation_policy="Orphan")
+async def test_orphan_deletion_leaves_replicasets_and_pods_without_owner(srv):
+    async with controllers(srv) as client:
+        kubelet = await FakeKubelet(client).start()
+        d = await client.create(deployment("web", 2))
+        await wait_for(lambda: rolled_out(client, "web", 2), what="rollout")
+        pods_before = await names(client, "Pod")
+        await client.delete("Deployment", "web", NS, propagation_policy="Orphan")
 
-            async def deployment_gone():
-                return not (await client.list("Deployment", NS)).items
-            await until(deployment_gone, what="deployment deleted")
-            rss = (await client.list("ReplicaSet", NS)).items
-            assert len(rss) == 1
-            assert not any(r.uid == d.metadata.uid for r in rss[0].metadata.ownerReferences)
-            # the ReplicaSet still owns and keeps its pods
-            assert await names(client, "Pod") == pods_before
-            for p in (await client.list("Pod", NS)).items:
-                assert controller_ref(p).uid == rss[0].metadata.uid
-            await kubelet.stop()
-    run(main())
+        async def deployment_gone():
+            return not (await client.list("Deployment", NS)).items
+        await wait_for(deployment_gone, what="deployment deleted")
+        rss = (await client.list("ReplicaSet", NS)).items
+        assert len(rss) == 1
+        assert not any(r.uid == d.metadata.uid for r in rss[0].metadata.ownerReferences)
+        # the ReplicaSet still owns and keeps its pods
+        assert await names(client, "Pod") == pods_before
+        for p in (await client.list("Pod", NS)).items:
+            assert controller_ref(p).uid == rss[0].metadata.uid
+        await kubelet.stop()
 
 
-def test_dangling_references_found_at_start_up(srv):
+async def test_dangling_references_found_at_start_up(srv):
     """Objects whose owners vanished while no collector ran: one whose only owner is gone is
     deleted; one with a live owner too only loses the dead reference."""
-    async def main():
-        async with srv.async_client() as client:
-            owner = await client.create(pod("owner"))
-            doomed_owner = await client.create(pod("doomed-owner"))
-            lone = await client.create(pod("lone", [ref_to(doomed_owner, "Pod")]))
-            shared = await client.create(pod("shared", [ref_to(doomed_owner, "Pod"), ref_to(owner, "Pod")]))
-            unknown = await client.create(pod("unknown-kind", [meta_pb2.OwnerReference(
-                apiVersion="example.com/v1", kind="Widget", name="w", uid="1234")]))
-            await client.delete("Pod", "doomed-owner", NS)
-        async with controllers(srv, "garbagecollector") as client:
-            async def collected():
-                left = await names(client, "Pod", "")
-                return left if "lone" not in left else None
-            await until(collected, what="lone collected")
+    async with srv.async_client() as client:
+        owner = await client.create(pod("owner"))
+        doomed_owner = await client.create(pod("doomed-owner"))
+        lone = await client.create(pod("lone", [ref_to(doomed_owner, "Pod")]))
+        shared = await client.create(pod("shared", [ref_to(doomed_owner, "Pod"), ref_to(owner, "Pod")]))
+        unknown = await client.create(pod("unknown-kind", [meta_pb2.OwnerReference(
+            apiVersion="example.com/v1", kind="Widget", name="w", uid="1234")]))
+        await client.delete("Pod", "doomed-owner", NS)
+    async with controllers(srv, "garbagecollector") as client:
+        async def collected():
+            left = await names(client, "Pod", "")
+            return left if "lone" not in left else None
+        await wait_for(collected, what="lone collected")
 
-            async def trimmed():
-                p = await client.get("Pod", "shared", NS)
-                return p if [r.uid for r in p.metadata.ownerReferences] == [owner.metadata.uid] else None
-            await until(trimmed, what="dead reference removed")
-            assert (await client.get("Pod", "unknown-kind", NS)).metadata.uid == unknown.metadata.uid
-            assert lone and shared
-    run(main())
+        async def trimmed():
+            p = await client.get("Pod", "shared", NS)
+            return p if [r.uid for r in p.metadata.ownerReferences] == [owner.metadata.uid] else None
+        await wait_for(trimmed, what="dead reference removed")
+        assert (await client.get("Pod", "unknown-kind", NS)).metadata.uid == unknown.metadata.uid
+        assert lone and shared

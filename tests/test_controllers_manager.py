@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from cluster import ROOT, ApiServerProcess
+from cluster import ROOT
 from minik8s.api.clock import FakeClock, parse_time
 from minik8s.api.errors import NotFound
 from minik8s.api.pb import apps_pb2
@@ -19,20 +19,12 @@ from minik8s.client.config import ClientConfig
 from minik8s.controllers import CONTROLLERS
 from minik8s.controllers.controller_utils import controller_ref
 from minik8s.controllers.manager import ControllerManager, enabled_controllers
-from minik8s.controllers.testing import until
+from support import wait_for
+
+# a hung watch fails its test instead of the run
+pytestmark = pytest.mark.timeout(120)
 
 NS = "default"
-
-
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 120))
 
 
 def replica_set(name: str, replicas: int) -> apps_pb2.ReplicaSet:
@@ -58,55 +50,53 @@ def manager(client, clock, identity, **kw):
 
 
 @pytest.mark.parametrize("crash", [False, True])
-def test_standby_waits_and_takes_over(srv, crash):
-    async def main():
-        clock = FakeClock()
-        async with srv.async_client() as admin, srv.async_client("controller-manager") as c1, \
-                srv.async_client("controller-manager") as c2:
-            m1 = manager(c1, clock, "cm-1", release_on_cancel=not crash)
-            t1 = asyncio.create_task(m1.run())
-            await until(lambda: m1.is_leader, what="first manager leading")
-            lz = await lease(admin)
-            assert (lz.spec.holderIdentity, lz.spec.leaseDurationSeconds, lz.spec.leaseTransitions) == ("cm-1", 15, 0)
+async def test_standby_waits_and_takes_over(srv, crash):
+    clock = FakeClock()
+    async with srv.async_client() as admin, srv.async_client("controller-manager") as c1, \
+            srv.async_client("controller-manager") as c2:
+        m1 = manager(c1, clock, "cm-1", release_on_cancel=not crash)
+        t1 = asyncio.create_task(m1.run())
+        await wait_for(lambda: m1.is_leader, what="first manager leading")
+        lz = await lease(admin)
+        assert (lz.spec.holderIdentity, lz.spec.leaseDurationSeconds, lz.spec.leaseTransitions) == ("cm-1", 15, 0)
 
-            m2 = manager(c2, clock, "cm-2")
-            t2 = asyncio.create_task(m2.run())
-            # the standby retries every 2 s of the clock; the leader renews as often, so even once more
-            # than a lease duration has passed, the standby has not won
-            t0 = parse_time(lz.spec.renewTime)
+        m2 = manager(c2, clock, "cm-2")
+        t2 = asyncio.create_task(m2.run())
+        # the standby retries every 2 s of the clock; the leader renews as often, so even once more
+        # than a lease duration has passed, the standby has not won
+        t0 = parse_time(lz.spec.renewTime)
 
-            async def renewed_past_a_lease_duration():
-                return parse_time((await lease(admin)).spec.renewTime) >= t0 + 17
-            await until(renewed_past_a_lease_duration, tick=lambda: clock.advance(1), what="renewals")
-            assert m1.is_leader and not m2.is_leader
-            assert (await lease(admin)).spec.holderIdentity == "cm-1"
-            # only the leader runs controllers
-            rs = await admin.create(replica_set("web", 2))
+        async def renewed_past_a_lease_duration():
+            return parse_time((await lease(admin)).spec.renewTime) >= t0 + 17
+        await wait_for(renewed_past_a_lease_duration, tick=lambda: clock.advance(1), what="renewals")
+        assert m1.is_leader and not m2.is_leader
+        assert (await lease(admin)).spec.holderIdentity == "cm-1"
+        # only the leader runs controllers
+        rs = await admin.create(replica_set("web", 2))
 
-            async def pods():
-                owned = [p for p in (await admin.list("Pod", NS)).items
-                         if (r := controller_ref(p)) is not None and r.uid == rs.metadata.uid]
-                return len(owned) == 2
-            await until(pods, what="pods from the leader")
+        async def pods():
+            owned = [p for p in (await admin.list("Pod", NS)).items
+                     if (r := controller_ref(p)) is not None and r.uid == rs.metadata.uid]
+            return len(owned) == 2
+        await wait_for(pods, what="pods from the leader")
 
-            if crash:
-                t1.cancel()                     # gone without releasing: the lease must expire first
-            else:
-                m1.stop()                       # a clean stop releases the lease
-            await asyncio.gather(t1, return_exceptions=True)
-            start = clock.monotonic()
-            await until(lambda: m2.is_leader, tick=lambda: clock.advance(0.5), what="standby leading")
-            waited = clock.monotonic() - start
-            if crash:
-                assert waited >= 13            # 15 s after it last saw the record change (2 s renewals)
-            else:
-                assert waited <= 2.5           # its next retry
-            lz = await lease(admin)
-            assert lz.spec.holderIdentity == "cm-2" and lz.spec.leaseTransitions == 1
-            m2.stop()
-            await asyncio.wait_for(t2, 30)
-            assert not (await lease(admin)).spec.holderIdentity      # released on stop
-    run(main())
+        if crash:
+            t1.cancel()                     # gone without releasing: the lease must expire first
+        else:
+            m1.stop()                       # a clean stop releases the lease
+        await asyncio.gather(t1, return_exceptions=True)
+        start = clock.monotonic()
+        await wait_for(lambda: m2.is_leader, tick=lambda: clock.advance(0.5), what="standby leading")
+        waited = clock.monotonic() - start
+        if crash:
+            assert waited >= 13            # 15 s after it last saw the record change (2 s renewals)
+        else:
+            assert waited <= 2.5           # its next retry
+        lz = await lease(admin)
+        assert lz.spec.holderIdentity == "cm-2" and lz.spec.leaseTransitions == 1
+        m2.stop()
+        await asyncio.wait_for(t2, 30)
+        assert not (await lease(admin)).spec.holderIdentity      # released on stop
 
 
 def test_controllers_flag():
@@ -119,7 +109,7 @@ def test_controllers_flag():
         enabled_controllers("bogus")
 
 
-def test_process_runs_controllers_and_releases_lease_on_sigterm(srv, tmp_path):
+async def test_process_runs_controllers_and_releases_lease_on_sigterm(srv, tmp_path):
     home = str(tmp_path)
     ClientConfig(server=srv.address, token=srv.tokens["admin"]).save(home)
     token_file = os.path.join(home, "cm.token")
@@ -130,21 +120,19 @@ def test_process_runs_controllers_and_releases_lease_on_sigterm(srv, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "minik8s.controllers", "--home", home,
                              "--token-file", token_file], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     try:
-        async def main():
-            async with srv.async_client() as admin:
-                rs = await admin.create(replica_set("web", 2))
+        async with srv.async_client() as admin:
+            rs = await admin.create(replica_set("web", 2))
 
-                async def ready():
-                    cur = await admin.get("ReplicaSet", "web", NS)
-                    return cur.status.replicas == 2 and cur.status.observedGeneration == cur.metadata.generation
-                await until(ready, timeout=60, what="the process's ReplicaSet controller")
-                lz = await lease(admin)
-                assert lz.spec.holderIdentity and lz.spec.leaseDurationSeconds == 15
-                proc.send_signal(signal.SIGTERM)
-                assert await asyncio.get_running_loop().run_in_executor(None, proc.wait, 30) == 0
-                assert not (await lease(admin)).spec.holderIdentity
-                assert rs
-        run(main())
+            async def ready():
+                cur = await admin.get("ReplicaSet", "web", NS)
+                return cur.status.replicas == 2 and cur.status.observedGeneration == cur.metadata.generation
+            await wait_for(ready, timeout=60, what="the process's ReplicaSet controller")
+            lz = await lease(admin)
+            assert lz.spec.holderIdentity and lz.spec.leaseDurationSeconds == 15
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.get_running_loop().run_in_executor(None, proc.wait, 30) == 0
+            assert not (await lease(admin)).spec.holderIdentity
+            assert rs
     finally:
         if proc.poll() is None:
             proc.kill()

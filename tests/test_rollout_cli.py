@@ -10,13 +10,12 @@ import threading
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.clock import FakeClock
 from minik8s.api.pb import apps_pb2
 from minik8s.cli.main import main as minictl
 from minik8s.controllers import deploymentutil as du
 from minik8s.controllers.controller_utils import controller_ref
-from minik8s.controllers.testing import FakeKubelet, running_manager
+from support import FakeKubelet, running_manager
 
 NS = "default"
 
@@ -59,13 +58,6 @@ class Background:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
             self.loop.close()
-
-
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
 
 
 @pytest.fixture

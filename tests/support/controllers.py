@@ -1,6 +1,7 @@
-"""Test support for controllers: a fake kubelet that "runs" pods by writing their status, and a
-poll-with-deadline helper. Controllers need no kubelet to be tested: a pod is Running and Ready when
-its status says so, and this helper says so the way a kubelet would (through update_status)."""
+"""Test doubles for controllers: a fake kubelet that "runs" pods by writing their status, and a
+controller manager running in the test's event loop. Controllers need no kubelet to be tested: a pod
+is Running and Ready when its status says so, and FakeKubelet says so the way a kubelet would
+(through update_status)."""
 from __future__ import annotations
 
 import asyncio
@@ -11,27 +12,7 @@ from minik8s.api.clock import Clock, rfc3339
 from minik8s.api.errors import ApiError, Conflict, NotFound
 from minik8s.client.informer import Informer, copy
 
-log = logging.getLogger("minik8s.controllers.testing")
-
-
-async def until(cond: Callable[[], object], timeout: float = 30.0, tick: Callable[[], None] | None = None,
-                what: str = "condition", interval: float = 0.01):
-    """Poll `cond` (a function or coroutine function) until it returns something truthy, which is
-    returned; AssertionError after `timeout` seconds. `tick` runs between polls (to advance a fake
-    clock, say)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = cond()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:g} s")
-        if tick is not None:
-            tick()
-        await asyncio.sleep(interval)
+log = logging.getLogger("tests.support.controllers")
 
 
 def set_running(pod, ready: bool, now: float, node: str = "") -> None:

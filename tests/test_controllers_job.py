@@ -181,3 +181,222 @@ async def test_on_failure_restarts_count_and_the_pod_is_deleted(srv, admin):
                               what="Failed")
         assert done.status.failed == 0
         assert await job_pods(admin, j, include_terminating=True) == []     # the only pod is gone
+
+
+# ---------------------------------------------------------------- podFailurePolicy (scenarios 3 and 4)
+def with_policy(j, *rules):
+    for action, codes, condition in rules:
+        r = j.spec.podFailurePolicy.rules.add()
+        r.action = action
+        if codes:
+            r.onExitCodes.containerName = "main"
+            r.onExitCodes.operator = "In"
+            r.onExitCodes.values.extend(codes)
+        if condition:
+            pat = r.onPodConditions.add()
+            pat.type, pat.status = condition, "True"
+    return j
+
+
+async def test_fail_job_rule_fails_after_the_first_pod(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = await admin.create(with_policy(job("bug", completions=2, parallelism=2),
+                                           ("FailJob", [42], None)))
+        pods = await wait_for(lambda: n_pods(admin, j, 2), what="2 pods")
+        await finish(admin, pods[0], clock, code=42)
+        done = await wait_for(lambda: job_with(admin, "bug", lambda j: ("Failed", "PodFailurePolicy") in conds(j)),
+                              what="Failed")
+        assert conds(done) == [("FailureTarget", "PodFailurePolicy"), ("Failed", "PodFailurePolicy")]
+        assert done.status.conditions[-1].message == (
+            f"Container main for pod default/{pods[0].metadata.name} failed with exit code 42 "
+            "matching FailJob rule at index 0")
+        assert done.status.failed == 1
+        # the other (running) pod was deleted, the failed one kept
+        assert [p.metadata.name for p in await job_pods(admin, j, include_terminating=True)] == [pods[0].metadata.name]
+
+
+async def test_disruption_ignored_by_policy_but_counted_without_one(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = await admin.create(with_policy(job("train", backoff_limit=3), ("Ignore", None, "DisruptionTarget")))
+        pod = (await wait_for(lambda: n_pods(admin, j, 1), what="the pod"))[0]
+        await finish(admin, pod, clock, code=143, conditions=[("DisruptionTarget", "EvictionByEvictionAPI")])
+        # an ignored failure still delays the replacement, as upstream does
+        await wait_for(lambda: job_with(admin, "train", lambda j: j.status.active == 0), what="no active pod")
+        clock.advance(10.5)
+        pods = await wait_for(lambda: n_pods(admin, j, 2), what="a replacement")
+        cur = await admin.get("Job", "train", NS)
+        assert cur.status.failed == 0 and not conds(cur)
+
+        plain = await admin.create(job("plain", backoff_limit=3))
+        victim = (await wait_for(lambda: n_pods(admin, plain, 1), what="the pod"))[0]
+        await admin.delete("Pod", victim.metadata.name, NS)      # an eviction: deleted while running
+        await wait_for(lambda: job_with(admin, "plain", lambda j: j.status.failed == 1), what="failed +1")
+        await wait_for(lambda: n_pods(admin, plain, 1), what="a replacement")
+        # the evicted pod was counted once and let go (no pod stuck Terminating)
+        await wait_for(lambda: _gone(admin, victim.metadata.name), what="the evicted pod gone")
+        assert pods
+
+
+async def _no_pods(client, j):
+    return not await job_pods(client, j, include_terminating=True)
+
+
+async def _gone(client, name):
+    return name not in {p.metadata.name for p in (await client.list("Pod", NS)).items}
+
+
+# ---------------------------------------------------------------- Indexed (scenarios 5, 6, 7)
+async def test_indexed_job_gives_each_pod_its_index(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = job("idx", completions=4, parallelism=4, completionMode="Indexed")
+        j.spec.template.spec.subdomain = "workers"
+        j = await admin.create(j)
+        pods = await wait_for(lambda: n_pods(admin, j, 4), what="4 pods")
+        by_index = {int(p.metadata.annotations["batch.kubernetes.io/job-completion-index"]): p for p in pods}
+        assert sorted(by_index) == [0, 1, 2, 3]
+        for i, p in by_index.items():
+            assert p.metadata.labels["batch.kubernetes.io/job-completion-index"] == str(i)
+            assert p.metadata.name.startswith(f"idx-{i}-")
+            assert (p.spec.hostname, p.spec.subdomain) == (f"idx-{i}", "workers")
+            env = {e.name: e.valueFrom.fieldRef.fieldPath for e in p.spec.containers[0].env}
+            assert env["JOB_COMPLETION_INDEX"] == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+        for i in (0, 1, 3):
+            await finish(admin, by_index[i], clock)
+        mid = await wait_for(lambda: job_with(admin, "idx", lambda j: j.status.completedIndexes == "0,1,3"),
+                             what="completedIndexes 0,1,3")
+        assert mid.status.succeeded == 3
+        await finish(admin, by_index[2], clock)
+        done = await wait_for(lambda: job_with(admin, "idx", lambda j: ("Complete", "CompletionsReached") in conds(j)),
+                              what="Complete")
+        assert done.status.completedIndexes == "0-3" and done.status.succeeded == 4
+
+
+async def test_backoff_limit_per_index_fails_even_indexes(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock, settings={"job.podFailureBackoff": 0}):
+        j = await admin.create(job("per", completions=4, parallelism=4, completionMode="Indexed",
+                                   backoffLimitPerIndex=1))
+        seen: set[str] = set()
+        while True:
+            cur = await admin.get("Job", "per", NS)
+            if ("Failed", "FailedIndexes") in conds(cur):
+                break
+            for p in await job_pods(admin, j):
+                if p.metadata.uid in seen or p.status.phase in ("Succeeded", "Failed"):
+                    continue
+                seen.add(p.metadata.uid)
+                i = int(p.metadata.annotations["batch.kubernetes.io/job-completion-index"])
+                await finish(admin, p, clock, code=1 if i % 2 == 0 else 0)
+            await wait_for(lambda: _changed(admin, j, seen, "per"), what="progress")
+        assert (cur.status.failedIndexes, cur.status.completedIndexes) == ("0,2", "1,3")
+        assert (cur.status.succeeded, cur.status.failed) == (2, 4)
+        assert cur.status.conditions[-1].message == "Job has failed indexes"
+        pods = await job_pods(admin, j)
+        fails = sorted(p.metadata.annotations.get("batch.kubernetes.io/job-index-failure-count") for p in pods
+                       if p.metadata.annotations["batch.kubernetes.io/job-completion-index"] == "0")
+        assert fails == ["0", "1"]
+
+
+async def _changed(client, j, seen, name):
+    cur = await client.get("Job", name, NS)
+    if any(c.type == "Failed" for c in cur.status.conditions):
+        return True
+    return any(p.metadata.uid not in seen and p.status.phase not in ("Succeeded", "Failed")
+               for p in await job_pods(client, j))
+
+
+async def test_success_policy_completes_on_the_leader(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = job("leader", completions=3, parallelism=3, completionMode="Indexed")
+        j.spec.successPolicy.rules.add().succeededIndexes = "0"
+        j = await admin.create(j)
+        pods = await wait_for(lambda: n_pods(admin, j, 3), what="3 pods")
+        leader = next(p for p in pods if p.metadata.annotations["batch.kubernetes.io/job-completion-index"] == "0")
+        await finish(admin, leader, clock)
+        done = await wait_for(lambda: job_with(admin, "leader", lambda j: ("Complete", "SuccessPolicy") in conds(j)),
+                              what="Complete")
+        assert conds(done) == [("SuccessCriteriaMet", "SuccessPolicy"), ("Complete", "SuccessPolicy")]
+        assert done.status.conditions[0].message == "Matched rules at index 0"
+        assert [p.metadata.name for p in await job_pods(admin, j, include_terminating=True)] == [leader.metadata.name]
+
+
+# ---------------------------------------------------------------- deadline and suspend (scenario 8)
+async def test_active_deadline_fails_the_job(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = await admin.create(job("slow", activeDeadlineSeconds=30))
+        await wait_for(lambda: n_pods(admin, j, 1), what="the pod")
+        clock.advance(31)
+        done = await wait_for(lambda: job_with(admin, "slow", lambda j: ("Failed", "DeadlineExceeded") in conds(j)),
+                              what="DeadlineExceeded")
+        assert done.status.conditions[-1].message == "Job was active longer than specified deadline"
+        assert await job_pods(admin, j, include_terminating=True) == []
+        await wait_for(lambda: _has(admin, "slow", "DeadlineExceeded"), what="the event")
+
+
+async def test_suspend_deletes_pods_and_resume_resets_start_time(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = await admin.create(job("sus", suspend=True))
+        cur = await wait_for(lambda: job_with(admin, "sus", lambda j: ("Suspended", "JobSuspended") in conds(j)),
+                             what="Suspended")
+        assert not cur.status.startTime and await job_pods(admin, j) == []
+        await admin.patch("Job", "sus", {"spec": {"suspend": False}}, NS)
+        await wait_for(lambda: n_pods(admin, j, 1), what="a pod once resumed")
+        started = (await admin.get("Job", "sus", NS)).status.startTime
+        await admin.patch("Job", "sus", {"spec": {"suspend": True}}, NS)
+        await wait_for(lambda: _no_pods(admin, j), what="pods deleted on suspend")
+        clock.advance(100)
+        await admin.patch("Job", "sus", {"spec": {"suspend": False}}, NS)
+        resumed = await wait_for(lambda: job_with(admin, "sus", lambda j: any(
+            c.type == "Suspended" and c.status == "False" and c.reason == "JobResumed" for c in j.status.conditions)),
+            what="Resumed")
+        assert resumed.status.startTime == rfc3339(clock.now()) != started
+        assert resumed.status.failed == 0              # pods removed by suspend are not failures
+
+
+# ---------------------------------------------------------------- restart mid-way
+async def test_restarted_controller_neither_duplicates_pods_nor_counts_twice(srv, admin):
+    clock = FakeClock()
+    j = job("many", completions=6, parallelism=3, completionMode="Indexed")
+    async with job_controller(srv, clock):
+        j = await admin.create(j)
+        pods = await wait_for(lambda: n_pods(admin, j, 3), what="3 pods")
+        await finish(admin, pods[0], clock)
+        await finish(admin, pods[1], clock, code=1)
+    # the controller is gone; the outcome of these pods is not counted yet, or only half
+    for p in (await job_pods(admin, j))[2:3]:
+        await finish(admin, p, clock)
+    async with job_controller(srv, clock):
+        async def settled():
+            cur = await admin.get("Job", "many", NS)
+            pods = await job_pods(admin, j)
+            uncounted = cur.status.uncountedTerminatedPods
+            counted = cur.status.succeeded + cur.status.failed == 3 and not uncounted.succeeded and not uncounted.failed
+            return (cur, pods) if counted and cur.status.active == 3 and len(pods) == 6 else None
+        cur, pods = await wait_for(settled, what="3 finished and 3 active pods")
+    async with job_controller(srv, clock):
+        cur, pods = await wait_for(settled, what="the same again")
+        assert (cur.status.succeeded, cur.status.failed) == (2, 1)
+        active = [p for p in pods if p.status.phase not in ("Succeeded", "Failed")]
+        indexes = [p.metadata.annotations["batch.kubernetes.io/job-completion-index"] for p in active]
+        assert len(set(indexes)) == len(indexes) == 3
+        assert all(TRACKING_FINALIZER not in p.metadata.finalizers for p in pods if p not in active)
+
+
+async def test_finalizer_removed_from_pods_of_a_deleted_job(srv, admin):
+    clock = FakeClock()
+    async with job_controller(srv, clock):
+        j = await admin.create(job("gone"))
+        pod = (await wait_for(lambda: n_pods(admin, j, 1), what="the pod"))[0]
+        await admin.delete("Job", "gone", NS, propagation_policy="Orphan")
+        await wait_for(lambda: _finalizer_gone(admin, pod.metadata.name), what="finalizer released")
+
+
+async def _finalizer_gone(client, name):
+    p = await client.get("Pod", name, NS)
+    return TRACKING_FINALIZER not in p.metadata.finalizers

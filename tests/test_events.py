@@ -2,27 +2,17 @@
 and failures that are logged rather than raised."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.clock import FakeClock, rfc3339
 from minik8s.api.pb import core_pb2
 from minik8s.client.events import NORMAL, WARNING, EventRecorder, SyncEventRecorder
 
-
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
-
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
+# a hung watch fails its test instead of the run
+pytestmark = pytest.mark.timeout(60)
 
 
 def pod(name: str, namespace: str = "default") -> core_pb2.Pod:
@@ -38,76 +28,72 @@ async def events_of(c, name: str) -> list:
     return sorted(evs, key=lambda e: e.metadata.name)
 
 
-def test_event_is_written_with_upstreams_fields(srv):
-    async def main():
-        clock = FakeClock()
-        async with srv.async_client("controller-manager") as c:
-            p = await c.create(pod("web"))
-            rec = EventRecorder(c, "default-scheduler", host="node-1", clock=clock)
-            rec.event(p, NORMAL, "Scheduled", "Successfully assigned default/web to node-1")
-            await rec.flush()
-            [ev] = await events_of(c, "web")
-            assert re.fullmatch(r"web\.[0-9a-f]{16}", ev.metadata.name)
-            assert int(ev.metadata.name.split(".")[1], 16) == int(clock.now() * 1e9)
-            assert ev.metadata.namespace == "default"
-            ref = ev.involvedObject
-            assert (ref.kind, ref.apiVersion, ref.namespace, ref.name, ref.uid, ref.resourceVersion) == \
-                ("Pod", "v1", "default", "web", p.metadata.uid, p.metadata.resourceVersion)
-            assert (ev.type, ev.reason, ev.message) == \
-                ("Normal", "Scheduled", "Successfully assigned default/web to node-1")
-            assert (ev.source.component, ev.source.host) == ("default-scheduler", "node-1")
-            assert (ev.reportingComponent, ev.reportingInstance) == ("default-scheduler", "node-1")
-            assert ev.count == 1
-            assert ev.firstTimestamp == ev.lastTimestamp == rfc3339(clock.now())
-            await rec.stop()
-    run(main())
+async def test_event_is_written_with_upstreams_fields(srv):
+    clock = FakeClock()
+    async with srv.async_client("controller-manager") as c:
+        p = await c.create(pod("web"))
+        rec = EventRecorder(c, "default-scheduler", host="node-1", clock=clock)
+        rec.event(p, NORMAL, "Scheduled", "Successfully assigned default/web to node-1")
+        await rec.flush()
+        [ev] = await events_of(c, "web")
+        assert re.fullmatch(r"web\.[0-9a-f]{16}", ev.metadata.name)
+        assert int(ev.metadata.name.split(".")[1], 16) == int(clock.now() * 1e9)
+        assert ev.metadata.namespace == "default"
+        ref = ev.involvedObject
+        assert (ref.kind, ref.apiVersion, ref.namespace, ref.name, ref.uid, ref.resourceVersion) == \
+            ("Pod", "v1", "default", "web", p.metadata.uid, p.metadata.resourceVersion)
+        assert (ev.type, ev.reason, ev.message) == \
+            ("Normal", "Scheduled", "Successfully assigned default/web to node-1")
+        assert (ev.source.component, ev.source.host) == ("default-scheduler", "node-1")
+        assert (ev.reportingComponent, ev.reportingInstance) == ("default-scheduler", "node-1")
+        assert ev.count == 1
+        assert ev.firstTimestamp == ev.lastTimestamp == rfc3339(clock.now())
+        await rec.stop()
 
 
-def test_repeats_aggregate_into_one_event_and_other_reasons_do_not(srv):
-    async def main():
-        clock = FakeClock()
-        async with srv.async_client("controller-manager") as c:
-            p = await c.create(pod("web"))
-            rec = EventRecorder(c, "default-scheduler", clock=clock)
-            msg = "0/3 nodes are available: 3 Insufficient cpu."
-            rec.event(p, WARNING, "FailedScheduling", msg)
-            first = rfc3339(clock.now())
-            clock.advance(30)
-            rec.eventf(p, WARNING, "FailedScheduling", "0/%d nodes are available: %d Insufficient cpu.", 3, 3)
-            await rec.flush()
-            [ev] = await events_of(c, "web")
-            assert ev.count == 2
-            assert ev.firstTimestamp == first
-            assert ev.lastTimestamp == rfc3339(clock.now())
+async def test_repeats_aggregate_into_one_event_and_other_reasons_do_not(srv):
+    clock = FakeClock()
+    async with srv.async_client("controller-manager") as c:
+        p = await c.create(pod("web"))
+        rec = EventRecorder(c, "default-scheduler", clock=clock)
+        msg = "0/3 nodes are available: 3 Insufficient cpu."
+        rec.event(p, WARNING, "FailedScheduling", msg)
+        first = rfc3339(clock.now())
+        clock.advance(30)
+        rec.eventf(p, WARNING, "FailedScheduling", "0/%d nodes are available: %d Insufficient cpu.", 3, 3)
+        await rec.flush()
+        [ev] = await events_of(c, "web")
+        assert ev.count == 2
+        assert ev.firstTimestamp == first
+        assert ev.lastTimestamp == rfc3339(clock.now())
 
-            rec.event(p, NORMAL, "Scheduled", "Successfully assigned default/web to node-1")
-            rec.event(p, WARNING, "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory.")
-            await rec.flush()
-            evs = await events_of(c, "web")
-            assert sorted((e.reason, e.message, e.count) for e in evs) == [
-                ("FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.", 2),
-                ("FailedScheduling", "0/3 nodes are available: 3 Insufficient memory.", 1),
-                ("Scheduled", "Successfully assigned default/web to node-1", 1)]
+        rec.event(p, NORMAL, "Scheduled", "Successfully assigned default/web to node-1")
+        rec.event(p, WARNING, "FailedScheduling", "0/3 nodes are available: 3 Insufficient memory.")
+        await rec.flush()
+        evs = await events_of(c, "web")
+        assert sorted((e.reason, e.message, e.count) for e in evs) == [
+            ("FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu.", 2),
+            ("FailedScheduling", "0/3 nodes are available: 3 Insufficient memory.", 1),
+            ("Scheduled", "Successfully assigned default/web to node-1", 1)]
 
-            clock.advance(601)                  # more than ten minutes since the last repeat: a new Event
-            rec.event(p, WARNING, "FailedScheduling", msg)
-            await rec.flush()
-            evs = await events_of(c, "web")
-            assert sorted(e.count for e in evs if e.message == msg) == [1, 2]
-            [fresh] = [e for e in evs if e.message == msg and e.count == 1]
+        clock.advance(601)                  # more than ten minutes since the last repeat: a new Event
+        rec.event(p, WARNING, "FailedScheduling", msg)
+        await rec.flush()
+        evs = await events_of(c, "web")
+        assert sorted(e.count for e in evs if e.message == msg) == [1, 2]
+        [fresh] = [e for e in evs if e.message == msg and e.count == 1]
 
-            await c.delete("Event", fresh.metadata.name)     # a repeat of a deleted Event re-creates it
-            clock.advance(1)
-            rec.event(p, WARNING, "FailedScheduling", msg)
-            await rec.flush()
-            again = await c.get("Event", fresh.metadata.name)
-            assert (again.count, again.firstTimestamp) == (2, fresh.firstTimestamp)
-            await rec.stop()
-    run(main())
+        await c.delete("Event", fresh.metadata.name)     # a repeat of a deleted Event re-creates it
+        clock.advance(1)
+        rec.event(p, WARNING, "FailedScheduling", msg)
+        await rec.flush()
+        again = await c.get("Event", fresh.metadata.name)
+        assert (again.count, again.firstTimestamp) == (2, fresh.firstTimestamp)
+        await rec.stop()
 
 
-def test_failures_are_logged_never_raised(srv, caplog):
-    async def main():
+async def test_failures_are_logged_never_raised(srv, caplog):
+    with caplog.at_level(logging.WARNING, logger="minik8s.client.events"):
         async with srv.async_client("controller-manager") as c:
             rec = EventRecorder(c, "test", clock=FakeClock())
             rec.event(pod("ghost", "no-such-namespace"), NORMAL, "Created", "created")   # the write fails
@@ -115,8 +101,6 @@ def test_failures_are_logged_never_raised(srv, caplog):
             rec.event(object(), NORMAL, "Odd", "not an API object")                        # dropped
             await rec.flush()
             await rec.stop()
-    with caplog.at_level(logging.WARNING, logger="minik8s.client.events"):
-        run(main())
     text = caplog.text
     assert "could not write event no-such-namespace/ghost." in text
     assert "unsupported event type 'Critical'" in text

@@ -9,6 +9,7 @@ import contextlib
 import pytest
 
 from minik8s.api.clock import FakeClock
+from minik8s.api import workloads
 from minik8s.api.pb import apps_pb2
 from minik8s.client.informer import copy
 from minik8s.controllers import deploymentutil as du
@@ -160,7 +161,7 @@ async def test_undo_restores_previous_template_as_a_new_revision(srv):
         rs1, rs2 = await replicasets(client, d)
 
         cur = copy(d)
-        cur.spec.template.CopyFrom(du.template_without_hash(rs1.spec.template))
+        cur.spec.template.CopyFrom(workloads.template_without_hash(rs1.spec.template))
         d = await client.update(cur)
         d = await wait_for(lambda: complete(client, "web", d.metadata.generation), what="undo")
         assert du.revision(d) == 3
@@ -234,7 +235,7 @@ async def test_progress_deadline_exceeded_shows_in_conditions(srv):
         c = du.get_condition(cur.status, du.PROGRESSING)
         new = (await replicasets(client, cur))[-1]
         assert (c.status, c.message) == ("False", f'ReplicaSet "{new.metadata.name}" has timed out progressing.')
-        msg, done, err = du.rollout_status(cur)
+        msg, done, err = workloads.rollout_status(cur)
         assert err == 'deployment "web" exceeded its progress deadline' and not done
         # maxUnavailable 25% of 2 rounds down to 0: both old pods still serve
         assert cur.status.availableReplicas == 2

@@ -10,11 +10,11 @@ import threading
 
 import pytest
 
+from minik8s.api import workloads
 from minik8s.api.clock import FakeClock
 from minik8s.api.pb import apps_pb2
+from minik8s.api.workloads import controller_ref
 from minik8s.cli.main import main as minictl
-from minik8s.controllers import deploymentutil as du
-from minik8s.controllers.controller_utils import controller_ref
 from support import FakeKubelet, running_manager
 
 NS = "default"
@@ -148,13 +148,13 @@ def test_set_image_rollout_status_history_and_undo(srv, client):
         wait_complete(srv)
         assert images(client) == {"nginx:1.25"}
         d = client.get("Deployment", "web", NS)
-        assert du.revision(d) == 4
+        assert workloads.revision(d) == 4
         assert ok(srv, "rollout", "history", "deployment/web").splitlines()[2:-1] == [
             "1         <none>", "3         bump to 1.26", "4         <none>"]
 
         assert ok(srv, "rollout", "undo", "deployment/web", "--to-revision=1") == "deployment.apps/web rolled back\n"
         wait_complete(srv)
-        assert images(client) == {"nginx:1.24"} and du.revision(client.get("Deployment", "web", NS)) == 5
+        assert images(client) == {"nginx:1.24"} and workloads.revision(client.get("Deployment", "web", NS)) == 5
         assert ok(srv, "rollout", "undo", "deployment/web", "--to-revision=5") == \
             "deployment.apps/web skipped rollback (current template already matches revision 5)\n"
         r = ctl(srv, "rollout", "undo", "deployment/web", "--to-revision=9")
@@ -182,7 +182,7 @@ def test_rollout_status_fails_when_the_progress_deadline_passes(srv, client):
         r = result["r"]
         assert r.code == 1 and r.err == 'error: deployment "web" exceeded its progress deadline\n'
         assert r.out.startswith('Waiting for deployment "web" rollout to finish: ')
-        cond = du.get_condition(client.get("Deployment", "web", NS).status, du.PROGRESSING)
+        cond = workloads.get_condition(client.get("Deployment", "web", NS).status, workloads.PROGRESSING)
         assert (cond.status, cond.reason) == ("False", "ProgressDeadlineExceeded")
 
 
@@ -220,7 +220,7 @@ def test_pause_resume_restart_and_scale(srv, client):
         assert ok(srv, "rollout", "restart", "deployment/web") == "deployment.apps/web restarted\n"
         wait_complete(srv)
         d = client.get("Deployment", "web", NS)
-        assert du.RESTARTED_AT_ANNOTATION in d.spec.template.metadata.annotations and du.revision(d) == 3
+        assert workloads.RESTARTED_AT_ANNOTATION in d.spec.template.metadata.annotations and workloads.revision(d) == 3
 
         r = ctl(srv, "scale", "deployment", "web", "--replicas=1", "--current-replicas=3")
         assert r.code == 1 and r.err == "error: Expected replicas to be 3, was 4\n"

@@ -231,7 +231,7 @@ def _deployments(args, client, verb_noun: str):
 
 def _owned_replicasets(client, d) -> list:
     """The ReplicaSets the Deployment controls (kubectl's deploymentutil.GetAllReplicaSets)."""
-    from minik8s.controllers.controller_utils import controller_ref
+    from minik8s.api.workloads import controller_ref
     out = []
     for rs in client.list("ReplicaSet", d.metadata.namespace).items:
         ref = controller_ref(rs)
@@ -242,7 +242,7 @@ def _owned_replicasets(client, d) -> list:
 
 def cmd_rollout_status(args) -> int:
     from minik8s.api.errors import ApiError, NotFound
-    from minik8s.controllers import deploymentutil as du
+    from minik8s.api import workloads
     client = client_for(args)
     targets = _targets(args, args.resources, client)
     if len(targets) != 1:
@@ -257,10 +257,10 @@ def cmd_rollout_status(args) -> int:
     def check(d) -> int | None:
         nonlocal last
         if args.revision > 0:
-            have = du.revision(d)
+            have = workloads.revision(d)
             if have != args.revision:
                 raise CliError(f"desired revision ({args.revision}) is different from the running revision ({have})")
-        msg, done, err = du.rollout_status(d)
+        msg, done, err = workloads.rollout_status(d)
         if err:
             raise CliError(err)
         if msg != last:
@@ -309,7 +309,7 @@ def cmd_rollout_status(args) -> int:
 
 
 def cmd_rollout_history(args) -> int:
-    from minik8s.controllers import deploymentutil as du
+    from minik8s.api import workloads
     from minik8s.cli.printers import tabwrite
     client = client_for(args)
     failed = False
@@ -317,14 +317,14 @@ def cmd_rollout_history(args) -> int:
         d = client.get(info, name, ns)
         history: dict[int, object] = {}
         for rs in _owned_replicasets(client, d):
-            rev = du.revision(rs)
+            rev = workloads.revision(rs)
             if not rev:
                 continue
             tpl = type(rs.spec.template)()
             tpl.CopyFrom(rs.spec.template)
-            cause = rs.metadata.annotations.get(du.CHANGE_CAUSE_ANNOTATION)
+            cause = rs.metadata.annotations.get(workloads.CHANGE_CAUSE_ANNOTATION)
             if cause:
-                tpl.metadata.annotations[du.CHANGE_CAUSE_ANNOTATION] = cause
+                tpl.metadata.annotations[workloads.CHANGE_CAUSE_ANNOTATION] = cause
             history[rev] = tpl
         if args.revision > 0:
             tpl = history.get(args.revision)
@@ -350,7 +350,8 @@ def cmd_rollout_history(args) -> int:
             continue
         lines = ["REVISION\tCHANGE-CAUSE"]
         for rev in sorted(history):
-            lines.append(f"{rev}\t{history[rev].metadata.annotations.get(du.CHANGE_CAUSE_ANNOTATION) or '<none>'}")
+            cause = history[rev].metadata.annotations.get(workloads.CHANGE_CAUSE_ANNOTATION)
+            lines.append(f"{rev}\t{cause or '<none>'}")
         print(tabwrite(lines, minwidth=0, padding=2))
         print()
     return 1 if failed else 0
@@ -366,14 +367,14 @@ def _print_doc(fmt: str, msg) -> None:
 def rollback_target(client, d, to_revision: int):
     """The ReplicaSet to roll `d` back to (kubectl's rsForRevision): that revision, or for 0 the one
     before the newest."""
-    from minik8s.controllers import deploymentutil as du
+    from minik8s.api import workloads
     rss = _owned_replicasets(client, d)
     if to_revision > 0:
         for rs in rss:
-            if du.revision(rs) == to_revision:
+            if workloads.revision(rs) == to_revision:
                 return rs
         raise CliError(f"unable to find specified revision {to_revision} in history")
-    ranked = sorted((rs for rs in rss if du.revision(rs) > 0), key=du.revision, reverse=True)
+    ranked = sorted((rs for rs in rss if workloads.revision(rs) > 0), key=workloads.revision, reverse=True)
     if len(ranked) < 2:
         raise CliError(f'no rollout history found for deployment "{d.metadata.name}"')
     return ranked[1]
@@ -381,7 +382,7 @@ def rollback_target(client, d, to_revision: int):
 
 def cmd_rollout_undo(args) -> int:
     from minik8s.api.errors import ApiError
-    from minik8s.controllers import deploymentutil as du
+    from minik8s.api import workloads
     client = client_for(args)
     failed = False
     for info, ns, name in _deployments(args, client, "rollbacker"):
@@ -391,13 +392,14 @@ def cmd_rollout_undo(args) -> int:
                 raise CliError(f"you cannot rollback a paused deployment; resume it first with "
                                f"'minictl rollout resume deployment/{name}' and try again")
             rs = rollback_target(client, d, args.to_revision)
-            if du.equal_ignore_hash(rs.spec.template, d.spec.template):
+            if workloads.equal_ignore_hash(rs.spec.template, d.spec.template):
                 _done(args, info, name, f"skipped rollback (current template already matches revision "
-                                        f"{du.revision(rs)})")
+                                        f"{workloads.revision(rs)})")
                 continue
-            template = du.template_without_hash(rs.spec.template)
-            annotations = {k: v for k, v in d.metadata.annotations.items() if k in du.SKIP_ANNOTATIONS}
-            annotations.update({k: v for k, v in rs.metadata.annotations.items() if k not in du.SKIP_ANNOTATIONS})
+            template = workloads.template_without_hash(rs.spec.template)
+            skip = workloads.SKIP_ANNOTATIONS
+            annotations = {k: v for k, v in d.metadata.annotations.items() if k in skip}
+            annotations.update({k: v for k, v in rs.metadata.annotations.items() if k not in skip})
 
             def restore(obj):
                 if obj.metadata.uid != d.metadata.uid:
@@ -463,7 +465,7 @@ def cmd_rollout_resume(args) -> int:
 
 def cmd_rollout_restart(args) -> int:
     from minik8s.api.errors import ApiError
-    from minik8s.controllers.deploymentutil import RESTARTED_AT_ANNOTATION
+    from minik8s.api.workloads import RESTARTED_AT_ANNOTATION
     client = client_for(args)
     failed = False
     for info, ns, name in _targets(args, args.resources, client):

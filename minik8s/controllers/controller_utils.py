@@ -12,6 +12,7 @@ from minik8s.api.clock import Clock, parse_time
 from minik8s.api.errors import Conflict, NotFound
 from minik8s.api.kinds import for_message
 from minik8s.api.pb import meta_pb2
+from minik8s.api.workloads import controller_ref
 
 log = logging.getLogger("minik8s.controllers")
 
@@ -22,14 +23,6 @@ POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 
 
 # ---------------------------------------------------------------- controller references
-def controller_ref(obj) -> meta_pb2.OwnerReference | None:
-    """The ownerReference with controller: true, or None."""
-    for ref in obj.metadata.ownerReferences:
-        if ref.HasField("controller") and ref.controller:
-            return ref
-    return None
-
-
 def new_controller_ref(owner) -> meta_pb2.OwnerReference:
     info = for_message(owner)
     return meta_pb2.OwnerReference(apiVersion=info.api_version, kind=info.kind, name=owner.metadata.name,

@@ -1,7 +1,9 @@
-"""Deployment helpers shared by the Deployment controller and `minictl rollout`, after upstream's
+"""The Deployment controller's helpers, after upstream's
 pkg/controller/deployment/util/deployment_util.go: the pod-template hash, revisions and their
 annotations, maxSurge/maxUnavailable resolution (surge rounds up, unavailable rounds down), replica
-counting over ReplicaSets, conditions, and the complete / progressing / timed-out tests."""
+counting over ReplicaSets, conditions, and the complete / progressing / timed-out tests. The names on
+the objects (annotations, labels, condition types and reasons) and what `minictl rollout` reads too
+(revisions, templates without their hash) are minik8s/api/workloads.py's."""
 from __future__ import annotations
 
 import math
@@ -9,35 +11,14 @@ from typing import Iterable
 
 from minik8s.api.clock import parse_time, rfc3339
 from minik8s.api.pb import apps_pb2
-
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
-DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
-MAX_REPLICAS_ANNOTATION = "deployment.kubernetes.io/max-replicas"
-ROLLBACK_TO_ANNOTATION = "deprecated.deployment.rollback.to"
-CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
-LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
-RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
-POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
-
-# annotations a Deployment does not pass on to its ReplicaSets (upstream annotationsToSkip)
-SKIP_ANNOTATIONS = frozenset({LAST_APPLIED_ANNOTATION, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION,
-                              DESIRED_REPLICAS_ANNOTATION, MAX_REPLICAS_ANNOTATION, ROLLBACK_TO_ANNOTATION})
-
-# condition types and reasons (upstream deploymentutil)
-AVAILABLE = "Available"
-PROGRESSING = "Progressing"
-REPLICA_FAILURE = "ReplicaFailure"
-MIN_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"
-MIN_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"
-NEW_RS_REASON = "NewReplicaSetCreated"
-FOUND_NEW_RS_REASON = "FoundNewReplicaSet"
-NEW_RS_AVAILABLE_REASON = "NewReplicaSetAvailable"
-RS_UPDATED_REASON = "ReplicaSetUpdated"
-TIMED_OUT_REASON = "ProgressDeadlineExceeded"
-PAUSED_REASON = "DeploymentPaused"
-RESUMED_REASON = "DeploymentResumed"
-FAILED_RS_CREATE_REASON = "ReplicaSetCreateError"
+# the controller reads the vocabulary through this module (`du.PROGRESSING`), beside the helpers
+from minik8s.api.workloads import (AVAILABLE, DESIRED_REPLICAS_ANNOTATION, FAILED_RS_CREATE_REASON,  # noqa: F401
+                                   FOUND_NEW_RS_REASON, MAX_REPLICAS_ANNOTATION, MIN_REPLICAS_AVAILABLE,
+                                   MIN_REPLICAS_UNAVAILABLE, NEW_RS_AVAILABLE_REASON, NEW_RS_REASON,
+                                   PAUSED_REASON, POD_TEMPLATE_HASH_LABEL, PROGRESSING, REPLICA_FAILURE,
+                                   RESUMED_REASON, REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION,
+                                   RS_UPDATED_REASON, SKIP_ANNOTATIONS, TIMED_OUT_REASON, equal_ignore_hash,
+                                   get_condition, replicas_of, revision)
 
 MAX_REV_HISTORY_LENGTH = 2000
 
@@ -68,36 +49,7 @@ def compute_hash(template, collision_count: int | None = None) -> str:
     return safe_encode(str(_fnv32a(data)))
 
 
-def _without_hash(template):
-    t = type(template)()
-    t.CopyFrom(template)
-    t.metadata.labels.pop(POD_TEMPLATE_HASH_LABEL, None)
-    return t
-
-
-def equal_ignore_hash(a, b) -> bool:
-    """Whether two pod templates are equal but for the pod-template-hash label."""
-    return _without_hash(a).SerializeToString(deterministic=True) == \
-        _without_hash(b).SerializeToString(deterministic=True)
-
-
-def template_without_hash(template):
-    return _without_hash(template)
-
-
 # ---------------------------------------------------------------- replicas and revisions
-def replicas_of(obj) -> int:
-    """spec.replicas of a Deployment or ReplicaSet (defaulted by the server; 0 if somehow unset)."""
-    return obj.spec.replicas if obj.spec.HasField("replicas") else 0
-
-
-def revision(rs) -> int:
-    try:
-        return int(rs.metadata.annotations.get(REVISION_ANNOTATION, "0") or "0")
-    except ValueError:
-        return 0
-
-
 def max_revision(rss: Iterable) -> int:
     return max((revision(rs) for rs in rss if rs is not None), default=0)
 
@@ -317,13 +269,6 @@ def proportion(rs, d, to_add: int, added: int) -> int:
 
 
 # ---------------------------------------------------------------- conditions
-def get_condition(status, type_: str):
-    for c in status.conditions:
-        if c.type == type_:
-            return c
-    return None
-
-
 def new_condition(type_: str, status: str, reason: str, message: str, now: float) -> apps_pb2.DeploymentCondition:
     ts = rfc3339(now)
     return apps_pb2.DeploymentCondition(type=type_, status=status, reason=reason, message=message,
@@ -383,25 +328,3 @@ def deployment_timed_out(d, status, now: float) -> bool:
     start = parse_time(cond.lastUpdateTime)
     return start + d.spec.progressDeadlineSeconds < now
 
-
-# ---------------------------------------------------------------- rollout status (kubectl's wording)
-def rollout_status(d) -> tuple[str, bool, str | None]:
-    """(message, done, error) for `rollout status`, as kubectl's DeploymentStatusViewer words it."""
-    name = d.metadata.name
-    st = d.status
-    if d.metadata.generation <= st.observedGeneration:
-        cond = get_condition(st, PROGRESSING)
-        if cond is not None and cond.reason == TIMED_OUT_REASON:
-            return "", False, f'deployment "{name}" exceeded its progress deadline'
-        want = replicas_of(d)
-        if st.updatedReplicas < want:
-            return (f'Waiting for deployment "{name}" rollout to finish: {st.updatedReplicas} out of {want} '
-                    f"new replicas have been updated..."), False, None
-        if st.replicas > st.updatedReplicas:
-            return (f'Waiting for deployment "{name}" rollout to finish: {st.replicas - st.updatedReplicas} '
-                    f"old replicas are pending termination..."), False, None
-        if st.availableReplicas < st.updatedReplicas:
-            return (f'Waiting for deployment "{name}" rollout to finish: {st.availableReplicas} of '
-                    f"{st.updatedReplicas} updated replicas are available..."), False, None
-        return f'deployment "{name}" successfully rolled out', True, None
-    return "Waiting for deployment spec update to be observed...", False, None

@@ -10,7 +10,8 @@ import sys
 
 from apiserver.auth import TokenAuthenticator
 from apiserver.registry import Registry
-from apiserver.server import serve
+from apiserver.server import VERSION, serve
+from apiserver.tunnel import TunnelRegistry
 from apiserver.storage import SQLiteStorage
 
 
@@ -27,6 +28,10 @@ def main(argv=None) -> int:
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--watch-window", type=int, default=20_000, help="changes kept for watch resume")
     p.add_argument("--service-cluster-ip-range", default="10.96.0.0/16", help="ClusterIP range")
+    p.add_argument("--rest-port", type=int, default=-1,
+                   help="Kubernetes REST API port; 0 picks a free one; default: the port after --port if free, "
+                        "else a free one")
+    p.add_argument("--rest-port-file", help="write the REST API's bound port here (default HOME/run/rest.port)")
     p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -41,26 +46,55 @@ def main(argv=None) -> int:
 async def _run(args, data: str, tokens: str) -> int:
     registry = Registry(SQLiteStorage(data), window=args.watch_window,
                         service_cidr=args.service_cluster_ip_range)
+    auth, tunnels = TokenAuthenticator(tokens), TunnelRegistry()
     try:
-        server, port = await serve(registry, TokenAuthenticator(tokens), args.address, args.port,
-                                   args.tls_cert_file, args.tls_private_key_file, args.bookmark_interval)
-    except ValueError as e:
+        server, port = await serve(registry, auth, args.address, args.port, args.tls_cert_file,
+                                   args.tls_private_key_file, args.bookmark_interval, tunnels)
+        rest, rest_port = await _serve_rest(args, registry, auth, tunnels, port)
+    except (ValueError, OSError) as e:
         print(f"apiserver: {e}", file=sys.stderr)
         return 1
+    _write_port(args.rest_port_file or os.path.join(args.home, "run", "rest.port"), rest_port)
     if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(port))
-        os.replace(tmp, args.port_file)
-    logging.getLogger("apiserver").info("serving on %s:%d (resourceVersion %d)", args.address, port, registry.rv)
+        _write_port(args.port_file, port)
+    logging.getLogger("apiserver").info("serving gRPC on %s:%d, REST on %s:%d (resourceVersion %d)",
+                                        args.address, port, args.address, rest_port, registry.rv)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    await rest.cleanup()
     await server.stop(grace=2)
     await registry.stop()
     return 0
+
+
+async def _serve_rest(args, registry, auth, tunnels, grpc_port: int):
+    """The Kubernetes REST API in this process: the port asked for, else the one after gRPC's when
+    free, else any free one."""
+    from apiserver.rest.app import build_app, serve_rest
+    app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION)
+    tls = (args.tls_cert_file, args.tls_private_key_file)
+    if not all(tls):
+        from apiserver.rest.certs import self_signed
+        tls = self_signed(os.path.join(args.home, "pki"), args.address)
+    if args.rest_port >= 0:
+        return await serve_rest(app, args.address, args.rest_port, *tls)
+    if args.port:
+        try:
+            return await serve_rest(app, args.address, grpc_port + 1, *tls)
+        except OSError:
+            app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION)
+    return await serve_rest(app, args.address, 0, *tls)
+
+
+def _write_port(path: str, port: int) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(port))
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -74,12 +74,30 @@ def _decode(info, raw: bytes):
         raise BadRequest(f"cannot decode {info.kind}: malformed protobuf") from None
 
 
+def pod_container(registry: Registry, namespace: str, name: str, container: str):
+    """The pod and container a log or exec request means (the only container when none is named)."""
+    pod = registry.get(KINDS["Pod"], namespace or "default", name).decode()
+    names = [c.name for c in pod.spec.containers]
+    if not container:
+        if len(names) != 1:
+            raise BadRequest(f"a container name must be specified for pod {name}, choose one of: "
+                             f"[{' '.join(names)}]")
+        container = names[0]
+    elif container not in names + [c.name for c in pod.spec.initContainers]:
+        raise BadRequest(f"container {container} is not valid for pod {name}")
+    if not pod.spec.nodeName:
+        raise BadRequest(f'container "{container}" in pod "{name}" is waiting to start: '
+                         "pod is not scheduled")
+    return pod, container
+
+
 class APIService:
-    def __init__(self, registry: Registry, auth: TokenAuthenticator, bookmark_interval: float = 60.0):
+    def __init__(self, registry: Registry, auth: TokenAuthenticator, bookmark_interval: float = 60.0,
+                 tunnels: TunnelRegistry | None = None):
         self.registry = registry
         self.auth = auth
         self.bookmark_interval = bookmark_interval
-        self.tunnels = TunnelRegistry()
+        self.tunnels = tunnels or TunnelRegistry()
 
     def _ident(self, context) -> Identity:
         return self.auth.authenticate(context.invocation_metadata())
@@ -213,19 +231,7 @@ class APIService:
 
     # ---------------------------------------------------------------- logs, exec, node tunnels
     def _pod_container(self, namespace: str, name: str, container: str):
-        pod = self.registry.get(KINDS["Pod"], namespace or "default", name).decode()
-        names = [c.name for c in pod.spec.containers]
-        if not container:
-            if len(names) != 1:
-                raise BadRequest(f"a container name must be specified for pod {name}, choose one of: "
-                                 f"[{' '.join(names)}]")
-            container = names[0]
-        elif container not in names + [c.name for c in pod.spec.initContainers]:
-            raise BadRequest(f"container {container} is not valid for pod {name}")
-        if not pod.spec.nodeName:
-            raise BadRequest(f'container "{container}" in pod "{name}" is waiting to start: '
-                             "pod is not scheduled")
-        return pod, container
+        return pod_container(self.registry, namespace, name, container)
 
     async def Logs(self, req, context):
         try:
@@ -360,12 +366,14 @@ def is_loopback(address: str) -> bool:
 
 async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "127.0.0.1", port: int = 6443,
                 tls_cert: str | None = None, tls_key: str | None = None,
-                bookmark_interval: float = 60.0) -> tuple[grpc.aio.Server, int]:
-    """Start serving; returns the server and the bound port. Off loopback, TLS is required."""
+                bookmark_interval: float = 60.0,
+                tunnels: TunnelRegistry | None = None) -> tuple[grpc.aio.Server, int]:
+    """Start serving; returns the server and the bound port. Off loopback, TLS is required. `tunnels`
+    is shared with the REST front end, so either reaches the kubelets' tunnels."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                                       ("grpc.max_send_message_length", 512 * 1024 * 1024),
                                       ("grpc.so_reuseport", 0)])
-    svc = APIService(registry, auth, bookmark_interval)
+    svc = APIService(registry, auth, bookmark_interval, tunnels)
     server.add_generic_rpc_handlers((_handlers(svc),))
     target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
     if tls_cert and tls_key:

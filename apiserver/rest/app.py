@@ -1,0 +1,176 @@
+"""The REST front end's routing: authentication (the same bearer tokens as gRPC), errors as upstream
+`Status` objects, discovery and OpenAPI paths, and resource URLs dispatched by verb and subresource.
+`serve_rest` starts it in the API server's own event loop, on its own port, with TLS when gRPC has it."""
+from __future__ import annotations
+
+import logging
+import ssl
+
+from aiohttp import web
+
+from minik8s.api.errors import ApiError, NotFound, TooLarge, Unauthenticated
+from minik8s.api.kinds import UnknownKind
+
+from apiserver.auth import TokenAuthenticator
+from apiserver.registry import Registry
+from apiserver.rest import discovery, exec as remote, openapi, watch as watches
+from apiserver.rest.handlers import Objects, dumps
+from apiserver.rest.status import RestError, error_response, response, status
+from apiserver.rest.target import NOT_FOUND, resolve
+from apiserver.tunnel import TunnelRegistry
+
+log = logging.getLogger("apiserver.rest")
+MAX_BODY = 3 * 1024 * 1024      # upstream's request body limit
+PUBLIC = {"/version", "/healthz", "/livez", "/readyz"}      # upstream's system:public-info-viewer paths
+
+
+@web.middleware
+async def _errors(request, handler):
+    try:
+        return await handler(request)
+    except (ApiError, RestError) as e:
+        return error_response(e, request.get("target"))
+    except UnknownKind as e:
+        return error_response(NotFound(str(e)))
+    except web.HTTPRequestEntityTooLarge as e:
+        return error_response(TooLarge(f"Request entity too large: limit is {MAX_BODY}"))
+    except web.HTTPException as e:
+        if e.status == 404:
+            return response(status("NotFound", NOT_FOUND))
+        if e.status == 405:
+            return response(status("MethodNotAllowed", "the server does not allow this method on the requested "
+                                   "resource"))
+        raise
+    except Exception:  # noqa: BLE001 - no request may take the server down
+        log.exception("%s %s failed", request.method, request.path)
+        return response(status("InternalError", "Internal error: see the API server's log"))
+
+
+def _auth(authenticator: TokenAuthenticator):
+    @web.middleware
+    async def middleware(request, handler):
+        header = request.headers.get("Authorization", "")
+        if request.path in PUBLIC and not header:
+            return await handler(request)
+        request["ident"] = authenticator.authenticate([("authorization", header)])
+        return await handler(request)
+    return middleware
+
+
+class RestAPI:
+    def __init__(self, registry: Registry, tunnels: TunnelRegistry, bookmark_interval: float, version: str):
+        self.registry = registry
+        self.tunnels = tunnels
+        self.bookmark_interval = bookmark_interval
+        self.version = version
+        self.objects = Objects(registry)
+
+    # ---------------------------------------------------------------- discovery
+    async def version_(self, request):
+        return dumps(discovery.version(self.version))
+
+    async def healthz(self, request):
+        return web.Response(text="ok")
+
+    async def api(self, request):
+        return dumps(discovery.api_versions(request.host))
+
+    async def apis(self, request):
+        return dumps(discovery.api_group_list())
+
+    async def group(self, request):
+        doc = discovery.api_group(request.match_info["group"])
+        if doc is None:
+            raise NotFound(NOT_FOUND)
+        return dumps(doc)
+
+    async def resources(self, request):
+        doc = discovery.resource_list(request.match_info.get("group", ""), request.match_info["version"])
+        if doc is None:
+            raise NotFound(NOT_FOUND)
+        return dumps(doc)
+
+    async def openapi_root(self, request):
+        return dumps(openapi.root())
+
+    async def openapi_gv(self, request):
+        group, version = request.match_info.get("group", ""), request.match_info["version"]
+        if version not in discovery.group_versions().get(group, []):
+            raise NotFound(NOT_FOUND)
+        return web.Response(body=openapi.group_version_document(group, version), content_type="application/json")
+
+    # ---------------------------------------------------------------- resources
+    async def resource(self, request):
+        m = request.match_info
+        t = request["target"] = resolve(m.get("group", ""), m["version"], m["path"])
+        ident = request["ident"]
+        method, sub = request.method, t.subresource
+        if sub in ("", "status"):
+            if not t.name:
+                if sub:
+                    raise NotFound(NOT_FOUND)
+                if method == "GET":
+                    if request.query.get("watch", "").lower() in ("1", "true"):
+                        return await watches.watch(request, t, self.registry, self.bookmark_interval)
+                    return self.objects.list(request, t)
+                if method == "POST":
+                    return await self.objects.create(request, t, ident)
+                if method == "DELETE":
+                    return await self.objects.delete_collection(request, t, ident)
+            else:
+                if method == "GET":
+                    if request.query.get("watch", "").lower() in ("1", "true"):
+                        return await watches.watch(request, t, self.registry, self.bookmark_interval)
+                    return self.objects.get(request, t)
+                if method == "PUT":
+                    return await self.objects.update(request, t, ident)
+                if method == "PATCH":
+                    return await self.objects.patch(request, t, ident)
+                if method == "DELETE" and not sub:
+                    return await self.objects.delete(request, t, ident)
+            raise RestError("MethodNotAllowed", "the server does not allow this method on the requested resource")
+        if sub == "scale":
+            return await self.objects.scale(request, t, ident)
+        if sub == "binding":
+            return await self.objects.binding(request, t, ident)
+        if sub == "log" and method == "GET":
+            return await remote.logs(request, t, self.registry, self.tunnels)
+        if sub == "exec" and method in ("GET", "POST"):
+            return await remote.exec_(request, t, ident, self.registry, self.tunnels)
+        raise NotFound(NOT_FOUND)
+
+
+def build_app(registry: Registry, auth: TokenAuthenticator, tunnels: TunnelRegistry,
+              bookmark_interval: float = 60.0, version: str = "") -> web.Application:
+    api = RestAPI(registry, tunnels, bookmark_interval, version)
+    app = web.Application(middlewares=[_errors, _auth(auth)], client_max_size=MAX_BODY)
+    r = app.router
+    r.add_get("/version", api.version_)
+    for path in ("/healthz", "/livez", "/readyz"):
+        r.add_get(path, api.healthz)
+    r.add_get("/api", api.api)
+    r.add_get("/apis", api.apis)
+    r.add_get("/api/{version}", api.resources)
+    r.add_get("/apis/{group}", api.group)
+    r.add_get("/apis/{group}/{version}", api.resources)
+    r.add_get("/openapi/v3", api.openapi_root)
+    r.add_get("/openapi/v3/api/{version}", api.openapi_gv)
+    r.add_get("/openapi/v3/apis/{group}/{version}", api.openapi_gv)
+    r.add_route("*", "/api/{version}/{path:.+}", api.resource)
+    r.add_route("*", "/apis/{group}/{version}/{path:.+}", api.resource)
+    return app
+
+
+async def serve_rest(app: web.Application, address: str, port: int, tls_cert: str | None = None,
+                     tls_key: str | None = None) -> tuple[web.AppRunner, int]:
+    """Start serving `app`; returns the runner (to clean up) and the bound port."""
+    ctx = None
+    if tls_cert and tls_key:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(tls_cert, tls_key)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, address, port, ssl_context=ctx, reuse_address=False)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]
+    return runner, bound

@@ -1,0 +1,50 @@
+"""The REST API's serving certificate when the cluster has no CA (a loopback cluster): kubectl sends a
+bearer token only over TLS, so the REST API always serves HTTPS. The certificate is self-signed for
+the listen address, 127.0.0.1 and localhost, kept under HOME/pki so a kubeconfig that trusts it stays
+valid across restarts."""
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+
+CERT, KEY = "apiserver-rest.crt", "apiserver-rest.key"
+
+
+def self_signed(pki: str, address: str) -> tuple[str, str]:
+    """(certificate file, key file), made on first use."""
+    cert_path, key_path = os.path.join(pki, CERT), os.path.join(pki, KEY)
+    if os.path.exists(cert_path) and os.path.exists(key_path):
+        return cert_path, key_path
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik8s-apiserver")])
+    sans: list = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    try:
+        ip = ipaddress.ip_address(address)
+        if str(ip) != "127.0.0.1":
+            sans.append(x509.IPAddress(ip))
+    except ValueError:
+        if address and address != "localhost":
+            sans.append(x509.DNSName(address))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .sign(key, hashes.SHA256()))
+    os.makedirs(pki, mode=0o700, exist_ok=True)
+    fd = os.open(key_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(cert_path + ".tmp", "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    os.replace(key_path + ".tmp", key_path)
+    os.replace(cert_path + ".tmp", cert_path)
+    return cert_path, key_path

@@ -1,0 +1,258 @@
+"""Object verbs over HTTP: get, list (selectors, limit/continue, Table), create, update, patch (every
+patch type, server-side apply), delete, and the status, scale and binding subresources. Each verb
+authorizes as the gRPC front end does and hands the same registry the same call."""
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+
+from aiohttp import web
+
+from minik8s.api import codec
+from minik8s.api.errors import BadRequest, Conflict, NotFound
+from minik8s.api.kinds import KINDS
+
+from apiserver.auth import authorize_write, node_pod_check
+from apiserver.registry import Registry
+from apiserver.rest import patch as patches, tables
+from apiserver.rest.discovery import has_scale
+from apiserver.rest.status import SUCCESS, RestError
+from apiserver.rest.target import Target, decode_object, parse_body, to_json
+from apiserver.server import _selectors
+
+CONFLICT_RETRIES = 5
+
+
+def dumps(body) -> web.Response:
+    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), content_type="application/json")
+
+
+def _dry_run(request) -> bool:
+    values = request.query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise BadRequest(f'Invalid dry run value: "{v}": valid values are "All"')
+    return bool(values)
+
+
+def _bool(request, name: str) -> bool:
+    return request.query.get(name, "false").lower() in ("true", "1")
+
+
+class Objects:
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    # ---------------------------------------------------------------- reads
+    def get(self, request, t: Target) -> web.Response:
+        rec = self.registry.get(t.info, t.namespace, t.name)
+        obj = to_json(t.info, rec.raw)
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return dumps(tables.table([obj], self.registry.clock.now(), request.query.get("includeObject", "")))
+        return dumps(obj)
+
+    def list(self, request, t: Target) -> web.Response:
+        q = request.query
+        ls, fs = _selectors(t.info.kind, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        recs = sorted(self.registry.list(t.info, t.namespace, ls, fs), key=lambda r: (r.namespace, r.name))
+        rv = self.registry.rv
+        start = _continue_from(q.get("continue", ""))
+        if start is not None:
+            recs = [r for r in recs if (r.namespace, r.name) > start]
+        meta: dict = {"resourceVersion": str(rv)}
+        limit = _limit(q.get("limit", ""))
+        if limit and len(recs) > limit:
+            recs, rest = recs[:limit], len(recs) - limit
+            last = recs[-1]
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps([last.namespace, last.name]).encode()).decode()
+            meta["remainingItemCount"] = rest
+        items = [to_json(t.info, r.raw) for r in recs]
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return dumps(tables.table(items, self.registry.clock.now(), q.get("includeObject", ""), meta))
+        return dumps({"kind": f"{t.info.kind}List", "apiVersion": t.info.api_version, "metadata": meta,
+                      "items": items})
+
+    # ---------------------------------------------------------------- writes
+    async def create(self, request, t: Target, ident) -> web.Response:
+        if t.name:
+            raise RestError("MethodNotAllowed", f"the server does not allow this method on the requested resource")
+        obj = decode_object(t.info, parse_body(await request.read(), request.content_type))
+        _namespace_matches(t, obj)
+        authorize_write(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
+        raw = await self.registry.create(t.info, obj, dry_run=_dry_run(request),
+                                         check=node_pod_check(ident, "create"))
+        return web.Response(status=201, body=json.dumps(to_json(t.info, raw)).encode(),
+                            content_type="application/json")
+
+    async def update(self, request, t: Target, ident) -> web.Response:
+        obj = decode_object(t.info, parse_body(await request.read(), request.content_type))
+        _namespace_matches(t, obj)
+        if obj.metadata.name != t.name:
+            raise BadRequest(f"the name of the object ({obj.metadata.name}) does not match the name on the URL "
+                             f"({t.name})")
+        status = t.subresource == "status"
+        authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, t.subresource)
+        raw = await self.registry.update(t.info, obj, status=status, check=node_pod_check(ident, "update"),
+                                         dry_run=_dry_run(request))
+        return dumps(to_json(t.info, raw))
+
+    async def patch(self, request, t: Target, ident) -> web.Response:
+        kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
+        body = parse_body(await request.read(), "application/yaml" if kind_of_patch == patches.APPLY else "application/json")
+        status = t.subresource == "status"
+        authorize_write(ident, "patch", t.info.kind, t.namespace or "default", t.name, t.subresource)
+        dry_run = _dry_run(request)
+        if kind_of_patch == patches.APPLY:
+            if not request.query.get("fieldManager"):
+                raise BadRequest("PATCH requests of type apply need a fieldManager")
+            try:
+                self.registry.get(t.info, t.namespace, t.name)
+            except NotFound:
+                obj = decode_object(t.info, body)
+                _namespace_matches(t, obj)
+                raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_pod_check(ident, "create"))
+                return web.Response(status=201, body=json.dumps(to_json(t.info, raw)).encode(),
+                                    content_type="application/json")
+        raw = await self._patch(t, ident, lambda cur: patches.apply_patch(kind_of_patch, cur, body), status, dry_run)
+        return dumps(to_json(t.info, raw))
+
+    async def _patch(self, t: Target, ident, change, status: bool, dry_run: bool) -> bytes:
+        """Read, patch, write with the read resourceVersion; a write that lost a race is tried again."""
+        for attempt in range(CONFLICT_RETRIES):
+            cur = self.registry.get(t.info, t.namespace, t.name)
+            current = to_json(t.info, cur.raw)
+            new = change(current)
+            obj = decode_object(t.info, new)
+            if obj.metadata.name != t.name or (t.info.namespaced and obj.metadata.namespace != cur.namespace):
+                raise BadRequest("the name and namespace of an object cannot be changed by a patch")
+            pinned = bool(obj.metadata.resourceVersion) and obj.metadata.resourceVersion != current["metadata"]["resourceVersion"]
+            if not obj.metadata.resourceVersion:
+                obj.metadata.resourceVersion = str(cur.rv)
+            try:
+                return await self.registry.update(t.info, obj, status=status, dry_run=dry_run,
+                                                  check=node_pod_check(ident, "update"))
+            except Conflict:
+                if pinned or attempt + 1 == CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def delete(self, request, t: Target, ident) -> web.Response:
+        opts = {}
+        raw_body = await request.read()
+        if raw_body.strip():
+            opts = parse_body(raw_body, request.content_type or "application/json")
+            if not isinstance(opts, dict):
+                raise BadRequest("the body of a delete must be DeleteOptions")
+        grace = request.query.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+        try:
+            grace = None if grace is None else int(grace)
+        except (TypeError, ValueError):
+            raise BadRequest(f"invalid gracePeriodSeconds: {grace!r}") from None
+        propagation = request.query.get("propagationPolicy", opts.get("propagationPolicy") or "")
+        pre = opts.get("preconditions") or {}
+        preconditions = SimpleNamespace(uid=pre.get("uid", ""), resourceVersion=pre.get("resourceVersion", "")) \
+            if isinstance(pre, dict) and pre else None
+        authorize_write(ident, "delete", t.info.kind, t.namespace or "default", t.name)
+        if _dry_run(request) or opts.get("dryRun"):
+            return dumps(to_json(t.info, self.registry.get(t.info, t.namespace, t.name).raw))
+        raw = await self.registry.delete(t.info, t.namespace, t.name, grace=grace, propagation=str(propagation),
+                                         preconditions=preconditions, check=node_pod_check(ident, "delete"))
+        return dumps(to_json(t.info, raw))
+
+    async def delete_collection(self, request, t: Target, ident) -> web.Response:
+        q = request.query
+        ls, fs = _selectors(t.info.kind, q.get("labelSelector", ""), q.get("fieldSelector", ""))
+        for rec in self.registry.list(t.info, t.namespace, ls, fs):
+            authorize_write(ident, "delete", t.info.kind, rec.namespace or "default", rec.name)
+            try:
+                await self.registry.delete(t.info, rec.namespace, rec.name, check=node_pod_check(ident, "delete"))
+            except NotFound:
+                pass
+        return dumps(SUCCESS)
+
+    # ---------------------------------------------------------------- scale and binding
+    def _scale(self, t: Target) -> tuple[dict, bytes]:
+        rec = self.registry.get(t.info, t.namespace, t.name)
+        obj = to_json(t.info, rec.raw)
+        meta = obj["metadata"]
+        sel = obj.get("spec", {}).get("selector", {})
+        text = ",".join([f"{k}={v}" for k, v in sel.get("matchLabels", {}).items()] +
+                        [f"{e['key']} {e['operator'].lower()} ({','.join(e.get('values', []))})"
+                         for e in sel.get("matchExpressions", [])])
+        scale = {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                   "creationTimestamp") if k in meta},
+                 "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+                 "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": text}}
+        return scale, rec.raw
+
+    async def scale(self, request, t: Target, ident) -> web.Response:
+        if not has_scale(t.info):
+            raise NotFound(f"the server could not find the requested resource")
+        if request.method == "GET":
+            return dumps(self._scale(t)[0])
+        authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, "scale")
+        raw_body = await request.read()
+        if request.method == "PUT":
+            body = parse_body(raw_body, request.content_type)
+            change = lambda scale: body  # noqa: E731
+        else:
+            kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
+            body = parse_body(raw_body, "application/json")
+            change = lambda scale: patches.apply_patch(kind_of_patch, scale, body)  # noqa: E731
+        scale, _ = self._scale(t)
+        wanted = change(scale)
+        replicas = wanted.get("spec", {}).get("replicas") if isinstance(wanted, dict) else None
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            raise BadRequest("a Scale needs spec.replicas, an integer")
+        pinned_rv = (wanted.get("metadata") or {}).get("resourceVersion")
+
+        def set_replicas(cur: dict) -> dict:
+            if pinned_rv and pinned_rv != cur["metadata"]["resourceVersion"]:
+                cur["metadata"]["resourceVersion"] = pinned_rv
+            cur.setdefault("spec", {})["replicas"] = replicas
+            return cur
+        await self._patch(t, ident, set_replicas, False, _dry_run(request))
+        return dumps(self._scale(t)[0])
+
+    async def binding(self, request, t: Target, ident) -> web.Response:
+        if t.info.kind != "Pod" or request.method != "POST":
+            raise NotFound("the server could not find the requested resource")
+        body = parse_body(await request.read(), request.content_type)
+        target = body.get("target") if isinstance(body, dict) else None
+        if not isinstance(target, dict) or not target.get("name"):
+            raise BadRequest("a Binding needs target.name, the node")
+        authorize_write(ident, "create", "Binding", t.namespace or "default", t.name)
+        meta = body.get("metadata") or {}
+        await self.registry.bind(t.namespace, t.name, str(target["name"]), uid=str(meta.get("uid", "")),
+                                 annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
+        return web.Response(status=201, body=json.dumps(SUCCESS).encode(), content_type="application/json")
+
+
+def _namespace_matches(t: Target, obj) -> None:
+    if not t.info.namespaced:
+        return
+    if obj.metadata.namespace and t.namespace and obj.metadata.namespace != t.namespace:
+        raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
+    obj.metadata.namespace = t.namespace or obj.metadata.namespace
+
+
+def _limit(text: str) -> int:
+    if not text:
+        return 0
+    try:
+        n = int(text)
+    except ValueError:
+        raise BadRequest(f'invalid limit "{text}"') from None
+    return max(n, 0)
+
+
+def _continue_from(token: str) -> tuple[str, str] | None:
+    if not token:
+        return None
+    try:
+        ns, name = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return str(ns), str(name)
+    except (ValueError, TypeError):
+        raise BadRequest("continue key is not valid") from None

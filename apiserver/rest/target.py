@@ -1,0 +1,77 @@
+"""What a resource URL names: `/api/v1/namespaces/NS/pods/NAME/log` is the Pod kind, namespace NS,
+object NAME, subresource `log`. Also the JSON form of stored objects and the request bodies' decoding."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import yaml
+
+from minik8s.api import codec
+from minik8s.api.errors import BadRequest, NotFound
+from minik8s.api.kinds import KINDS, KindInfo
+
+from apiserver.rest.status import RestError
+
+# (group, version, plural) -> kind
+BY_RESOURCE: dict[tuple[str, str, str], KindInfo] = {(k.group, k.version, k.plural): k for k in KINDS.values()}
+NOT_FOUND = "the server could not find the requested resource"
+
+
+@dataclass
+class Target:
+    info: KindInfo | None
+    namespace: str = ""
+    name: str = ""
+    subresource: str = ""
+
+
+def resolve(group: str, version: str, path: str) -> Target:
+    segs = [s for s in path.split("/") if s]
+    namespace = ""
+    if len(segs) >= 3 and segs[0] == "namespaces":
+        inner = BY_RESOURCE.get((group, version, segs[2]))
+        if inner is not None and inner.namespaced:
+            namespace, segs = segs[1], segs[2:]
+    if not segs or len(segs) > 3:
+        raise NotFound(NOT_FOUND)
+    info = BY_RESOURCE.get((group, version, segs[0]))
+    if info is None:
+        raise NotFound(NOT_FOUND)
+    name = segs[1] if len(segs) > 1 else ""
+    if info.namespaced and name and not namespace:
+        raise NotFound(NOT_FOUND)      # a namespaced object is only reachable under its namespace
+    return Target(info, namespace, name, segs[2] if len(segs) > 2 else "")
+
+
+def to_json(info: KindInfo, raw: bytes) -> dict:
+    d = codec.to_dict(info.message.FromString(raw))
+    d["apiVersion"], d["kind"] = info.api_version, info.kind
+    return d
+
+
+def parse_body(raw: bytes, content_type: str) -> object:
+    """A request body as JSON data: JSON, or YAML for the YAML content types."""
+    ct = content_type.split(";")[0].strip().lower()
+    if "yaml" in ct:
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise BadRequest(f"error decoding YAML: {e}") from None
+    if ct and not ct.endswith("json"):
+        raise RestError("UnsupportedMediaType", f'the body of the request was in an unknown format - accepted '
+                        f'media types include: application/json, application/yaml, got "{ct}"')
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadRequest(f"error decoding JSON: {e}") from None
+
+
+def decode_object(info: KindInfo, data: object, name: str = ""):
+    """A request body as the kind's message; every undecodable field named, as strict decoding does."""
+    if not isinstance(data, dict):
+        raise BadRequest(f"the body of the request must be a {info.kind} object")
+    try:
+        return codec.from_dict(info.message, data)
+    except codec.FieldError as e:
+        raise BadRequest(f"strict decoding error: {e}", e.errors) from None

@@ -235,6 +235,10 @@ COMMANDS += _WORKLOAD_COMMANDS
 from minik8s.cli.podcmds import COMMANDS as _POD_COMMANDS  # noqa: E402
 COMMANDS += _POD_COMMANDS
 
+# kubeconfig, config view|use-context (minik8s/cli/kubeconfig.py)
+from minik8s.cli.kubeconfig import COMMANDS as _KUBECONFIG_COMMANDS  # noqa: E402
+COMMANDS += _KUBECONFIG_COMMANDS
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser. With `only` (a command name), the other commands are listed but their

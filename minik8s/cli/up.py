@@ -269,6 +269,7 @@ def cmd_up(args) -> int:
             if err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
+            _write_kubeconfig(home, host, tls)
     started = {name for name, _ in components}
     nodes = {node: name for name, names, _ in _node_processes(cluster) if name in started for node in names}
     err = _wait_nodes_ready(home, nodes, deadline, timeout)
@@ -277,6 +278,18 @@ def cmd_up(args) -> int:
         return 1
     print(f"cluster is up: server {host}:{cluster['apiServer']['port']}, home {home}")
     return 0
+
+
+def _write_kubeconfig(home: str, host: str, tls: tuple | None) -> None:
+    """HOME/kubeconfig for the REST API (the port the API server recorded), merged into the user's
+    kubeconfig as context minik8s, so `kubectl --context minik8s` works at once."""
+    from minik8s.cli.kubeconfig import merge_into_user_config, write_kubeconfig
+    from minik8s.client.config import ClientConfig
+    with open(os.path.join(home, "run", "rest.port")) as f:
+        port = int(f.read())
+    ca = tls[0] if tls else os.path.join(home, "pki", "apiserver-rest.crt")    # apiserver/rest/certs.py
+    write_kubeconfig(home, host, port, ClientConfig.load(home).token, ca)
+    merge_into_user_config(home)
 
 
 def _ready_nodes(client) -> set[str]:

@@ -25,6 +25,7 @@ CONTROLLERS["node-lifecycle"] = "minik8s.controllers.nodelifecycle:NodeLifecycle
 CONTROLLERS["taint-eviction-controller"] = "minik8s.controllers.tainteviction:TaintEvictionController"
 CONTROLLERS["pod-garbage-collector"] = "minik8s.controllers.podgc:PodGCController"
 CONTROLLERS["disruption"] = "minik8s.controllers.disruption:DisruptionController"
+CONTROLLERS["horizontal-pod-autoscaler"] = "minik8s.controllers.podautoscaler.horizontal:HorizontalController"
 
 
 def controller_class(name: str):

@@ -16,6 +16,11 @@ from the `controllerManager` section of HOME/cluster.yaml:
       nodeMonitorPeriod: 5                   # ... how often each node is looked at [5]
       terminatedPodGCThreshold: 12500        # pod GC: finished pods kept (0: no limit) [12500]
       podGCPeriod: 20                        # ... how often it runs [20]
+      horizontalPodAutoscalerSyncPeriod: 15  # HPA: how often each HPA is reconciled [15]
+      horizontalPodAutoscalerTolerance: 0.1  # ... usage ratio change ignored [0.1]
+      horizontalPodAutoscalerDownscaleStabilizationWindow: 300    # ... seconds [300]
+      horizontalPodAutoscalerCPUInitializationPeriod: 300         # ... seconds [300]
+      horizontalPodAutoscalerInitialReadinessDelay: 30            # ... seconds [30]
 
 Flags win over the file. SIGTERM or SIGINT stops the controllers and releases the leader Lease."""
 from __future__ import annotations
@@ -29,7 +34,10 @@ import sys
 
 # cluster.yaml controllerManager keys handed to the controllers as settings
 CONTROLLER_SETTINGS = ("nodeMonitorGracePeriod", "nodeStartupGracePeriod", "nodeMonitorPeriod",
-                       "terminatedPodGCThreshold", "podGCPeriod")
+                       "terminatedPodGCThreshold", "podGCPeriod",
+                       "horizontalPodAutoscalerSyncPeriod", "horizontalPodAutoscalerTolerance",
+                       "horizontalPodAutoscalerDownscaleStabilizationWindow",
+                       "horizontalPodAutoscalerCPUInitializationPeriod", "horizontalPodAutoscalerInitialReadinessDelay")
 
 
 def _cluster_settings(home: str) -> dict:

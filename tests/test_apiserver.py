@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.codec import from_dict
 from minik8s.api.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound, TooLarge
 from minik8s.api.pb import apps_pb2, core_pb2
@@ -27,13 +26,6 @@ def deployment(name: str, replicas: int = 2, image: str = "nginx:1.25") -> apps_
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                  "template": {"metadata": {"labels": {"app": name}},
                               "spec": {"containers": [{"name": "web", "image": image}]}}}})
-
-
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
 
 
 def test_create_sets_server_fields_and_defaults(srv):

@@ -11,13 +11,6 @@ from minik8s.api.pb import coordination_pb2, core_pb2
 from test_apiserver import deployment, pod
 
 
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
-
-
 def node(name: str) -> core_pb2.Node:
     return from_dict(core_pb2.Node, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
 

@@ -11,7 +11,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cluster import ApiServerProcess
 from minik8s.api.errors import ApiError, NotFound
 from minik8s.api.manifest import ManifestError, load_text
 from minik8s.api.pb import api_pb2
@@ -106,17 +105,10 @@ def test_random_yaml_text_gets_clean_errors(text):
         assert all(line.startswith("fuzz.yaml") for line in e.errors)
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    s = ApiServerProcess(str(tmp_path_factory.mktemp("fuzz"))).start()
-    yield s
-    s.close()
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutated_manifests())
-def test_mutated_manifests_through_the_server(srv, doc):
-    c = srv.client()
+def test_mutated_manifests_through_the_server(module_srv, doc):
+    c = module_srv.client()
     decoded = _decode(doc)
     if not decoded:
         return
@@ -134,18 +126,18 @@ def test_mutated_manifests_through_the_server(srv, doc):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["Pod", "Deployment", "Service", "Job", "Node", "Nope", ""]), st.binary(max_size=300))
-def test_random_bytes_as_objects_never_hurt_the_server(srv, kind, raw):
-    c = srv.client()
+def test_random_bytes_as_objects_never_hurt_the_server(module_srv, kind, raw):
+    c = module_srv.client()
     try:
         c._call("Create", api_pb2.ObjectRequest(kind=kind, object=raw))
     except ApiError as e:
         assert type(e) is not ApiError, f"internal error: {e}"
     assert c.version().gitVersion          # still serving
-    assert srv.proc.poll() is None
+    assert module_srv.proc.poll() is None
 
 
-def test_server_stored_nothing_refused(srv):
+def test_server_stored_nothing_refused(module_srv):
     """After the fuzzing above (run it in this module's order), the only Deployments the server ever
     stored were the accepted ones, which the test deleted: none is left."""
-    assert srv.proc.poll() is None
-    assert [d.metadata.name for d in srv.client().list("deployments")] == []
+    assert module_srv.proc.poll() is None
+    assert [d.metadata.name for d in module_srv.client().list("deployments")] == []

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.errors import Expired
 from test_apiserver import pod
 
@@ -32,11 +31,7 @@ def collect(stream, n: int, timeout: float = 10.0) -> list:
     return out
 
 
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path), ("--watch-window", "50", "--bookmark-interval", "0.2")).start()
-    yield s
-    s.close()
+pytestmark = pytest.mark.apiserver_args("--watch-window", "50", "--bookmark-interval", "0.2")
 
 
 def test_watch_from_resource_version_replays_then_follows(srv):

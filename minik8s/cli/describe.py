@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Callable
 
+from minik8s.api import kinds
+from minik8s.api.kinds import KindInfo
 from minik8s.cli.printers import (format_labels, format_selector, int_or_string, parse_time, since,
                                   tabwrite)
 
@@ -289,9 +292,22 @@ def _tolerations(tols) -> str:
 
 
 # ---------------------------------------------------------------- kinds
+# kind record -> describer(client, info, obj, writer); a kind without one gets the generic describer
+DESCRIBERS: dict[KindInfo, Callable] = {}
+
+
+def describer(info: KindInfo):
+    """Register the decorated function as kubectl's describer for `info`."""
+    def register(fn: Callable) -> Callable:
+        DESCRIBERS[info] = fn
+        return fn
+    return register
+
+
 DECISION_ANNOTATION = "scheduler.minik8s.io/decision"
 
 
+@describer(kinds.POD)
 def _describe_pod(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
     w.w(0, f"Name:\t{m.name}")
@@ -380,6 +396,7 @@ def _owned(objs, uid):
     return [x for x in objs if any(r.uid == uid for r in x.metadata.ownerReferences)]
 
 
+@describer(kinds.DEPLOYMENT)
 def _describe_deployment(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
     w.w(0, f"Name:\t{m.name}")
@@ -434,6 +451,7 @@ def _pod_phase_counts(client, ns, selector) -> dict:
     return counts
 
 
+@describer(kinds.REPLICA_SET)
 def _describe_replicaset(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
     w.w(0, f"Name:\t{m.name}")
@@ -454,6 +472,7 @@ def _describe_replicaset(client, info, o, w):
                                              ("Reason", lambda c: c.reason)])
 
 
+@describer(kinds.JOB)
 def _describe_job(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
     w.w(0, f"Name:\t{m.name}")
@@ -489,6 +508,7 @@ def _describe_job(client, info, o, w):
                                              ("Reason", lambda c: c.reason)])
 
 
+@describer(kinds.SERVICE)
 def _describe_service(client, info, o, w):
     m, spec = o.metadata, o.spec
     w.w(0, f"Name:\t{m.name}")
@@ -534,6 +554,7 @@ def _describe_service(client, info, o, w):
         w.w(0, f"Internal Traffic Policy:\t{spec.internalTrafficPolicy}")
 
 
+@describer(kinds.NODE)
 def _describe_node(client, info, o, w):
     from minik8s.cli.printers import node_roles
     m, spec, st = o.metadata, o.spec, o.status
@@ -630,6 +651,7 @@ def _mem(b: int) -> str:
     return str(b)
 
 
+@describer(kinds.NAMESPACE)
 def _describe_namespace(client, info, o, w):
     m = o.metadata
     w.w(0, f"Name:\t{m.name}")
@@ -707,11 +729,6 @@ def _describe_generic(client, info, o, w):
         _generic_value(w, 0, _smart_label(key), value)
 
 
-DESCRIBERS = {"Pod": _describe_pod, "Deployment": _describe_deployment, "ReplicaSet": _describe_replicaset,
-              "Job": _describe_job, "Service": _describe_service, "Node": _describe_node,
-              "Namespace": _describe_namespace}
-
-
 # ---------------------------------------------------------------- events
 def events_for(client, obj) -> list:
     meta = obj.metadata
@@ -754,7 +771,7 @@ def events_section(w: Writer, events: list, now: float | None = None) -> None:
 
 def describe(client, info, obj, show_events: bool = True) -> str:
     w = Writer()
-    DESCRIBERS.get(info.kind, _describe_generic)(client, info, obj, w)
-    if show_events and info.kind != "Event":
+    DESCRIBERS.get(info, _describe_generic)(client, info, obj, w)
+    if show_events and info != kinds.EVENT:
         events_section(w, events_for(client, obj))
     return w.render()

@@ -12,6 +12,9 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
+from minik8s.api import kinds
+from minik8s.api.kinds import KindInfo
+
 # kubectl's printers.GetNewTabWriter: minwidth 6, tabwidth 4, padding 3, pad with spaces
 TABLE_MINWIDTH, TABLE_PADDING = 6, 3
 
@@ -132,6 +135,20 @@ def int_or_string(v) -> str:
     return "" if x is None else str(x)
 
 
+# ---------------------------------------------------------------- tables per kind
+# kind record -> (columns, columns with -o wide, row function(obj, now, wide) -> cells)
+TABLES: dict[KindInfo, tuple[list[str], list[str], Callable]] = {}
+
+
+def columns(info: KindInfo, header: list[str], extra: list[str] | tuple = (), wide: list[str] | None = None):
+    """Register the decorated row function as `info`'s table: `header`, plus `extra` with -o wide
+    (or `wide` instead, for a kind whose wide table is laid out differently)."""
+    def register(row: Callable) -> Callable:
+        TABLES[info] = (list(header), list(wide) if wide is not None else [*header, *extra], row)
+        return row
+    return register
+
+
 def _containers_cells(spec) -> list[str]:
     return [",".join(c.name for c in spec.containers), ",".join(c.image for c in spec.containers)]
 
@@ -223,6 +240,8 @@ def pod_status(pod, now: float | None = None) -> tuple[str, str, str]:
     return f"{ready}/{total}", reason, restarts_s
 
 
+@columns(kinds.POD, ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+         ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"])
 def _pod_row(o, now, wide):
     ready, reason, restarts = pod_status(o, now)
     row = [o.metadata.name, ready, reason, restarts, since(o.metadata.creationTimestamp, now)]
@@ -241,6 +260,8 @@ def _replicas(spec) -> int:
     return spec.replicas if spec.HasField("replicas") else 0
 
 
+@columns(kinds.DEPLOYMENT, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"])
 def _deployment_row(o, now, wide):
     row = [o.metadata.name, f"{o.status.readyReplicas}/{_replicas(o.spec)}", str(o.status.updatedReplicas),
            str(o.status.availableReplicas), since(o.metadata.creationTimestamp, now)]
@@ -249,6 +270,8 @@ def _deployment_row(o, now, wide):
     return row
 
 
+@columns(kinds.REPLICA_SET, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"])
 def _replicaset_row(o, now, wide):
     row = [o.metadata.name, str(_replicas(o.spec)), str(o.status.replicas), str(o.status.readyReplicas),
            since(o.metadata.creationTimestamp, now)]
@@ -271,6 +294,7 @@ def _job_status(o) -> str:
     return "Running"
 
 
+@columns(kinds.JOB, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"])
 def _job_row(o, now, wide):
     spec, st = o.spec, o.status
     if spec.HasField("completions"):
@@ -310,6 +334,7 @@ def _ports(ports) -> str:
     return ",".join(out)
 
 
+@columns(kinds.SERVICE, ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"])
 def _service_row(o, now, wide):
     ip = o.spec.clusterIPs[0] if o.spec.clusterIPs else (o.spec.clusterIP or "<none>")
     row = [o.metadata.name, o.spec.type, ip, _service_external_ip(o), _ports(o.spec.ports) or "<none>",
@@ -341,6 +366,8 @@ def node_roles(o) -> str:
     return ",".join(sorted(roles)) or "<none>"
 
 
+@columns(kinds.NODE, ["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+         ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"])
 def _node_row(o, now, wide):
     row = [o.metadata.name, node_status(o), node_roles(o), since(o.metadata.creationTimestamp, now),
            o.status.nodeInfo.kubeletVersion]
@@ -355,6 +382,7 @@ def _node_row(o, now, wide):
     return row
 
 
+@columns(kinds.NAMESPACE, ["NAME", "STATUS", "AGE"])
 def _namespace_row(o, now, wide):
     return [o.metadata.name, o.status.phase, since(o.metadata.creationTimestamp, now)]
 
@@ -372,6 +400,9 @@ def event_times(o, now) -> tuple[str, str, int]:
     return first, last, count
 
 
+@columns(kinds.EVENT, ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+         wide=["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN", "COUNT",
+               "NAME"])
 def _event_row(o, now, wide):
     first, last, count = event_times(o, now)
     io = o.involvedObject
@@ -410,10 +441,12 @@ def format_endpoints(o) -> str:
     return f"{text} + {count - limit} more..." if more else text
 
 
+@columns(kinds.ENDPOINTS, ["NAME", "ENDPOINTS", "AGE"])
 def _endpoints_row(o, now, wide):
     return [o.metadata.name, format_endpoints(o), since(o.metadata.creationTimestamp, now)]
 
 
+@columns(kinds.LEASE, ["NAME", "HOLDER", "AGE"])
 def _lease_row(o, now, wide):
     return [o.metadata.name, o.spec.holderIdentity if o.spec.HasField("holderIdentity") else "",
             since(o.metadata.creationTimestamp, now)]
@@ -468,6 +501,7 @@ def _hpa_metrics(o) -> str:
     return ", ".join(out)
 
 
+@columns(kinds.HORIZONTAL_POD_AUTOSCALER, ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"])
 def _hpa_row(o, now, wide):
     ref = o.spec.scaleTargetRef
     return [o.metadata.name, f"{ref.kind}/{ref.name}", _hpa_metrics(o),
@@ -475,6 +509,7 @@ def _hpa_row(o, now, wide):
             str(o.spec.maxReplicas), str(o.status.currentReplicas), since(o.metadata.creationTimestamp, now)]
 
 
+@columns(kinds.POD_DISRUPTION_BUDGET, ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"])
 def _pdb_row(o, now, wide):
     mn = int_or_string(o.spec.minAvailable) if o.spec.HasField("minAvailable") else "N/A"
     mx = int_or_string(o.spec.maxUnavailable) if o.spec.HasField("maxUnavailable") else "N/A"
@@ -485,6 +520,8 @@ _ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany":
                  "ReadWriteOncePod": "RWOP"}
 
 
+@columns(kinds.PERSISTENT_VOLUME_CLAIM, ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"],
+         ["VOLUMEMODE"])
 def _pvc_row(o, now, wide):
     phase = "Terminating" if o.metadata.deletionTimestamp else o.status.phase
     capacity = modes = ""
@@ -500,6 +537,8 @@ def _pvc_row(o, now, wide):
     return row
 
 
+@columns(kinds.NODE_METRICS, ["NAME", "CPU", "MEMORY", "WINDOW"])
+@columns(kinds.POD_METRICS, ["NAME", "CPU", "MEMORY", "WINDOW"])
 def _metrics_row(o, now, wide):
     from minik8s.api.quantity import bytes_value, cpu_millis
     cpu = mem = 0
@@ -517,45 +556,14 @@ def _generic_row(o, now, wide):
     return [o.metadata.name, since(o.metadata.creationTimestamp, now)]
 
 
-# kind -> (columns, extra wide columns, row function)
-TABLES: dict[str, tuple[list[str], list[str], Callable]] = {
-    "Pod": (["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
-            ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"], _pod_row),
-    "Deployment": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
-                   _deployment_row),
-    "ReplicaSet": (["NAME", "DESIRED", "CURRENT", "READY", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
-                   _replicaset_row),
-    "Service": (["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], ["SELECTOR"], _service_row),
-    "Node": (["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
-             ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"], _node_row),
-    "Namespace": (["NAME", "STATUS", "AGE"], [], _namespace_row),
-    "Job": (["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"],
-            _job_row),
-    "HorizontalPodAutoscaler": (["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"], [],
-                                _hpa_row),
-    "PodDisruptionBudget": (["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"], [],
-                            _pdb_row),
-    "PersistentVolumeClaim": (["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"],
-                              ["VOLUMEMODE"], _pvc_row),
-    "Event": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], _event_row),
-    "Endpoints": (["NAME", "ENDPOINTS", "AGE"], [], _endpoints_row),
-    "Lease": (["NAME", "HOLDER", "AGE"], [], _lease_row),
-    "NodeMetrics": (["NAME", "CPU", "MEMORY", "WINDOW"], [], _metrics_row),
-    "PodMetrics": (["NAME", "CPU", "MEMORY", "WINDOW"], [], _metrics_row),
-}
-_EVENT_WIDE = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE", "FIRST SEEN",
-               "COUNT", "NAME"]
-
-
 class Table:
     """Header and rows for one kind, with kubectl's optional columns."""
 
     def __init__(self, info, wide: bool = False, namespace_column: bool = False, show_labels: bool = False,
                  with_kind: bool = False, label_columns: list[str] | None = None):
         self.info = info
-        columns, extra, self.fn = TABLES.get(info.kind, (["NAME", "AGE"], [], _generic_row))
-        if wide:
-            columns = _EVENT_WIDE if info.kind == "Event" else columns + extra
+        narrow, wide_columns, self.fn = TABLES.get(info, (["NAME", "AGE"], ["NAME", "AGE"], _generic_row))
+        columns = wide_columns if wide else narrow
         self.wide = wide
         self.namespace_column = namespace_column
         self.show_labels = show_labels

@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 
+from minik8s.client.home import token_csv
+
 from apiserver.auth import TokenAuthenticator
 from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
@@ -36,7 +38,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = args.data or os.path.join(args.home, "data", "state.db")
-    tokens = args.token_file or os.path.join(args.home, "pki", "tokens.csv")
+    tokens = args.token_file or token_csv(args.home)
     if not os.path.exists(tokens):
         print(f"apiserver: token file {tokens} not found (minictl up creates it)", file=sys.stderr)
         return 1

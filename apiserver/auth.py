@@ -10,7 +10,6 @@ Lease in kube-node-lease, the status of pods bound to it, the deletion of pods b
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 
 from minik8s.api.errors import Forbidden, Unauthenticated
@@ -62,16 +61,6 @@ class TokenAuthenticator:
         if ident is None:
             raise Unauthenticated("Unauthorized: invalid bearer token")
         return ident
-
-
-def write_token_file(path: str, entries: list[tuple[str, str, str, str]]) -> None:
-    """Write a token file readable by its owner alone."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", newline="") as f:
-        w = csv.writer(f)
-        for e in entries:
-            w.writerow(e)
 
 
 def _forbidden(ident: Identity, verb: str, resource: str, name: str, why: str) -> Forbidden:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import logging
 import platform
 
@@ -16,6 +15,7 @@ from minik8s.api import selectors
 from minik8s.api.errors import ApiError, BadRequest, Forbidden
 from minik8s.api.kinds import KINDS, UnknownKind, lookup
 from minik8s.api.pb import api_pb2
+from minik8s.client.home import is_loopback
 from minik8s.client.transport import status_code, trailing_metadata
 
 from apiserver import strategy
@@ -353,15 +353,6 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "Exec": grpc.stream_stream_rpc_method_handler(svc.Exec, api_pb2.ExecRequest.FromString, ser),
         "Tunnel": grpc.stream_stream_rpc_method_handler(svc.Tunnel, api_pb2.TunnelFrame.FromString, ser),
     })
-
-
-def is_loopback(address: str) -> bool:
-    if address in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "127.0.0.1", port: int = 6443,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from apiserver.auth import write_token_file
+from minik8s.client.home import token_csv, write_token_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,7 +26,7 @@ class ApiServerProcess:
         self.home = home
         self.extra_args = list(extra_args)
         self.tokens = {name: secrets.token_hex(16) for name in IDENTITIES}
-        write_token_file(os.path.join(home, "pki", "tokens.csv"),
+        write_token_file(token_csv(home),
                          [(self.tokens[n], user, n, groups) for n, (user, groups) in IDENTITIES.items()])
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None

@@ -114,7 +114,7 @@ def test_node_may_record_events(srv):
 
 def test_tls_off_loopback(tmp_path):
     """Off loopback the server refuses to start without TLS, and serves TLS with a CA-signed cert."""
-    from minik8s.cli.pki import ensure_ca_and_server_cert
+    from minik8s.client.home import ensure_ca_and_server_cert
     import os
     s = ApiServerProcess(str(tmp_path), ("--address", "0.0.0.0"))
     with pytest.raises(RuntimeError, match="without TLS"):

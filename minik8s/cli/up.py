@@ -105,11 +105,12 @@ def load_cluster(args, home: str) -> dict:
 
 
 def _identities(nodes: list[str]) -> dict[str, tuple[str, str]]:
+    from minik8s.client.home import node_identity
     ids = {"admin": ("admin", "system:masters"),
            "scheduler": ("system:kube-scheduler", ""),
            "controller-manager": ("system:kube-controller-manager", "")}
     for n in nodes:
-        ids[f"node-{n}" if not n.startswith("node-") else n] = (f"system:node:{n}", "system:nodes")
+        ids[node_identity(n)] = (f"system:node:{n}", "system:nodes")
     return ids
 
 
@@ -140,18 +141,18 @@ def _node_processes(cluster: dict) -> list[tuple[str, list[str], bool]]:
 
 def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, list[str]]]:
     """(name, argv) in start order. Components whose package is not installed yet are skipped."""
+    from minik8s.client.home import node_identity, token_file
     py = sys.executable
     server = cluster["apiServer"]
     api = [py, "-m", "apiserver", "--home", home, "--address", server["address"], "--port", str(server["port"])]
     if tls:
         api += ["--tls-cert-file", tls[1], "--tls-private-key-file", tls[2]]
     out = [("apiserver", api)]
-    pki = os.path.join(home, "pki")
     for name, module, ident in (("scheduler", "minik8s.scheduler", "scheduler"),
                                 ("controller-manager", "minik8s.controllers", "controller-manager")):
         if importlib.util.find_spec(f"{module}.__main__") is not None:
             out.append((name, [py, "-m", module, "--home", home,
-                               "--token-file", os.path.join(pki, f"{ident}.token")]))
+                               "--token-file", token_file(home, ident)]))
     if importlib.util.find_spec("kubelet.__main__") is not None:
         for name, nodes, fake in _node_processes(cluster):
             if name.startswith("kubelet-fake"):
@@ -161,9 +162,8 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
                                    "--first-node", first]))
                 continue
             node = nodes[0]
-            ident = node if node.startswith("node-") else f"node-{node}"
             out.append((name, [py, "-m", "kubelet", "--home", home, "--node-name", node,
-                               "--token-file", os.path.join(pki, f"{ident}.token")]))
+                               "--token-file", token_file(home, node_identity(node))]))
             if not fake and importlib.util.find_spec("minik8s.proxy.__main__") is not None:
                 # a fake node runs nothing to proxy to
                 out.append((f"proxy-{node}", [py, "-m", "minik8s.proxy"] + out[-1][1][3:]))  # kubelet's flags
@@ -225,19 +225,18 @@ def _wait_serving(home: str, deadline: float, proc_pid_file: str) -> str | None:
 def prepare_home(args) -> tuple[str, dict, tuple | None]:
     """Lay out HOME (data, logs, run, pki), resolve the cluster file, make tokens (and TLS material when
     serving off loopback), and write the admin's config.yaml. Raises ValueError on a bad cluster file."""
-    from minik8s.cli.pki import ensure_ca_and_server_cert, ensure_tokens
     from minik8s.client.config import ClientConfig
+    from minik8s.client.home import SUBDIRS, ensure_ca_and_server_cert, ensure_tokens, is_loopback, pki_dir
     import yaml
 
     home = _home(args)
-    for d in ("data", "logs", "run", "pki"):
+    for d in SUBDIRS:
         os.makedirs(os.path.join(home, d), mode=0o700, exist_ok=True)
     cluster = load_cluster(args, home)
     with open(os.path.join(home, "cluster.yaml"), "w") as f:
         yaml.safe_dump(cluster, f, sort_keys=False)
-    pki = os.path.join(home, "pki")
+    pki = pki_dir(home)
     tokens = ensure_tokens(pki, _identities(_node_names(cluster)))
-    from apiserver.server import is_loopback
     address = cluster["apiServer"]["address"]
     tls = None
     if not is_loopback(address):

@@ -1,11 +1,45 @@
-"""Credentials for a local cluster: bearer tokens for every identity and, when the API server listens
-off loopback, a CA with a server certificate. Every secret is a file readable by its owner alone."""
+"""The cluster home ($MINIK8S_HOME) as `minictl up` lays it out and the components find it: `data/`
+(the API server's store), `logs/` and `run/` (a log and a pid file per component), and `pki/`: a bearer
+token file per identity (`<identity>.token`), the API server's token file (`tokens.csv`, upstream's
+static-token CSV `token,user,uid,"group1,group2"`), and, when the API server listens off loopback, a CA
+with a server certificate. Every secret is a file readable by its owner alone."""
 from __future__ import annotations
 
+import csv
 import datetime
 import ipaddress
 import os
 import secrets
+
+SUBDIRS = ("data", "logs", "run", "pki")
+
+
+def pki_dir(home: str) -> str:
+    return os.path.join(home, "pki")
+
+
+def token_file(home: str, identity: str) -> str:
+    return os.path.join(pki_dir(home), f"{identity}.token")
+
+
+def token_csv(home: str) -> str:
+    """The API server's token file."""
+    return os.path.join(pki_dir(home), "tokens.csv")
+
+
+def node_identity(node: str) -> str:
+    """The identity, and token file name, of a node's kubelet: `node-<name>` unless the name starts so."""
+    return node if node.startswith("node-") else f"node-{node}"
+
+
+def is_loopback(address: str) -> bool:
+    """Whether the API server may listen on `address` without TLS."""
+    if address in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _write_private(path: str, data: bytes) -> None:
@@ -15,11 +49,19 @@ def _write_private(path: str, data: bytes) -> None:
     os.replace(path + ".tmp", path)
 
 
+def write_token_file(path: str, entries: list[tuple[str, str, str, str]]) -> None:
+    """Write the API server's token file: (token, user, uid, comma-separated groups) rows."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="") as f:
+        w = csv.writer(f)
+        for e in entries:
+            w.writerow(e)
+
+
 def ensure_tokens(pki: str, identities: dict[str, tuple[str, str]]) -> dict[str, str]:
     """Give each identity (name -> (user, groups)) a token, keeping existing ones; write the server's
     token file and one `<name>.token` file per identity. Returns name -> token."""
-    from apiserver.auth import write_token_file
-
     os.makedirs(pki, mode=0o700, exist_ok=True)
     tokens = {}
     for name in identities:
@@ -37,7 +79,7 @@ def ensure_tokens(pki: str, identities: dict[str, tuple[str, str]]) -> dict[str,
 
 def ensure_ca_and_server_cert(pki: str, hosts: list[str]) -> tuple[str, str, str]:
     """A CA (kept) and a server certificate for `hosts` signed by it. Returns (ca, cert, key) paths."""
-    from cryptography import x509
+    from cryptography import x509          # lazy: only a cluster served off loopback needs it
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID

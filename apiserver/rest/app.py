@@ -168,7 +168,9 @@ async def serve_rest(app: web.Application, address: str, port: int, tls_cert: st
     if tls_cert and tls_key:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(tls_cert, tls_key)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # a watch whose client went away must end: handlers are cancelled on disconnect
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True,
+                           shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, address, port, ssl_context=ctx, reuse_address=False)
     await site.start()

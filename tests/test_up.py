@@ -148,6 +148,30 @@ def test_up_says_which_nodes_are_not_ready_and_where_to_look(ctl, tmp_path):
         assert "kubelet.noSuchSetting: unknown setting" in f.read()
 
 
+def test_up_with_another_cluster_file_drains_and_deletes_the_nodes_it_no_longer_runs(ctl, tmp_path):
+    port = str(free_port())
+    first = write(tmp_path / "a.yaml", "runtime: fake\nnodes:\n- name: a-1\n- name: a-2\n")
+    out = ctl("up", "-f", first, "--port", port)
+    assert out.returncode == 0, out.stdout + out.stderr
+    pod = write(tmp_path / "pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: on-a-2}\n"
+                                         "spec: {nodeName: a-2, containers: [{name: c, image: busybox}]}\n")
+    out = ctl("apply", "-f", pod)
+    assert out.returncode == 0, out.stderr
+    assert ctl("down").returncode == 0
+
+    out = ctl("up", "-f", write(tmp_path / "b.yaml", "runtime: fake\nnodes:\n- name: b-1\n"), "--port", port)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "node a-1: not in this cluster, drained (0 pods deleted) and deleted" in out.stdout
+    assert "node a-2: not in this cluster, drained (1 pods deleted) and deleted" in out.stdout
+    with ctl.client() as c:
+        nodes = c.list("Node").items
+        pods = c.list("Pod", namespace="default").items
+    # every node left in the store has a kubelet running behind it
+    assert [n.metadata.name for n in nodes] == ["b-1"]
+    assert sorted(n for n, pid in ctl.pids().items() if n.startswith("kubelet") and alive(pid)) == ["kubelet-b-1"]
+    assert pods == []
+
+
 # ---------------------------------------------------------------- the process runtime
 @pytest.mark.root
 def test_down_leaves_no_pod_process_behind(ctl):

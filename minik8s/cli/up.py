@@ -1,7 +1,8 @@
 """`minictl up | down | status`: a local cluster under $MINIK8S_HOME, each component its own background
 process (logs in HOME/logs, pid files in HOME/run), started in order and restartable one by one.
 
-`up` is idempotent: it starts what is not running and leaves what is, then waits (60 s at most, with the
+`up` is idempotent: it starts what is not running and leaves what is; nodes this home ran that the
+cluster file no longer names are drained and deleted (one line each); then it waits (60 s at most, with the
 API server's start) until every node is Ready. The cluster's shape comes from embedded defaults, flags,
 or a cluster file (`-f cluster.yaml`; `apiServer` keys it leaves out keep their defaults), saved as
 HOME/cluster.yaml for the components to read. Fake nodes (runtime fake) named node-1.. run in one
@@ -35,6 +36,30 @@ CLUSTER_DEFAULTS = {
     "runtime": "auto",
     "nodes": 1,
 }
+
+
+# ---------------------------------------------------------------- flags
+def _up_flags(p):
+    p.add_argument("--nodes", type=int, help="number of nodes")
+    p.add_argument("-f", "--file", help="cluster file (cluster.yaml)")
+    p.add_argument("--runtime", help="container runtime for the nodes")
+    p.add_argument("--port", type=int, help="API server port")
+    p.add_argument("--address", help="API server listen address")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for the API server and the nodes to be ready (default 60)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="write the home (tokens, config, certificates) without starting anything")
+
+def _down_flags(p):
+    p.add_argument("--purge", action="store_true", help="also delete the cluster's home directory")
+
+
+# name, implementation (module:function), help, flags: main.py joins every verb module's COMMANDS
+COMMANDS = [
+    ("up", "up:cmd_up", "Start a local cluster (API server, controllers, scheduler, nodes)", _up_flags),
+    ("down", "up:cmd_down", "Stop the local cluster", _down_flags),
+    ("status", "up:cmd_status", "Show the local cluster's components", None),
+]
 
 
 def _home(args) -> str:
@@ -270,6 +295,7 @@ def cmd_up(args) -> int:
                 return 1
             _write_kubeconfig(home, host, tls)
     started = {name for name, _ in components}
+    _remove_departed_nodes(home, cluster, started)
     nodes = {node: name for name, names, _ in _node_processes(cluster) if name in started for node in names}
     err = _wait_nodes_ready(home, nodes, deadline, timeout)
     if err:
@@ -277,6 +303,38 @@ def cmd_up(args) -> int:
         return 1
     print(f"cluster is up: server {host}:{cluster['apiServer']['port']}, home {home}")
     return 0
+
+
+def _remove_departed_nodes(home: str, cluster: dict, started: set[str]) -> None:
+    """Nodes this home ran before (their token is in HOME/pki) that the cluster file no longer names: their
+    kubelets and proxies are stopped, their pods deleted at once (no kubelet is left to stop them), and
+    the Node deleted, so that none stays Ready in the store with nothing behind it."""
+    from minik8s.api.errors import NotFound
+    from minik8s.client.client import Client
+    from minik8s.client.config import ClientConfig
+    from minik8s.client.home import pki_dir
+
+    run = os.path.join(home, "run")
+    stale = [n[:-4] for n in os.listdir(run) if n.endswith(".pid") and _stop_rank(n[:-4]) in (0, 1)]
+    _stop(run, [n for n in stale if n not in started])
+    keep = set(_node_names(cluster))
+    with Client(config=ClientConfig.load(home), timeout=5.0) as c:
+        for node in c.list("Node").items:
+            name = node.metadata.name
+            ident = name if name.startswith("node-") else f"node-{name}"
+            if name in keep or not os.path.exists(os.path.join(pki_dir(home), f"{ident}.token")):
+                continue
+            pods = c.list("Pod", field_selector=f"spec.nodeName={name}").items
+            for pod in pods:
+                try:
+                    c.delete("Pod", pod.metadata.name, pod.metadata.namespace, grace_period=0)
+                except NotFound:
+                    pass
+            try:
+                c.delete("Node", name)
+            except NotFound:
+                pass
+            print(f"node {name}: not in this cluster, drained ({len(pods)} pods deleted) and deleted")
 
 
 def _write_kubeconfig(home: str, host: str, tls: tuple | None) -> None:

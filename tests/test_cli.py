@@ -8,27 +8,25 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 
+import psutil
 import pytest
 import yaml
 
-from cluster import ROOT, ApiServerProcess
+from cluster import ROOT
 from minik8s.api.clock import rfc3339
 from minik8s.api.codec import from_dict
 from minik8s.api.kinds import KINDS
 from minik8s.client.config import ClientConfig
+from support import wait_for_sync
 
 
 # ---------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    home = str(tmp_path_factory.mktemp("minik8s-cli"))
-    srv = ApiServerProcess(home).start()
-    ClientConfig(server=srv.address, token=srv.tokens["admin"]).save(home)
-    yield srv, home
-    srv.close()
+def cluster(module_srv):
+    ClientConfig(server=module_srv.address, token=module_srv.tokens["admin"]).save(module_srv.home)
+    return module_srv, module_srv.home
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +64,21 @@ class Ctl:
 @pytest.fixture(scope="module")
 def ctl(cluster):
     return Ctl(cluster[1])
+
+
+def connected(proc: subprocess.Popen, srv) -> bool:
+    """Whether `proc` holds a connection to the API server: its first call (the get or list that a
+    watch resumes from) went out, so a change made from now on reaches its watch."""
+    try:
+        conns = psutil.Process(proc.pid).net_connections("tcp")
+    except psutil.NoSuchProcess:
+        return False
+    return any(c.raddr and c.raddr.port == srv.port and c.status == psutil.CONN_ESTABLISHED for c in conns)
+
+
+def watching(proc: subprocess.Popen, srv) -> None:
+    wait_for_sync(lambda: connected(proc, srv) or proc.poll() is not None, what="minictl talking to the server")
+    assert proc.poll() is None, proc.communicate()
 
 
 _NS_COUNT = [0]
@@ -504,10 +517,10 @@ def test_describe_other_kinds(ctl, client, ns, tmp_path):
 
 
 # ---------------------------------------------------------------- wait and watch
-def test_wait_for_delete(ctl, client, ns):
+def test_wait_for_delete(cluster, ctl, client, ns):
     create(client, "Pod", pod_doc("doomed", ns))
     waiter = ctl.popen("wait", "pod/doomed", "-n", ns, "--for=delete", "--timeout=30s")
-    time.sleep(1.0)
+    watching(waiter, cluster[0])
     client.delete("Pod", "doomed", ns)
     out, err = waiter.communicate(timeout=30)
     assert (waiter.returncode, out, err) == (0, "pod/doomed condition met\n", "")
@@ -515,7 +528,7 @@ def test_wait_for_delete(ctl, client, ns):
     assert ctl.ok("wait", "pod/doomed", "-n", ns, "--for=delete") == "pod/doomed condition met\n"
 
 
-def test_wait_condition_jsonpath_and_timeout(ctl, client, ns):
+def test_wait_condition_jsonpath_and_timeout(cluster, ctl, client, ns):
     create(client, "Pod", pod_doc("p", ns))
     t0 = time.monotonic()
     r = ctl("wait", "pod/p", "-n", ns, "--for=condition=Ready", "--timeout=1s")
@@ -524,20 +537,21 @@ def test_wait_condition_jsonpath_and_timeout(ctl, client, ns):
     assert ctl.ok("wait", "pod", "p", "-n", ns, "--for=jsonpath={.status.phase}=Pending") == \
         "pod/p condition met\n"
 
-    def make_ready():
-        time.sleep(1.0)
-        pod = client.get("Pod", "p", ns)
-        c = pod.status.conditions.add()
-        c.type, c.status = "Ready", "True"
-        client.update_status(pod)
-    threading.Thread(target=make_ready, daemon=True).start()
-    assert ctl.ok("wait", "pod/p", "-n", ns, "--for=condition=ready", "--timeout=30s") == "pod/p condition met\n"
+    waiter = ctl.popen("wait", "pod/p", "-n", ns, "--for=condition=ready", "--timeout=30s")
+    watching(waiter, cluster[0])
+    pod = client.get("Pod", "p", ns)
+    c = pod.status.conditions.add()
+    c.type, c.status = "Ready", "True"
+    client.update_status(pod)
+    out, err = waiter.communicate(timeout=30)
+    assert waiter.returncode == 0, err
+    assert out == "pod/p condition met\n"
     assert ctl.ok("wait", "pod/p", "-n", ns, "--for=condition=Ready=True") == "pod/p condition met\n"
     r = ctl("wait", "pod/nope", "-n", ns, "--for=condition=Ready")
     assert (r.returncode, r.stderr) == (1, 'Error from server (NotFound): pods "nope" not found\n')
 
 
-def test_get_watch(ctl, client, ns):
+def test_get_watch(cluster, ctl, client, ns):
     create(client, "Pod", pod_doc("first", ns))
     w = ctl.popen("get", "pods", "-n", ns, "-w", "--request-timeout=6s")
     head = [w.stdout.readline(), w.stdout.readline()]     # the table is out: the watch has begun
@@ -551,7 +565,7 @@ def test_get_watch(ctl, client, ns):
 
     w = ctl.popen("get", "pods", "-n", ns, "--watch-only", "--output-watch-events", "-o", "json",
                   "--request-timeout=5s")
-    time.sleep(1.5)
+    watching(w, cluster[0])
     client.delete("Pod", "second", ns)
     out, _ = w.communicate(timeout=30)
     ev = json.loads(out)

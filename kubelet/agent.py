@@ -4,8 +4,8 @@
             selector spec.nodeName=NODE), take back GPU assignments from the runtime, then run:
     loops   the Lease heartbeat and Node status; one worker per pod (pod_worker, sync); the PLEG-style
             relist that wakes a pod's worker when one of its containers changes; the housekeeping that
-            removes what belongs to pods the API no longer has; metrics (stats); the node tunnel for logs
-            and exec (tunnel).
+            removes what belongs to pods the API no longer has; node-pressure eviction (eviction);
+            metrics (stats); the node tunnel for logs and exec (tunnel).
 
 Time for backoff, probes, heartbeats and metrics comes from the injected Clock, so tests can drive it."""
 from __future__ import annotations
@@ -15,18 +15,21 @@ import logging
 import os
 
 from minik8s.api.clock import Clock
+from minik8s.api.quantity import bytes_value
 from minik8s.client.events import EventRecorder
 from minik8s.client.informer import NODE_NAME_INDEX, Informer
 
 from kubelet import gpu as gpumod
 from kubelet.backoff import Backoff
 from kubelet.config import NodeConfig, Settings
+from kubelet.eviction import EvictionManager, NodeObserver, parse_thresholds
 from kubelet.node_status import NodeStatusManager, host_ip
 from kubelet.paths import LABEL_CLUSTER, cluster_id, node_root
 from kubelet.pod_worker import PodWorkers
 from kubelet.probes import ProbeManager
 from kubelet.runtime.base import LABEL_POD_UID
 from kubelet.stats import MetricsPublisher
+from kubelet.status import TERMINAL
 from kubelet.status_manager import StatusWriter
 from kubelet.sync import PodSyncer, container_ref
 from kubelet.tunnel import TunnelServer
@@ -66,7 +69,7 @@ class Kubelet:
         self.image_backoff = Backoff(self.settings.backoff_base, self.settings.backoff_cap, self.clock)
         self.status_writer = StatusWriter(client)
         self.node_status = NodeStatusManager(client, node, runtime, devices, self.settings, self.clock,
-                                             self.host_ip, self.recorder)
+                                             self.host_ip, self.recorder, pressure=lambda: self.eviction.pressure())
         self._own_informer = informer is None
         self.informer = informer or Informer(client, "Pod", field_selector=f"spec.nodeName={node.name}",
                                              clock=self.clock)
@@ -83,9 +86,17 @@ class Kubelet:
             runtime=runtime, client=client, status_writer=self.status_writer, recorder=self.recorder,
             metrics=self.metrics, clock=self.clock, probes=self.probes, gpus=self.gpus, backoff=self.backoff,
             image_backoff=self.image_backoff, services=self.services, allocatable=self.node_status.capacity,
-            network_error=self.node_status.network_error, node_name=self.node_name, cluster_id=self.cluster_id,
-            host_ip=self.host_ip, home=home, root=self.root)
+            network_error=self.node_status.network_error, pressure_admit=lambda pod: self.eviction.admit(pod),
+            node_name=self.node_name, cluster_id=self.cluster_id, host_ip=self.host_ip, home=home, root=self.root)
         self.workers = PodWorkers(self.syncer, self.metrics, self.clock, self.settings.resync_period)
+        observer = NodeObserver(runtime, lambda: bytes_value(self.node_status.capacity()["memory"]), self.root)
+        self.eviction = EvictionManager(
+            thresholds=parse_thresholds(self.settings.eviction_hard),
+            transition_period=self.settings.eviction_pressure_transition_period,
+            monitoring_period=self.settings.eviction_monitoring_period, observe=observer.observe,
+            active_pods=self.evictable_pods, evict=self.workers.evict,
+            conditions_changed=lambda: self.node_status.update_status(force=True), recorder=self.recorder,
+            node_name=self.node_name, clock=self.clock)
         self.tunnel = TunnelServer(client, runtime, self.pod_by_name)
         self._tasks: list[asyncio.Task] = []
         self._snapshot: dict[str, dict[str, str]] = {}
@@ -97,6 +108,15 @@ class Kubelet:
 
     def my_pods(self) -> list:
         return self.informer.by_index(NODE_NAME_INDEX, self.node_name)
+
+    def evictable_pods(self) -> list:
+        """The node's pods still running or about to, not yet evicted."""
+        out = []
+        for pod in self.my_pods():
+            st = self.workers.state(pod.metadata.uid)
+            if pod.status.phase not in TERMINAL and st is not None and st.evicted is None and not st.terminal:
+                out.append(pod)
+        return out
 
     def pod_by_name(self, namespace: str, name: str):
         return self.informer.get_by(namespace or "default", name)
@@ -119,6 +139,7 @@ class Kubelet:
             spawn(self.node_status.status_loop(), name=f"{self.node_name}-status"),
             spawn(self._relist_loop(), name=f"{self.node_name}-pleg"),
             spawn(self.metrics.loop(), name=f"{self.node_name}-metrics"),
+            spawn(self.eviction.loop(), name=f"{self.node_name}-eviction"),
             spawn(self.tunnel.run(), name=f"{self.node_name}-tunnel"),
         ]
         log.info("kubelet %s started (runtime %s)", self.node_name, self.runtime.name)

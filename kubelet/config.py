@@ -28,7 +28,12 @@
       metricsPeriod: 5                             NodeMetrics/PodMetrics sampling period
       plegPeriod: 1                                how often the runtime is relisted [1 s]
       resyncPeriod: 10                             each pod's periodic sync
-      logMaxBytes: 10Mi                            container log size before rotation [10 Mi]"""
+      logMaxBytes: 10Mi                            container log size before rotation [10 Mi]
+      evictionHard:                                node-pressure eviction thresholds (kubelet/eviction.py);
+        memory.available: 100Mi                    a quantity or a percentage of capacity; given, it
+        nodefs.available: 10%                      replaces the defaults [both as shown]
+      evictionPressureTransitionPeriod: 300        how long a pressure condition outlives its cause [5 min]
+      evictionMonitoringPeriod: 10                 how often thresholds are checked [10 s]"""
 from __future__ import annotations
 
 import os
@@ -36,6 +41,8 @@ import zlib
 from dataclasses import dataclass, field
 
 import yaml
+
+from kubelet.eviction import DEFAULT_EVICTION_HARD, parse_thresholds
 
 DEFAULT_CIDR_BASE = {"process": "10.244", "docker": "10.245", "fake": "10.246"}
 
@@ -51,6 +58,9 @@ class Settings:
     pleg_period: float = 1.0
     resync_period: float = 10.0
     log_max_bytes: int = 10 * 1024 * 1024
+    eviction_hard: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
+    eviction_pressure_transition_period: float = 300.0
+    eviction_monitoring_period: float = 10.0
 
     @property
     def lease_renew_period(self) -> float:
@@ -63,11 +73,19 @@ class Settings:
         keys = {"leaseDurationSeconds": "lease_duration", "nodeStatusUpdatePeriod": "node_status_update_period",
                 "nodeStatusReportPeriod": "node_status_report_period", "backoffBase": "backoff_base",
                 "backoffCap": "backoff_cap", "metricsPeriod": "metrics_period", "plegPeriod": "pleg_period",
-                "resyncPeriod": "resync_period", "logMaxBytes": "log_max_bytes"}
+                "resyncPeriod": "resync_period", "logMaxBytes": "log_max_bytes", "evictionHard": "eviction_hard",
+                "evictionPressureTransitionPeriod": "eviction_pressure_transition_period",
+                "evictionMonitoringPeriod": "eviction_monitoring_period"}
         for key, value in d.items():
             attr = keys.get(key)
             if attr is None:
                 raise ValueError(f"kubelet.{key}: unknown setting (known: {', '.join(sorted(keys))})")
+            if attr == "eviction_hard":
+                if not isinstance(value, dict):
+                    raise ValueError(f"kubelet.evictionHard: a map of signal to threshold, not {value!r}")
+                parse_thresholds(value)            # a bad threshold is refused here, naming its key
+                s.eviction_hard = {str(k): str(v) for k, v in value.items()}
+                continue
             if attr == "log_max_bytes":
                 from minik8s.api.quantity import bytes_value
                 value = bytes_value(str(value))

@@ -10,7 +10,9 @@
   rewritten when it changes, and at least every nodeStatusReportPeriod, with Ready true while the
   runtime answers ("container runtime is down" when it does not) and can give pods a network
   (upstream's "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady
-  message:..." when it cannot; the kubelet starts no pod outside the host network meanwhile)."""
+  message:..." when it cannot; the kubelet starts no pod outside the host network meanwhile), and the
+  pressure conditions as the eviction manager finds them (MemoryPressure True, KubeletHasInsufficientMemory;
+  DiskPressure True, KubeletHasDiskPressure; each turn with upstream's NodeHas... event)."""
 from __future__ import annotations
 
 import logging
@@ -18,6 +20,7 @@ import os
 import platform
 import socket
 import uuid as uuidlib
+from typing import Callable
 
 import psutil
 
@@ -35,11 +38,17 @@ KUBELET_PORT = 10250
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm"}
 
-PRESSURE_CONDITIONS = (
-    ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-    ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-    ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-)
+# condition -> (reason, message, event) when False, then when True (upstream's setters.go)
+PRESSURE_CONDITIONS = {
+    "MemoryPressure": (("KubeletHasSufficientMemory", "kubelet has sufficient memory available",
+                        "NodeHasSufficientMemory"),
+                       ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
+                        "NodeHasInsufficientMemory")),
+    "DiskPressure": (("KubeletHasNoDiskPressure", "kubelet has no disk pressure", "NodeHasNoDiskPressure"),
+                     ("KubeletHasDiskPressure", "kubelet has disk pressure", "NodeHasDiskPressure")),
+    "PIDPressure": (("KubeletHasSufficientPID", "kubelet has sufficient PID available", "NodeHasSufficientPID"),
+                    ("KubeletHasInsufficientPID", "kubelet has insufficient PID available", "NodeHasInsufficientPID")),
+}
 
 
 def host_ip() -> str:
@@ -79,8 +88,10 @@ def host_capacity() -> dict[str, str]:
 
 class NodeStatusManager:
     def __init__(self, client, node_cfg, runtime, gpus: list, settings, clock: Clock, address: str,
-                 recorder=None):
+                 recorder=None, pressure: Callable[[], set[str]] | None = None):
+        """`pressure()`: the pressure conditions that are True now (the eviction manager's)."""
         self.client = client
+        self.pressure = pressure or set
         self.recorder = recorder
         self.cfg = node_cfg
         self.name = node_cfg.name
@@ -183,8 +194,10 @@ class NodeStatusManager:
                 and prev.lastTransitionTime else now
             return c
 
-        for type_, reason, message in PRESSURE_CONDITIONS:
-            s.conditions.append(cond(type_, "False", reason, message))
+        pressure = self.pressure()
+        for type_, (calm, pressed) in PRESSURE_CONDITIONS.items():
+            reason, message, _ = pressed if type_ in pressure else calm
+            s.conditions.append(cond(type_, "True" if type_ in pressure else "False", reason, message))
         if not ok:
             s.conditions.append(cond("Ready", "False", "KubeletNotReady", f"container runtime is down: {why}"))
         elif self._network_error:
@@ -260,6 +273,7 @@ class NodeStatusManager:
                 continue
             self._last_report = self.clock.monotonic()
             self._ready_event(node.status, status)
+            self._pressure_events(node.status, status)
             return
 
     def event(self, reason: str, message: str, type_: str = "Normal") -> None:
@@ -274,6 +288,14 @@ class NodeStatusManager:
         if ready(old) != ready(new):
             what = "NodeReady" if ready(new) == "True" else "NodeNotReady"
             self.event(what, f"Node {self.name} status is now: {what}")
+
+    def _pressure_events(self, old: core_pb2.NodeStatus, new: core_pb2.NodeStatus) -> None:
+        """Upstream's `Node X status is now: NodeHasInsufficientMemory` when a pressure condition turns."""
+        before = {c.type: c.status for c in old.conditions}
+        for c in new.conditions:
+            if c.type in PRESSURE_CONDITIONS and before.get(c.type, "False") != c.status:
+                what = PRESSURE_CONDITIONS[c.type][c.status == "True"][2]
+                self.event(what, f"Node {self.name} status is now: {what}")
 
     async def status_loop(self) -> None:
         while True:

@@ -142,6 +142,13 @@ class PodWorkers:
         if w is not None:
             w.wake.set()
 
+    def evict(self, pod, message: str) -> None:
+        """Node-pressure eviction of `pod`: its worker kills it and reports it Evicted."""
+        w = self.workers.get(pod.metadata.uid)
+        if w is not None:
+            w.state.evicted = message
+            w.wake.set()
+
     def state(self, uid: str) -> PodState | None:
         w = self.workers.get(uid)
         return w.state if w else None

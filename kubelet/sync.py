@@ -2,12 +2,15 @@
 runtime has for the pod, decide what should run, act, and report the status. Level-triggered and
 idempotent: a sync may run any number of times and only ever moves the pod towards its spec.
 
-    admitted?      devices (GPUs) assigned once; a pod that cannot get them fails, as upstream
+    admitted?      refused while the node is under pressure (the eviction manager's rule); devices
+                   (GPUs) assigned once; a pod that cannot get them fails, as upstream
     sandbox        one ready sandbox (the pod's network); volumes set up before it
     init           init containers one at a time, in order, each to success
     containers     each started; a dead one restarted as restartPolicy says, after the crash-loop backoff;
                    one whose liveness or startup probe failed killed first
     terminal       a pod whose containers are all done for good gets its sandbox stopped
+    evicted        node-pressure eviction: containers killed at once, phase Failed, reason Evicted,
+                   the DisruptionTarget condition (TerminationByKubelet)
     deleted        preStop, SIGTERM, the grace period, SIGKILL; then the kubelet deletes the pod object
 
 Messages and reasons are upstream's, so `describe pod` reads as it would on a real cluster."""
@@ -31,6 +34,7 @@ from minik8s.client.events import NORMAL, WARNING
 from kubelet import gpu as gpumod
 from kubelet.backoff import Backoff
 from kubelet.env import EnvError, command_line, container_env
+from kubelet.eviction import DISRUPTION_REASON, EVICTION_GRACE, REASON as EVICTED
 from kubelet.paths import LABEL_CLUSTER, container_log_path, pod_log_dir
 from kubelet.probes import http_get, resolve_port
 from kubelet.runtime.base import (LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME,
@@ -54,6 +58,7 @@ class PodState:
     start_time: str = ""
     admitted: bool = False
     rejected: tuple[str, str] | None = None               # (reason, message) when admission failed
+    evicted: str | None = None                             # the eviction message, once evicted
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)   # why a container is waiting
     image_failed_at: dict[str, float] = field(default_factory=dict)
     start_failed_at: dict[str, float] = field(default_factory=dict)
@@ -121,12 +126,14 @@ class PodSyncer:
     terminated pod), status writer, event recorder and metrics publisher (forgetting a deleted pod's
     usage); the clock; the probe manager, GPU allocator and the container and image pull backoffs;
     the service informer (service env vars); `allocatable()` (the node's, for resourceFieldRef env
-    vars); `network_error()` (why pods cannot get a network; None when they can); and where it lives:
+    vars); `network_error()` (why pods cannot get a network; None when they can); `pressure_admit(pod)`
+    (why the node's pressure refuses a new pod; None when it does not); and where it lives:
     node name, cluster id, host IP, the cluster home (logs) and the node's root (volumes)."""
 
     def __init__(self, *, runtime, client, status_writer, recorder, metrics, clock: Clock, probes, gpus,
                  backoff: Backoff, image_backoff: Backoff, services, allocatable: Callable[[], dict[str, str]],
-                 network_error: Callable[[], str | None], node_name: str, cluster_id: str, host_ip: str, home: str, root: str):
+                 network_error: Callable[[], str | None], pressure_admit: Callable[[object], str | None],
+                 node_name: str, cluster_id: str, host_ip: str, home: str, root: str):
         self.runtime = runtime
         self.client = client
         self.status_writer = status_writer
@@ -140,6 +147,7 @@ class PodSyncer:
         self.services = services
         self.allocatable = allocatable
         self.network_error = network_error
+        self.pressure_admit = pressure_admit
         self.node_name = node_name
         self.cluster_id = cluster_id
         self.host_ip = host_ip
@@ -159,6 +167,8 @@ class PodSyncer:
         if st.terminal:                  # done, but the terminal status has not been written yet
             _, history = await self.observe(pod.metadata.uid)
             return await self.finish(pod, st, history)
+        if st.evicted is not None:
+            return await self.evict(pod, st)
         if not st.start_time:
             st.start_time = pod.status.startTime or rfc3339(self.clock.now())
         if not st.admitted:
@@ -257,6 +267,13 @@ class PodSyncer:
 
     # ------------------------------------------------------------------ admission
     def admit(self, pod, st: PodState) -> bool:
+        # a pod already running (a restarted kubelet adopting it) is not admitted again
+        refused = self.pressure_admit(pod) if pod.status.phase in ("", "Pending") else None
+        if refused is not None:
+            st.rejected = (EVICTED, refused)
+            self.event(pod, WARNING, EVICTED, refused)
+            st.terminal = True
+            return False
         fresh = pod.metadata.uid not in self.gpus.assigned
         try:
             assigned = self.gpus.admit(pod)
@@ -515,6 +532,13 @@ class PodSyncer:
         await self.stop_pod(pod, st, grace_period(pod), reason="")
         return SyncResult()
 
+    async def evict(self, pod, st: PodState) -> SyncResult:
+        """Node-pressure eviction: kill the containers at once, then report the pod Failed/Evicted."""
+        await self.stop_pod(pod, st, EVICTION_GRACE, reason="")
+        st.rejected = (EVICTED, st.evicted)
+        _, history = await self.observe(pod.metadata.uid)
+        return await self.finish(pod, st, history, pod.status.podIP)
+
     async def terminate(self, pod, st: PodState) -> SyncResult:
         """A pod marked for deletion: stop it within its grace period, report, and delete it for good."""
         grace = grace_period(pod)
@@ -562,6 +586,9 @@ class PodSyncer:
         if st.rejected:
             status.phase = "Failed"
             status.reason, status.message = st.rejected
+        if st.evicted is not None and not any(c.type == "DisruptionTarget" for c in status.conditions):
+            status.conditions.add(type="DisruptionTarget", status="True", reason=DISRUPTION_REASON,
+                                  message=st.evicted, lastTransitionTime=rfc3339(self.clock.now()))
         await self.status_writer.write(pod, st, status)
 
     def event(self, pod, type_: str, reason: str, message: str, cname: str | None = None) -> None:

@@ -7,6 +7,7 @@ Runtimes write each container's output to `ContainerConfig.log_path` in the CRI 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -123,6 +124,18 @@ class ContainerStatus:
 
 
 @dataclass
+class FilesystemStats:
+    capacity_bytes: int
+    available_bytes: int
+
+
+def host_filesystem(path: str) -> FilesystemStats:
+    """The real size and free space of the filesystem holding `path`."""
+    usage = shutil.disk_usage(path)
+    return FilesystemStats(usage.total, usage.free)
+
+
+@dataclass
 class ContainerStats:
     cpu_usage_ns: int             # cumulative CPU time
     memory_bytes: int             # working set
@@ -160,6 +173,9 @@ class Runtime(Protocol):
                    tty: bool = False) -> ExecSession: ...
     async def exec_sync(self, container_id: str, command: list[str], timeout: float) -> tuple[int, bytes]: ...
     async def stats(self, container_id: str) -> ContainerStats | None: ...
+    # the filesystem the node's root directory `path` lives on (logs, volumes): the eviction
+    # manager's nodefs signal
+    async def filesystem(self, path: str) -> FilesystemStats: ...
     def describe(self) -> dict[str, str]: ...    # notes for `minictl describe` (e.g. "image ignored")
 
 

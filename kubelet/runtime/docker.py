@@ -42,8 +42,8 @@ from kubelet.paths import LABEL_CLUSTER, cluster_id, node_root
 
 from .base import (LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME,
                    LABEL_POD_NAMESPACE, LABEL_POD_UID, ContainerConfig, ContainerStats,
-                   ContainerStatus, CreateContainerError, ImageNeverPullError, ImagePullError,
-                   LogWriter, RuntimeError_, SandboxConfig, SandboxStatus)
+                   ContainerStatus, CreateContainerError, FilesystemStats, ImageNeverPullError,
+                   ImagePullError, LogWriter, RuntimeError_, SandboxConfig, SandboxStatus, host_filesystem)
 
 log = logging.getLogger("kubelet.runtime.docker")
 
@@ -576,6 +576,9 @@ class DockerRuntime:
 
     async def stats(self, container_id: str) -> ContainerStats | None:
         return await self._call(self._stats, container_id)
+
+    async def filesystem(self, path: str) -> FilesystemStats:
+        return await asyncio.to_thread(host_filesystem, path)
 
     def _stats(self, container_id: str) -> ContainerStats | None:
         c = self._get(container_id)

@@ -16,7 +16,8 @@ Sandboxes get IPs from the node's pod CIDR (127.0.0.1 with host network). exec a
 with the command line echoed on stdout and exit code 0. A container's log gets one line when it
 starts and one when it exits. Stopping a running container ends it with 143 (SIGTERM's code). Statuses are returned as copies, so
 a caller comparing old and new sees the change. `network_problem` plays a node whose pod network
-cannot be set up."""
+cannot be set up; `filesystem_stats` is the node's disk as the eviction manager sees it (100 Gi, all
+free, until a test or lesson fills it)."""
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,8 @@ from dataclasses import dataclass
 from minik8s.api.clock import Clock
 from minik8s.api.quantity import QuantityError, bytes_value
 from kubelet.runtime.base import (
-    ContainerConfig, ContainerStats, ContainerStatus, CreateContainerError, RuntimeError_, SandboxConfig,
-    SandboxStatus, cri_timestamp,
+    ContainerConfig, ContainerStats, ContainerStatus, CreateContainerError, FilesystemStats, RuntimeError_,
+    SandboxConfig, SandboxStatus, cri_timestamp,
 )
 
 ANNOTATION_EXIT_AFTER = "fake.minik8s.io/exit-after-seconds"
@@ -39,6 +40,7 @@ ANNOTATION_CPU_MILLIS = "fake.minik8s.io/cpu-millis"
 ANNOTATION_MEMORY_BYTES = "fake.minik8s.io/memory-bytes"
 HOST_NETWORK_IP = "127.0.0.1"
 STOPPED_EXIT_CODE = 143
+FILESYSTEM_BYTES = 100 * 1024 ** 3
 
 
 @dataclass(slots=True)
@@ -137,6 +139,9 @@ class FakeRuntime:
         # set it to a cause to play a node whose pod network cannot be set up: the network is not ready
         # and sandboxes other than host-network ones fail
         self.network_problem: str | None = None
+        # the node's filesystem as the eviction manager sees it: set `available_bytes` low to play a
+        # full disk (nothing is written to a real one)
+        self.filesystem_stats = FilesystemStats(FILESYSTEM_BYTES, FILESYSTEM_BYTES)
 
     async def version(self) -> str:
         return "fake 0.1"
@@ -270,3 +275,6 @@ class FakeRuntime:
         elapsed = self.clock.monotonic() - c.started_mono
         return ContainerStats(int(c.behaviour.cpu_millis * 1_000_000 * elapsed), c.behaviour.memory_bytes,
                               self.clock.now())
+
+    async def filesystem(self, path: str) -> FilesystemStats:
+        return copy.copy(self.filesystem_stats)

@@ -54,8 +54,8 @@ import psutil
 from kubelet.cgroups import Cgroup, CgroupError, Cgroups
 from kubelet.network import PodNetwork
 from kubelet.runtime.base import (
-    ContainerConfig, ContainerStats, ContainerStatus, CreateContainerError, Mount, RuntimeError_,
-    SandboxConfig, SandboxStatus,
+    ContainerConfig, ContainerStats, ContainerStatus, CreateContainerError, FilesystemStats, Mount,
+    RuntimeError_, SandboxConfig, SandboxStatus, host_filesystem,
 )
 from kubelet.runtime.shim import (
     CONTAINER_FILE, EXITED_FILE, SHIM_LOG, STARTED_FILE, alive, read_json, write_json,
@@ -433,6 +433,9 @@ class ProcessRuntime:
             cg = Cgroup(**cgroup)
             return ContainerStats(cg.cpu_usage_ns(), cg.memory_working_set(), time.time())
         return _process_tree_stats(started["pid"])
+
+    async def filesystem(self, path: str) -> FilesystemStats:
+        return await asyncio.to_thread(host_filesystem, path)
 
 
 class ProcessExecSession:

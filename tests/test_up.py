@@ -172,6 +172,19 @@ def test_up_with_another_cluster_file_drains_and_deletes_the_nodes_it_no_longer_
     assert pods == []
 
 
+def test_delete_waits_until_the_object_is_gone_unless_told_not_to(ctl, tmp_path):
+    # a pod bound to a node with no kubelet is never confirmed gone: `delete` waits for it, as kubectl
+    assert ctl("up", "--nodes", "0", "--port", str(free_port())).returncode == 0
+    pod = write(tmp_path / "pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: stuck}\n"
+                                         "spec: {nodeName: nowhere, containers: [{name: c, image: busybox}]}\n")
+    assert ctl("apply", "-f", pod).returncode == 0
+    out = ctl("delete", "pod", "stuck", "--timeout=2s")
+    assert out.returncode == 1 and out.stdout == 'pod "stuck" deleted\n'
+    assert "error: timed out waiting for the condition on pods/stuck" in out.stderr
+    out = ctl("delete", "pod", "stuck", "--wait=false")
+    assert out.returncode == 0, out.stderr
+
+
 # ---------------------------------------------------------------- the process runtime
 @pytest.mark.root
 def test_down_leaves_no_pod_process_behind(ctl):

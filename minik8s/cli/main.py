@@ -142,7 +142,7 @@ def _delete_flags(p):
     p.add_argument("--force", action="store_true", help="with --grace-period=0, remove at once")
     p.add_argument("--cascade", nargs="?", const="background", default="background",
                    help="background (default), foreground or orphan")
-    _bool_flag(p, "--wait", default=False, help="wait until the objects are gone (default false)")
+    _bool_flag(p, "--wait", default=True, help="wait until the objects are gone (default true, as kubectl)")
     p.add_argument("--timeout", type=_duration, default=0, help="how long --wait waits (0: no limit)")
     p.add_argument("--ignore-not-found", action="store_true")
     _output(p, "output format: name")

@@ -3,14 +3,11 @@ loop (so a test can stop one and start another over the same runtime state), pod
 dicts, and waits that poll the API with a deadline instead of sleeping. Its own tests pin the waits."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import time
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.codec import from_dict
 from minik8s.api.errors import NotFound
 from minik8s.api.pb import core_pb2
@@ -19,23 +16,13 @@ from kubelet.__main__ import make_runtime
 from kubelet.agent import Kubelet
 from kubelet.config import NodeConfig, Settings, default_pod_cidr, index_of
 from kubelet.paths import LABEL_CLUSTER
+import support
 
 DEADLINE = 30.0
 
 # fast settings for tests that run real processes: short backoff and relist
 FAST = dict(backoff_base=1.0, backoff_cap=4.0, pleg_period=0.05, metrics_period=0.5, resync_period=2.0,
             node_status_update_period=1.0)
-
-
-def run(coro, timeout: float = 120.0):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-@pytest.fixture
-def srv(tmp_path):
-    s = ApiServerProcess(str(tmp_path)).start()
-    yield s
-    s.close()
 
 
 def pod(name: str, containers=None, node: str = "node-1", namespace: str = "default", labels=None,
@@ -54,21 +41,13 @@ def sh(name: str, script: str, **extra) -> dict:
 
 
 async def wait_for(fn, timeout: float = DEADLINE, interval: float = 0.02, what: str = "condition"):
-    """Poll `fn` (sync or async) until it returns something truthy; that value is returned."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-            if asyncio.iscoroutine(last):
-                last = await last
-        except NotFound:
-            last = None
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        await asyncio.sleep(interval)
+    """The shared wait, where a pod not made yet (NotFound) counts as "not yet"."""
+    return await support.wait_for(fn, timeout, what, interval, ignoring=(NotFound,))
+
+
+def settled(k) -> bool:
+    """Every pod worker of kubelet `k` waits with nothing left to do: all it was told has been synced."""
+    return all(not w.wake.is_set() and w.current is None for w in k.workers.workers.values())
 
 
 async def wait_pod(client, name: str, pred, timeout: float = DEADLINE, namespace: str = "default"):
@@ -179,17 +158,15 @@ async def remove_all(srv, k: Kubelet) -> None:
 
 
 # ---------------------------------------------------------------- the harness's own tests
-def test_wait_for_returns_the_value_and_times_out():
-    async def main():
-        box = {"n": 0}
+async def test_wait_for_returns_the_value_and_times_out():
+    box = {"n": 0}
 
-        def step():
-            box["n"] += 1
-            return box["n"] if box["n"] >= 3 else None
-        assert await wait_for(step, 5, interval=0) == 3
-        with pytest.raises(AssertionError, match="timed out"):
-            await wait_for(lambda: False, 0.05, what="nothing")
-    run(main())
+    def step():
+        box["n"] += 1
+        return box["n"] if box["n"] >= 3 else None
+    assert await wait_for(step, 5, interval=0) == 3
+    with pytest.raises(AssertionError, match="nothing not reached within 0.05 s"):
+        await wait_for(lambda: False, 0.05, what="nothing")
 
 
 def test_pod_builds_a_bound_pod_from_manifest_dicts():

@@ -77,7 +77,7 @@ class Objects:
     async def create(self, request, t: Target, ident) -> web.Response:
         if t.name:
             raise RestError("MethodNotAllowed", f"the server does not allow this method on the requested resource")
-        obj = decode_object(t.info, parse_body(await request.read(), request.content_type))
+        obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")))
         _namespace_matches(t, obj)
         authorize_write(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
         raw = await self.registry.create(t.info, obj, dry_run=_dry_run(request),
@@ -86,7 +86,7 @@ class Objects:
                             content_type="application/json")
 
     async def update(self, request, t: Target, ident) -> web.Response:
-        obj = decode_object(t.info, parse_body(await request.read(), request.content_type))
+        obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")))
         _namespace_matches(t, obj)
         if obj.metadata.name != t.name:
             raise BadRequest(f"the name of the object ({obj.metadata.name}) does not match the name on the URL "
@@ -141,7 +141,7 @@ class Objects:
         opts = {}
         raw_body = await request.read()
         if raw_body.strip():
-            opts = parse_body(raw_body, request.content_type or "application/json")
+            opts = parse_body(raw_body, request.headers.get("Content-Type", "") or "application/json")
             if not isinstance(opts, dict):
                 raise BadRequest("the body of a delete must be DeleteOptions")
         grace = request.query.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
@@ -195,7 +195,7 @@ class Objects:
         authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, "scale")
         raw_body = await request.read()
         if request.method == "PUT":
-            body = parse_body(raw_body, request.content_type)
+            body = parse_body(raw_body, request.headers.get("Content-Type", ""))
             change = lambda scale: body  # noqa: E731
         else:
             kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
@@ -219,7 +219,7 @@ class Objects:
     async def binding(self, request, t: Target, ident) -> web.Response:
         if t.info.kind != "Pod" or request.method != "POST":
             raise NotFound("the server could not find the requested resource")
-        body = parse_body(await request.read(), request.content_type)
+        body = parse_body(await request.read(), request.headers.get("Content-Type", ""))
         target = body.get("target") if isinstance(body, dict) else None
         if not isinstance(target, dict) or not target.get("name"):
             raise BadRequest("a Binding needs target.name, the node")

@@ -15,6 +15,7 @@ import pytest
 
 from cluster import ROOT
 from minik8s.cli.up import load_cluster
+from support import wait_for_sync
 
 DEADLINE = 30.0
 
@@ -31,16 +32,6 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
-
-
-def until(cond, timeout: float = DEADLINE, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not reached in {timeout}s"
-        time.sleep(0.05)
 
 
 class Ctl:
@@ -201,10 +192,10 @@ def test_down_leaves_no_pod_process_behind(ctl):
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sleeper", "namespace": "default"},
             "spec": {"nodeName": "node-1", "containers": [
                 {"name": "app", "image": "busybox", "command": ["sleep", "600"]}]}}))
-        until(lambda: c.get("Pod", "sleeper", "default").status.phase == "Running", what="the pod running")
+        wait_for_sync(lambda: c.get("Pod", "sleeper", "default").status.phase == "Running", what="the pod running")
     containers = os.path.join(ctl.home, "kubelet", "node-1", "runtime", "containers")
     [cid] = os.listdir(containers)
-    started = until(lambda: read_json(os.path.join(containers, cid, STARTED_FILE)), what="the container started")
+    started = wait_for_sync(lambda: read_json(os.path.join(containers, cid, STARTED_FILE)), what="the container started")
     assert started_alive(started["pid"], started["pid_start"])
     components = ctl.pids()
 

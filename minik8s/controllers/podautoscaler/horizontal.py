@@ -167,7 +167,7 @@ class HorizontalController(Controller):
                 await self._write_status(hpa, original)
                 self.recorder.event(hpa, WARNING, "FailedComputeMetricsReplicas", str(e))
                 return
-            desired = max(proposal, 0)
+            desired = proposal
             if desired > current:
                 reason = f"{metric} above target"
             elif desired < current:

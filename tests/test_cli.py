@@ -719,24 +719,3 @@ def test_jsonpath_templates():
     assert {t: jsonpath.compile(t).render(doc) for t in cases} == cases
     with pytest.raises(jsonpath.JSONPathError):
         jsonpath.compile("{range .items[*]}{.x}")
-
-
-def test_three_way_apply_patch():
-    from minik8s.cli.resources import three_way_patch
-    last = {"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "paused": True}}
-    new = {"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 3}}
-    live = {"metadata": {"labels": {"a": "1", "b": "2", "c": "3"}, "uid": "u"},
-            "spec": {"replicas": 2, "paused": True, "revisionHistoryLimit": 10}}
-    assert three_way_patch(last, new, live) == {"metadata": {"labels": {"b": None}},
-                                                "spec": {"replicas": 3, "paused": None}}
-    # lists are left alone when unchanged since the last apply and still contained in the live list
-    last = {"spec": {"containers": [{"name": "c", "image": "x"}]}}
-    live = {"spec": {"containers": [{"name": "c", "image": "x", "imagePullPolicy": "Always"}]}}
-    assert three_way_patch(last, last, live) == {}
-    new = {"spec": {"containers": [{"name": "c", "image": "y"}]}}
-    assert three_way_patch(last, new, live) == new
-    # a field dropped inside a list item: the list is sent whole
-    last = {"spec": {"containers": [{"name": "c", "image": "x", "command": ["sh"]}]}}
-    new = {"spec": {"containers": [{"name": "c", "image": "x"}]}}
-    live = {"spec": {"containers": [{"name": "c", "image": "x", "command": ["sh"]}]}}
-    assert three_way_patch(last, new, live) == new

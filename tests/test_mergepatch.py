@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minik8s.api.mergepatch import create_merge_patch, merge_patch
+from minik8s.api.mergepatch import create_merge_patch, merge_patch, three_way_patch
 
 # RFC 7386 Appendix A: target, patch, result
 RFC_EXAMPLES = [
@@ -145,3 +145,23 @@ def test_merge_patch_never_mutates_and_is_idempotent(target, patch):
             assert key not in once
         elif not isinstance(value, dict):
             assert once[key] == value
+
+
+def test_three_way_apply_patch():
+    last = {"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"replicas": 2, "paused": True}}
+    new = {"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 3}}
+    live = {"metadata": {"labels": {"a": "1", "b": "2", "c": "3"}, "uid": "u"},
+            "spec": {"replicas": 2, "paused": True, "revisionHistoryLimit": 10}}
+    assert three_way_patch(last, new, live) == {"metadata": {"labels": {"b": None}},
+                                                "spec": {"replicas": 3, "paused": None}}
+    # lists are left alone when unchanged since the last apply and still contained in the live list
+    last = {"spec": {"containers": [{"name": "c", "image": "x"}]}}
+    live = {"spec": {"containers": [{"name": "c", "image": "x", "imagePullPolicy": "Always"}]}}
+    assert three_way_patch(last, last, live) == {}
+    new = {"spec": {"containers": [{"name": "c", "image": "y"}]}}
+    assert three_way_patch(last, new, live) == new
+    # a field dropped inside a list item: the list is sent whole
+    last = {"spec": {"containers": [{"name": "c", "image": "x", "command": ["sh"]}]}}
+    new = {"spec": {"containers": [{"name": "c", "image": "x"}]}}
+    live = {"spec": {"containers": [{"name": "c", "image": "x", "command": ["sh"]}]}}
+    assert three_way_patch(last, new, live) == new

@@ -1,10 +1,13 @@
 """RFC 7386 JSON merge patch: applying one, and computing the minimal one.
 
 This module owns ``merge_patch`` (what the API server does for
-``application/merge-patch+json``) and ``create_merge_patch`` (what
-``minictl apply`` uses to tell "unchanged" from "configured"). Values are
-JSON-shaped Python data: dict, list, str, int, float, bool and None.
-Neither function mutates its inputs or returns structure shared with them.
+``application/merge-patch+json``), ``create_merge_patch`` (what
+``minictl apply`` uses to tell "unchanged" from "configured") and
+``three_way_patch`` (the patch ``minictl apply`` sends, from the last applied
+configuration, the new one and the live object). Values are JSON-shaped
+Python data: dict, list, str, int, float, bool and None. ``merge_patch`` and
+``create_merge_patch`` neither mutate their inputs nor return structure shared
+with them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["create_merge_patch", "merge_patch"]
+__all__ = ["create_merge_patch", "merge_patch", "three_way_patch"]
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -88,3 +91,68 @@ def create_merge_patch(original: dict, modified: dict) -> dict:
         else:
             patch[key] = _clone(new)
     return patch
+
+
+# ---------------------------------------------------------------- kubectl apply's three-way patch
+def _only_nulls(patch: dict) -> dict:
+    out = {}
+    for k, v in patch.items():
+        if v is None:
+            out[k] = None
+        elif isinstance(v, dict):
+            sub = _only_nulls(v)
+            if sub:
+                out[k] = sub
+    return out
+
+
+def _subset(m: Any, c: Any) -> bool:
+    """Whether `m` is contained in `c` (everything `m` says, `c` says too; `c` may say more, as the
+    server's defaults do)."""
+    if isinstance(m, dict):
+        return isinstance(c, dict) and all(k in c and _subset(v, c[k]) for k, v in m.items())
+    if isinstance(m, list):
+        return isinstance(c, list) and len(m) == len(c) and all(_subset(a, b) for a, b in zip(m, c))
+    return not create_merge_patch({"v": m}, {"v": c})
+
+
+def _delta(current: dict, modified: dict, original: Any) -> dict:
+    """The additions and changes that turn `current` into `modified`, ignoring what `current` has
+    that `modified` does not mention. A list is left alone when the manifest did not change it
+    since the last apply and the live list still holds everything it says (merge patches replace
+    lists whole, which would drop the server's defaults inside them)."""
+    out = {}
+    for k, v in modified.items():
+        if k not in current:
+            out[k] = v
+            continue
+        c = current[k]
+        o = original.get(k) if isinstance(original, dict) else None
+        if isinstance(v, dict) and isinstance(c, dict):
+            d = _delta(c, v, o)
+            if d:
+                out[k] = d
+        elif isinstance(v, list):
+            if _subset(v, c) and (o is None or not create_merge_patch({"v": o}, {"v": v})):
+                continue
+            out[k] = v
+        elif create_merge_patch({"v": c}, {"v": v}):
+            out[k] = v
+    return out
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def three_way_patch(original: dict | None, modified: dict, current: dict) -> dict:
+    """kubectl apply's patch: delete what the last applied configuration had and the new one does not;
+    add or change what the new one says differently from the live object."""
+    deletions = _only_nulls(create_merge_patch(original, modified)) if original else {}
+    return _deep_merge(deletions, _delta(current, modified, original or {}))

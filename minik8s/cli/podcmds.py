@@ -2,7 +2,7 @@
 containers (through the API server and the node's kubelet tunnel) or read the usage kubelets publish
 (metrics.k8s.io NodeMetrics / PodMetrics), with kubectl's flags, output and messages.
 
-Nothing heavy is imported at module level: main.py imports this file for its command table."""
+Nothing heavy is imported at module level: main.py imports this file for its command table (COMMANDS)."""
 from __future__ import annotations
 
 import os
@@ -54,7 +54,7 @@ COMMANDS = [
 
 # ---------------------------------------------------------------- shared
 def _pod_name(word: str) -> str:
-    from minik8s.cli.resources import CliError
+    from minik8s.cli.common import CliError
     kind, sep, name = word.partition("/")
     if not sep:
         return word
@@ -80,13 +80,13 @@ def _default_container(client, name: str, ns: str, container: str) -> str:
 def _since_seconds(text: str | None) -> int | None:
     if not text:
         return None
-    from minik8s.cli.watchcmds import parse_duration
+    from minik8s.cli.common import parse_duration
     return max(1, int(parse_duration(text) + 0.999))
 
 
 # ---------------------------------------------------------------- logs
 def cmd_logs(args) -> int:
-    from minik8s.cli.resources import client_for, namespace_of
+    from minik8s.cli.common import client_for, namespace_of
     ns = namespace_of(args)
     name = _pod_name(args.pod)
     out = sys.stdout.buffer
@@ -111,7 +111,7 @@ def cmd_logs(args) -> int:
 def cmd_exec(args) -> int:
     from minik8s.client.transport import from_rpc_error
     from minik8s.api.pb import api_pb2
-    from minik8s.cli.resources import CliError, client_for, namespace_of
+    from minik8s.cli.common import CliError, client_for, namespace_of
     import grpc
 
     command = list(args.command)
@@ -233,7 +233,7 @@ def _mem_cell(b: int) -> str:
 
 
 def cmd_top(args) -> int:
-    from minik8s.cli.resources import CliError
+    from minik8s.cli.common import CliError
     kind = args.kind.lower()
     if kind in ("node", "nodes", "no"):
         return _top_nodes(args)
@@ -245,7 +245,7 @@ def cmd_top(args) -> int:
 def _top_nodes(args) -> int:
     from minik8s.api.errors import NotFound
     from minik8s.cli.printers import tabwrite
-    from minik8s.cli.resources import CliError, client_for
+    from minik8s.cli.common import CliError, client_for
     with client_for(args) as c:
         if args.name:
             try:
@@ -286,7 +286,7 @@ def _top_nodes(args) -> int:
 
 def _top_pods(args) -> int:
     from minik8s.cli.printers import tabwrite
-    from minik8s.cli.resources import CliError, client_for, namespace_of
+    from minik8s.cli.common import CliError, client_for, namespace_of
     ns = "" if args.all_namespaces else namespace_of(args)
     with client_for(args) as c:
         items = list(c.list("PodMetrics", ns, label_selector=args.selector))

@@ -1,5 +1,5 @@
-"""The resource commands of `minictl`: get, apply, create, delete, describe, label, annotate, patch,
-api-resources and version, with kubectl's arguments, output and messages.
+"""The resource commands of `minictl`: get (get -w in watching.py), apply, create, delete, describe,
+label, annotate, patch, api-resources and version, with kubectl's arguments, output and messages.
 
 Everything heavy (gRPC, protobuf, YAML) is imported inside the commands, so `minictl` starts fast."""
 from __future__ import annotations
@@ -8,128 +8,112 @@ import json
 import sys
 import time
 
+from minik8s.cli.common import (CliError, api_error_line, bool_flag, client_for, duration, file_flags,
+                                load_manifests, lookup, namespace_of, output_flag, parse_resources, report,
+                                selector_args, selector_flags, sort_objects, target_namespace)
+
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
-class CliError(Exception):
-    """A failure reported as `error: <message>` with exit status 1."""
+# ---------------------------------------------------------------- flags
+def _get_flags(p):
+    p.add_argument("resources", nargs="*", metavar="TYPE[/NAME] [NAME...]")
+    output_flag(p)
+    selector_flags(p)
+    p.add_argument("-A", "--all-namespaces", action="store_true", help="list across all namespaces")
+    p.add_argument("-w", "--watch", action="store_true", help="after listing, watch for changes")
+    p.add_argument("--watch-only", action="store_true", help="watch for changes without listing first")
+    p.add_argument("--output-watch-events", action="store_true", help="add the watch event type")
+    p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+    p.add_argument("-L", "--label-columns", action="append", help="add a column per label key")
+    p.add_argument("--no-headers", action="store_true", help="omit table headers")
+    p.add_argument("--sort-by", help="sort by a JSONPath expression, e.g. .metadata.name")
+    p.add_argument("--ignore-not-found", action="store_true", help="no error for a missing named object")
 
 
-class Failed(Exception):
-    """Errors were already printed; exit 1."""
+def _describe_flags(p):
+    p.add_argument("resources", nargs="*", metavar="TYPE[/NAME] [NAME...]")
+    selector_flags(p, field=False)
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    bool_flag(p, "--show-events", default=True, help="include the Events table (default true)")
 
 
-# ---------------------------------------------------------------- context
-_SERVER: list[str] = []
+def _apply_flags(p):
+    file_flags(p, required=True)
+    output_flag(p, "output format: name|json|yaml")
 
 
-def client_for(args):
-    """The API client for the global flags: --server/--token/--certificate-authority override the
-    config file in --home ($MINIK8S_HOME, ~/.minik8s)."""
-    from minik8s.client.client import Client
-    timeout = getattr(args, "request_timeout", None) or 30.0
-    server, token = getattr(args, "server", None), getattr(args, "token", None)
-    ca = getattr(args, "certificate_authority", None)
-    if server and token is not None:
-        _SERVER[:] = [server]
-        return Client(server, token, ca, timeout=timeout)
-    from minik8s.client.config import ClientConfig
-    try:
-        cfg = ClientConfig.load(getattr(args, "home", None))
-    except FileNotFoundError as e:
-        if server:
-            _SERVER[:] = [server]
-            return Client(server, token or "", ca, timeout=timeout)
-        raise CliError(str(e)) from None
-    except (KeyError, ValueError) as e:
-        raise CliError(f"invalid client config: {e}") from None
-    _SERVER[:] = [server or cfg.server]
-    if server or token is not None or ca:
-        return Client(server or cfg.server, token if token is not None else cfg.token, ca or cfg.ca_file,
-                      timeout=timeout)
-    return Client(config=cfg, timeout=timeout)
+def _create_flags(p):
+    p.add_argument("resources", nargs="*", metavar="namespace NAME")
+    file_flags(p)
+    output_flag(p, "output format: name|json|yaml")
+    p.add_argument("--save-config", action="store_true", help="record the configuration for later apply")
 
 
-def namespace_of(args) -> str:
-    return getattr(args, "namespace", None) or "default"
+def _delete_flags(p):
+    p.add_argument("resources", nargs="*", metavar="TYPE[/NAME] [NAME...]")
+    file_flags(p)
+    selector_flags(p)
+    p.add_argument("--all", action="store_true", help="delete all resources of the type in the namespace")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.add_argument("--grace-period", type=int, default=-1,
+                   help="seconds to let the object terminate (-1: its own default)")
+    p.add_argument("--now", action="store_true", help="delete with grace period 1 (immediate shutdown)")
+    p.add_argument("--force", action="store_true", help="with --grace-period=0, remove at once")
+    p.add_argument("--cascade", nargs="?", const="background", default="background",
+                   help="background (default), foreground or orphan")
+    bool_flag(p, "--wait", default=True, help="wait until the objects are gone (default true, as kubectl)")
+    p.add_argument("--timeout", type=duration, default=0, help="how long --wait waits (0: no limit)")
+    p.add_argument("--ignore-not-found", action="store_true")
+    output_flag(p, "output format: name")
 
 
-def lookup(word: str):
-    from minik8s.api.kinds import UnknownKind, lookup as _lookup
-    try:
-        return _lookup(word)
-    except UnknownKind as e:
-        raise CliError(str(e)) from None
+def _api_resources_flags(p):
+    p.add_argument("--namespaced", help="true or false: only namespaced or only cluster-scoped kinds")
+    p.add_argument("--api-group", help="only this API group ('' for core)")
+    output_flag(p, "output format: name")
+    p.add_argument("--no-headers", action="store_true")
 
 
-def parse_resources(words: list[str]) -> list[tuple[object, list[str] | None]]:
-    """kubectl's resource arguments: `TYPE[,TYPE...] [NAME...]` or `TYPE/NAME...`.
-
-    Returns [(KindInfo, names or None for all)], in the order given."""
-    if not words:
-        return []
-    if "/" in words[0]:
-        out: list[tuple[object, list[str] | None]] = []
-        for w in words:
-            kind, sep, name = w.partition("/")
-            if not sep or not kind or not name:
-                raise CliError("arguments in resource/name form must have a single resource and name")
-            info = lookup(kind)
-            if out and out[-1][0] is info:
-                out[-1][1].append(name)
-            else:
-                out.append((info, [name]))
-        return out
-    if any("/" in w for w in words[1:]):
-        raise CliError("there is no need to specify a resource type as a separate argument when passing "
-                       "arguments in resource/name form (e.g. 'minictl get resource/<resource_name>' "
-                       "instead of 'minictl get resource resource/<resource_name>'")
-    kinds = [k for k in words[0].split(",") if k]
-    names = words[1:] or None
-    infos = []
-    for k in kinds:
-        if k == "all":
-            infos.extend(lookup(x) for x in ("pods", "services", "deployments", "replicasets", "jobs",
-                                             "horizontalpodautoscalers"))
-        else:
-            infos.append(lookup(k))
-    return [(i, list(names) if names else None) for i in infos]
+def _version_flags(p):
+    p.add_argument("--client", action="store_true", help="client version only")
+    output_flag(p, "output format: json|yaml")
 
 
-def what(info, name: str) -> str:
-    """`deployments.apps "web"`, as the server words an object in its errors."""
-    plural = f"{info.plural}.{info.group}" if info.group else info.plural
-    return f'{plural} "{name}"'
+def _meta_flags(p):
+    p.add_argument("args", nargs="+", metavar="TYPE NAME KEY=VAL... KEY-...")
+    p.add_argument("--overwrite", action="store_true", help="allow replacing existing values")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.add_argument("-l", "--selector")
+    p.add_argument("--resource-version", help="only if the object is still at this version")
+    p.add_argument("-f", "--filename", action="append", default=None)
 
 
-def api_error_line(e, context: str = "") -> str:
-    """kubectl's wording of a server error (`Error from server (NotFound): pods "x" not found`)."""
-    from minik8s.api.errors import Invalid, Unauthenticated, Unavailable
-    if isinstance(e, Invalid):
-        return f"The {e.message}"
-    if isinstance(e, Unauthenticated):
-        return "error: You must be logged in to the server (Unauthorized)"
-    low = e.message.lower()
-    server = _SERVER[0] if _SERVER else "the server"
-    if isinstance(e, Unavailable) and any(s in low for s in ("failed to connect", "connection refused",
-                                                             "dns resolution", "socket closed",
-                                                             "connection reset")):
-        return f"The connection to the server {server} was refused - did you specify the right host or port?"
-    if isinstance(e, Unavailable) and "deadline exceeded" in low:
-        return f"Unable to connect to the server {server}: request timed out ({e.message})"
-    return f"Error from server ({e.reason}): {context}{e.message}"
+def _patch_flags(p):
+    p.add_argument("resources", nargs="+", metavar="TYPE NAME | TYPE/NAME")
+    p.add_argument("-p", "--patch", help="the patch, JSON (or YAML)")
+    p.add_argument("--patch-file", help="a file holding the patch")
+    p.add_argument("--type", default="merge", help="patch type: merge (the only one supported)")
+    p.add_argument("--subresource", help="status to patch the status subresource")
+    output_flag(p, "output format: name|json|yaml")
 
 
-def report(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
-def _selector_args(args) -> tuple[str, str]:
-    return getattr(args, "selector", None) or "", getattr(args, "field_selector", None) or ""
-
-
-def sort_objects(objs: list) -> list:
-    return sorted(objs, key=lambda o: (o.metadata.namespace, o.metadata.name))
+# name, implementation (module:function), help, flags: main.py joins every verb module's COMMANDS
+COMMANDS = [
+    ("get", "resources:cmd_get", "Display one or many resources", _get_flags),
+    ("describe", "resources:cmd_describe", "Show details of a resource or group of resources", _describe_flags),
+    ("apply", "resources:cmd_apply", "Apply a configuration to a resource by file name or stdin", _apply_flags),
+    ("create", "resources:cmd_create", "Create a resource from a file or from stdin", _create_flags),
+    ("delete", "resources:cmd_delete", "Delete resources by file names, stdin, resources and names, or by "
+                                       "resources and label selector", _delete_flags),
+    ("api-resources", "resources:cmd_api_resources", "Print the supported API resources",
+     _api_resources_flags),
+    ("version", "resources:cmd_version", "Print the client and server version information", _version_flags),
+    ("label", "resources:cmd_label", "Update the labels on a resource", _meta_flags),
+    ("annotate", "resources:cmd_annotate", "Update the annotations on a resource", _meta_flags),
+    ("patch", "resources:cmd_patch", "Update fields of a resource with a merge patch", _patch_flags),
+]
 
 
 # ---------------------------------------------------------------- get
@@ -144,12 +128,12 @@ def cmd_get(args) -> int:
                        "complete list of supported resources.")
     requests = parse_resources(args.resources)
     if args.watch or args.watch_only:
-        from minik8s.cli.watchcmds import get_watch
+        from minik8s.cli.watching import get_watch
         return get_watch(args, requests)
     from minik8s.api.errors import ApiError, NotFound
     client = client_for(args)
     ns = "" if args.all_namespaces else namespace_of(args)
-    label_sel, field_sel = _selector_args(args)
+    label_sel, field_sel = selector_args(args)
     groups = []          # (info, [objects])
     failed = False
     single = len(requests) == 1 and requests[0][1] is not None and len(requests[0][1]) == 1
@@ -277,97 +261,6 @@ def _no_resources(groups, ns: str) -> None:
 
 
 # ---------------------------------------------------------------- apply / create
-def _load_manifests(args):
-    from minik8s.api.manifest import ManifestError, load_paths
-    if not args.filename:
-        raise CliError("must specify one of -f and -k")
-    try:
-        return load_paths(args.filename, recursive=getattr(args, "recursive", False))
-    except ManifestError as e:
-        for line in e.errors:
-            report(f"error: {line}")
-        raise Failed() from None
-
-
-def _target_namespace(args, m) -> str:
-    """The namespace for a manifest's object, as kubectl decides it."""
-    if not m.info.namespaced:
-        return ""
-    flag = getattr(args, "namespace", None)
-    own = m.obj.metadata.namespace
-    if own and flag and own != flag:
-        raise CliError(f'the namespace from the provided object "{own}" does not match the namespace '
-                       f'"{flag}". You must pass \'--namespace={own}\' to perform this operation.')
-    return own or flag or "default"
-
-
-def _only_nulls(patch):
-    out = {}
-    for k, v in patch.items():
-        if v is None:
-            out[k] = None
-        elif isinstance(v, dict):
-            sub = _only_nulls(v)
-            if sub:
-                out[k] = sub
-    return out
-
-
-def _subset(m, c) -> bool:
-    """Whether `m` is contained in `c` (everything `m` says, `c` says too; `c` may say more, as the
-    server's defaults do)."""
-    from minik8s.api.mergepatch import create_merge_patch
-    if isinstance(m, dict):
-        return isinstance(c, dict) and all(k in c and _subset(v, c[k]) for k, v in m.items())
-    if isinstance(m, list):
-        return isinstance(c, list) and len(m) == len(c) and all(_subset(a, b) for a, b in zip(m, c))
-    return not create_merge_patch({"v": m}, {"v": c})
-
-
-def _delta(current: dict, modified: dict, original) -> dict:
-    """The additions and changes that turn `current` into `modified`, ignoring what `current` has
-    that `modified` does not mention. A list is left alone when the manifest did not change it
-    since the last apply and the live list still holds everything it says (merge patches replace
-    lists whole, which would drop the server's defaults inside them)."""
-    from minik8s.api.mergepatch import create_merge_patch
-    out = {}
-    for k, v in modified.items():
-        if k not in current:
-            out[k] = v
-            continue
-        c = current[k]
-        o = original.get(k) if isinstance(original, dict) else None
-        if isinstance(v, dict) and isinstance(c, dict):
-            d = _delta(c, v, o)
-            if d:
-                out[k] = d
-        elif isinstance(v, list):
-            if _subset(v, c) and (o is None or not create_merge_patch({"v": o}, {"v": v})):
-                continue
-            out[k] = v
-        elif create_merge_patch({"v": c}, {"v": v}):
-            out[k] = v
-    return out
-
-
-def _deep_merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def three_way_patch(original: dict | None, modified: dict, current: dict) -> dict:
-    """kubectl apply's patch: delete what the last applied configuration had and the new one does not;
-    add or change what the new one says differently from the live object."""
-    from minik8s.api.mergepatch import create_merge_patch
-    deletions = _only_nulls(create_merge_patch(original, modified)) if original else {}
-    return _deep_merge(deletions, _delta(current, modified, original or {}))
-
-
 def modified_config(m, namespace: str) -> tuple[dict, dict]:
     """(the configuration to record as last-applied, the same with the annotation set)."""
     from minik8s.api.codec import to_dict
@@ -393,12 +286,13 @@ def modified_config(m, namespace: str) -> tuple[dict, dict]:
 def cmd_apply(args) -> int:
     from minik8s.api.codec import FieldError, from_dict, to_dict
     from minik8s.api.errors import ApiError, NotFound
-    manifests = _load_manifests(args)
+    from minik8s.api.mergepatch import three_way_patch
+    manifests = load_manifests(args)
     if not manifests:
         raise CliError("no objects passed to apply")
     targets = []
     for m in manifests:
-        ns = _target_namespace(args, m)
+        ns = target_namespace(args, m)
         if not m.obj.metadata.name:
             if m.obj.metadata.generateName:
                 raise CliError(f"from {m.source}: cannot use generate name with apply")
@@ -470,10 +364,10 @@ def cmd_create(args) -> int:
     from minik8s.api.errors import ApiError
     if args.resources:
         return _create_named(args)
-    manifests = _load_manifests(args)
+    manifests = load_manifests(args)
     if not manifests:
         raise CliError("no objects passed to create")
-    targets = [(m, _target_namespace(args, m)) for m in manifests]
+    targets = [(m, target_namespace(args, m)) for m in manifests]
     client = client_for(args)
     failed = False
     for m, ns in targets:
@@ -517,15 +411,15 @@ def _deletion_targets(args, client) -> list[tuple[object, str, str, str]]:
     """[(info, namespace, name, source)] from -f or resource arguments (with -l / --all)."""
     out = []
     if args.filename:
-        for m in _load_manifests(args):
-            out.append((m.info, _target_namespace(args, m), m.obj.metadata.name, m.source))
+        for m in load_manifests(args):
+            out.append((m.info, target_namespace(args, m), m.obj.metadata.name, m.source))
         return out
     if not args.resources:
         raise CliError("You must provide one or more resources by argument or filename.\n"
                        "Example resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n"
                        "   '<resource> <name>'\n   '<resource>'")
     ns = namespace_of(args)
-    label_sel, field_sel = _selector_args(args)
+    label_sel, field_sel = selector_args(args)
     for info, names in parse_resources(args.resources):
         tns = ns if info.namespaced else ""
         if names:
@@ -581,7 +475,7 @@ def cmd_delete(args) -> int:
             print(f'{info.resource} "{name}" {"force deleted" if args.force and grace == 0 else "deleted"}')
         deleted.append((info, ns, name, res.metadata.uid))
     if args.wait and deleted:
-        from minik8s.cli.watchcmds import wait_deleted
+        from minik8s.cli.watching import wait_deleted
         timeout = args.timeout if args.timeout else None
         for info, ns, name, uid in deleted:
             if not wait_deleted(client, info, ns, name, uid, timeout):
@@ -599,7 +493,7 @@ def cmd_describe(args) -> int:
                        "complete list of supported resources.")
     client = client_for(args)
     ns = namespace_of(args)
-    label_sel, _ = _selector_args(args)
+    label_sel, _ = selector_args(args)
     objs = []
     failed = False
     for info, names in parse_resources(args.resources):
@@ -679,7 +573,7 @@ def _meta_map_cmd(args, field: str, verb: str) -> int:
         if not resources:
             raise CliError("one or more resources must be specified as <resource> <name> or <resource>/<name>")
         ns = namespace_of(args)
-        label_sel, _ = _selector_args(args)
+        label_sel, _ = selector_args(args)
         for info, names in parse_resources(resources):
             tns = ns if info.namespaced else ""
             if names:

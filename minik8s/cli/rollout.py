@@ -1,7 +1,7 @@
 """The workload commands of `minictl`: `scale`, `rollout status|history|undo|restart|pause|resume`,
 `set image` and `set env`, with kubectl's arguments, output and messages.
 
-`COMMANDS` (appended to main.py's list) names each command's implementation and flags; the flag
+`COMMANDS` (joined into main.py's list) names each command's implementation and flags; the flag
 functions are light, everything heavy is imported when a command runs. `rollout undo` works as
 kubectl's does, on the client: it finds the ReplicaSet of the wanted revision and writes its pod
 template (less the pod-template-hash label) and annotations back into the Deployment; the Deployment
@@ -11,37 +11,21 @@ from __future__ import annotations
 import sys
 import time
 
-from minik8s.cli.resources import (CliError, api_error_line, client_for, namespace_of, parse_resources,
-                                   report, sort_objects)
+from minik8s.cli.common import (CliError, Parser, api_error_line, bool_value, client_for, duration,
+                                global_flags, namespace_of, parse_resources, report, sort_objects)
 
 CONFLICT_RETRIES = 5
 
 
 # ---------------------------------------------------------------- flags
-def _globals(p) -> None:
-    from minik8s.cli.main import _globals as g
-    g(p)
-
-
 def _sub(p, title: str):
-    from minik8s.cli.main import _Parser
-    return p.add_subparsers(dest=f"{title}_command", metavar="COMMAND", parser_class=_Parser)
+    return p.add_subparsers(dest=f"{title}_command", metavar="COMMAND", parser_class=Parser)
 
 
 def _resource_args(p, metavar: str = "TYPE NAME | TYPE/NAME") -> None:
     p.add_argument("resources", nargs="*", metavar=metavar)
     p.add_argument("-l", "--selector", help="label selector")
     p.add_argument("--all", action="store_true", help="every object of the type in the namespace")
-
-
-def _duration(text: str) -> float:
-    from minik8s.cli.main import _duration as d
-    return d(text)
-
-
-def _bool(text) -> bool:
-    from minik8s.cli.main import _bool as b
-    return b(text)
 
 
 def _scale_flags(p) -> None:
@@ -63,7 +47,7 @@ def _rollout_flags(p) -> None:
             ("pause", "Mark the provided resource as paused", None),
             ("resume", "Resume a paused resource", None)):
         sp = sub.add_parser(name, help=help_, description=help_)
-        _globals(sp)
+        global_flags(sp)
         sp.set_defaults(func=f"rollout:cmd_rollout_{name}")
         _resource_args(sp)
         if extra is not None:
@@ -73,9 +57,9 @@ def _rollout_flags(p) -> None:
 
 
 def _status_flags(p) -> None:
-    p.add_argument("-w", "--watch", nargs="?", const=True, default=True, type=_bool,
+    p.add_argument("-w", "--watch", nargs="?", const=True, default=True, type=bool_value,
                    help="watch the status of the rollout until it's done (default true)")
-    p.add_argument("--timeout", type=_duration, default=0.0,
+    p.add_argument("--timeout", type=duration, default=0.0,
                    help="how long to wait before giving up, e.g. 5m (0: no limit)")
     p.add_argument("--revision", type=int, default=0, help="pin to a specific revision")
 
@@ -94,7 +78,7 @@ def _set_flags(p) -> None:
     sub = _sub(p, "set")
     sp = sub.add_parser("image", help="Update the image of a pod template",
                         description="Update existing container image(s) of resources")
-    _globals(sp)
+    global_flags(sp)
     sp.set_defaults(func="rollout:cmd_set_image")
     sp.add_argument("args", nargs="*", metavar="(TYPE NAME | TYPE/NAME) CONTAINER_NAME_1=CONTAINER_IMAGE_1 ...")
     sp.add_argument("-l", "--selector", help="label selector")
@@ -102,20 +86,20 @@ def _set_flags(p) -> None:
     sp.add_argument("-o", "--output", help="output format: name")
     sp = sub.add_parser("env", help="Update environment variables on a pod template",
                         description="Update environment variables on a pod template")
-    _globals(sp)
+    global_flags(sp)
     sp.set_defaults(func="rollout:cmd_set_env")
     sp.add_argument("args", nargs="*", metavar="(TYPE NAME | TYPE/NAME) KEY_1=VAL_1 ... KEY_N-")
     sp.add_argument("-c", "--containers", default="*", help="the names of containers to change (wildcards)")
     sp.add_argument("-e", "--env", action="append", default=[], help="KEY=VAL to set (repeatable)")
     sp.add_argument("--list", action="store_true", help="print the environment of each container")
-    sp.add_argument("--overwrite", nargs="?", const=True, default=True, type=_bool,
+    sp.add_argument("--overwrite", nargs="?", const=True, default=True, type=bool_value,
                     help="replace existing values (default true)")
     sp.add_argument("-l", "--selector", help="label selector")
     sp.add_argument("--all", action="store_true")
     sp.add_argument("-o", "--output", help="output format: name")
 
 
-# name, implementation, help, flags (as in main.COMMANDS)
+# name, implementation (module:function), help, flags: main.py joins every verb module's COMMANDS
 COMMANDS = [
     ("scale", "rollout:cmd_scale", "Set a new size for a deployment or replica set", _scale_flags),
     ("rollout", "rollout:cmd_rollout", "Manage the rollout of a resource", _rollout_flags),

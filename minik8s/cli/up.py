@@ -50,6 +50,7 @@ def _up_flags(p):
     p.add_argument("--prepare-only", action="store_true",
                    help="write the home (tokens, config, certificates) without starting anything")
 
+
 def _down_flags(p):
     p.add_argument("--purge", action="store_true", help="also delete the cluster's home directory")
 

@@ -9,7 +9,7 @@ from minik8s.api.kinds import KINDS, KindInfo
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 # Used only when a kind record does not carry categories itself: upstream's `all` category.
-_ALL_CATEGORY = {"Pod", "Service", "ReplicaSet", "Deployment", "Job", "HorizontalPodAutoscaler"}
+_ALL_CATEGORY = {"Pod", "Service", "ReplicaSet", "Deployment", "Job", "CronJob", "HorizontalPodAutoscaler"}
 K8S_MINOR = "32"
 
 

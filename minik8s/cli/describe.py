@@ -1,5 +1,5 @@
 """`minictl describe`: kubectl's describers for the core kinds (Pod, Deployment, ReplicaSet, Service,
-Node, Namespace, Job) and a generic one for the rest, each ending with the object's Events table.
+Node, Namespace, Job, CronJob) and a generic one for the rest, each ending with the object's Events table.
 
 Output goes through the same Go-tabwriter port as the tables, with describe's settings (padding 2),
 so the `Key:  value` columns line up the way kubectl's do."""
@@ -500,12 +500,46 @@ def _describe_job(client, info, o, w):
         w.w(0, f"Active Deadline Seconds:\t{spec.activeDeadlineSeconds}s")
     ready = st.ready if st.HasField("ready") else 0
     w.w(0, f"Pods Statuses:\t{st.active} Active ({ready} Ready) / {st.succeeded} Succeeded / {st.failed} Failed")
-    if st.completedIndexes:
-        w.w(0, f"Completed Indexes:\t{st.completedIndexes}")
+    if spec.completionMode == "Indexed":
+        w.w(0, f"Completed Indexes:\t{_capped_indexes(st.completedIndexes)}")
     _pod_template(w, spec.template)
     if st.conditions:
         _conditions_table(w, st.conditions, [("Type", lambda c: c.type), ("Status", lambda c: c.status),
                                              ("Reason", lambda c: c.reason)])
+
+
+def _capped_indexes(indexes: str, soft_limit: int = 50) -> str:
+    """kubectl's capIndexesListOrNone: the interval list cut after the first comma past 50 chars."""
+    if not indexes:
+        return "<none>"
+    cut = indexes.find(",", soft_limit)
+    return indexes if cut < 0 else indexes[:cut + 1] + "..."
+
+
+@describer(kinds.CRONJOB)
+def _describe_cronjob(client, info, o, w):
+    m, spec, st = o.metadata, o.spec, o.status
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Namespace:\t{m.namespace}")
+    _labels(w, m)
+    _annotations(w, m)
+    w.w(0, f"Schedule:\t{spec.schedule}")
+    w.w(0, f"Concurrency Policy:\t{spec.concurrencyPolicy}")
+    w.w(0, f"Suspend:\t{str(spec.suspend).lower() if spec.HasField('suspend') else '<unset>'}")
+    for title, field in (("Successful Job History Limit", "successfulJobsHistoryLimit"),
+                         ("Failed Job History Limit", "failedJobsHistoryLimit")):
+        w.w(0, f"{title}:\t{getattr(spec, field) if spec.HasField(field) else '<unset>'}")
+    deadline = f"{spec.startingDeadlineSeconds}s" if spec.HasField("startingDeadlineSeconds") else "<unset>"
+    w.w(0, f"Starting Deadline Seconds:\t{deadline}")
+    tpl = spec.jobTemplate.spec
+    w.w(0, f"Selector:\t{format_selector(tpl.selector) if tpl.HasField('selector') else '<unset>'}")
+    w.w(0, f"Parallelism:\t{tpl.parallelism if tpl.HasField('parallelism') else '<unset>'}")
+    w.w(0, f"Completions:\t{tpl.completions if tpl.HasField('completions') else '<unset>'}")
+    if tpl.HasField("activeDeadlineSeconds"):
+        w.w(0, f"Active Deadline Seconds:\t{tpl.activeDeadlineSeconds}s")
+    _pod_template(w, tpl.template)
+    w.w(0, f"Last Schedule Time:\t{fmt_time(st.lastScheduleTime) if st.lastScheduleTime else '<unset>'}")
+    w.w(0, f"Active Jobs:\t{', '.join(ref.name for ref in st.active) or '<none>'}")
 
 
 @describer(kinds.SERVICE)

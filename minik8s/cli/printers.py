@@ -313,6 +313,21 @@ def _job_row(o, now, wide):
     return row
 
 
+@columns(kinds.CRONJOB, ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"],
+         ["CONTAINERS", "IMAGES", "SELECTOR"])
+def _cronjob_row(o, now, wide):
+    spec, st = o.spec, o.status
+    last = since(st.lastScheduleTime, now) if st.lastScheduleTime else "<none>"
+    row = [o.metadata.name, spec.schedule, spec.timeZone if spec.HasField("timeZone") else "<none>",
+           str(spec.suspend).lower() if spec.HasField("suspend") else "<unset>", str(len(st.active)), last,
+           since(o.metadata.creationTimestamp, now)]
+    if wide:
+        tpl = spec.jobTemplate.spec
+        row += _containers_cells(tpl.template.spec) + [format_selector(tpl.selector) if tpl.HasField("selector")
+                                                       else "<none>"]
+    return row
+
+
 def _service_external_ip(o) -> str:
     spec = o.spec
     t = spec.type

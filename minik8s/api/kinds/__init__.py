@@ -5,6 +5,7 @@ everything that maps a user's word ("po", "deployments.apps", "Deployment") to a
 `lookup`."""
 from __future__ import annotations
 
+from minik8s.api.kinds.cronjob import CRONJOB
 from minik8s.api.kinds.deployment import DEPLOYMENT
 from minik8s.api.kinds.endpoints import ENDPOINTS
 from minik8s.api.kinds.event import EVENT
@@ -23,12 +24,12 @@ from minik8s.api.kinds.service import SERVICE
 
 __all__ = ["KINDS", "KindInfo", "Strategy", "UnknownKind", "lookup", "for_message", "for_api_version",
            "NAMESPACE", "NODE", "POD", "SERVICE", "ENDPOINTS", "PERSISTENT_VOLUME_CLAIM", "EVENT",
-           "REPLICA_SET", "DEPLOYMENT", "JOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
+           "REPLICA_SET", "DEPLOYMENT", "JOB", "CRONJOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
            "LEASE", "NODE_METRICS", "POD_METRICS"]
 
 # the order settles which kind an unqualified word means: core kinds first
 _ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, EVENT, REPLICA_SET, DEPLOYMENT, JOB,
-        HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS]
+        CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS]
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _ALL}
 _BY_MESSAGE = {k.message: k for k in _ALL}

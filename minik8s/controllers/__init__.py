@@ -20,6 +20,7 @@ CONTROLLERS: dict[str, str] = {
 # ---- controllers registered by other modules: one line each, below ----
 CONTROLLERS["endpoints"] = "minik8s.controllers.endpoints:EndpointsController"
 CONTROLLERS["job"] = "minik8s.controllers.job:JobController"
+CONTROLLERS["cronjob"] = "minik8s.controllers.cronjob:CronJobController"
 CONTROLLERS["ttl-after-finished"] = "minik8s.controllers.ttlafterfinished:TTLAfterFinishedController"
 CONTROLLERS["node-lifecycle"] = "minik8s.controllers.nodelifecycle:NodeLifecycleController"
 CONTROLLERS["taint-eviction-controller"] = "minik8s.controllers.tainteviction:TaintEvictionController"

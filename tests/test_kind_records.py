@@ -20,6 +20,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("Event", "defaults"): "upstream defines no defaults for core/v1 Event",
     ("PodDisruptionBudget", "defaults"): "upstream defines no defaults for policy/v1 PodDisruptionBudget",
     ("Lease", "defaults"): "upstream defines no defaults for coordination.k8s.io/v1 Lease",
+    ("ConfigMap", "defaults"): "upstream defines no defaults for core/v1 ConfigMap",
     ("NodeMetrics", "defaults"): _READ_ONLY_METRICS,
     ("NodeMetrics", "validation"): _READ_ONLY_METRICS,
     ("PodMetrics", "defaults"): _READ_ONLY_METRICS,

@@ -3,10 +3,14 @@
 Strict on the way in, as the real API server is: an unknown field, a wrong type or an out-of-range
 number is an error naming its field path (`spec.template.spec.containers[0].imagePull`), and every such
 error in a document is reported, not just the first. On the way out, fields left at their zero value are
-omitted (Kubernetes' omitempty) and int-or-string values print as ints or strings.
+omitted (Kubernetes' omitempty) and int-or-string values print as ints or strings. Bytes fields (a
+Secret's `data`, a ConfigMap's `binaryData`) are base64 strings both ways, as Go's []byte in JSON.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor as FD
@@ -116,7 +120,9 @@ def _fill_map(msg, field, value, fpath: str, errors: list) -> None:
     for k, v in value.items():
         if not isinstance(k, str):
             k = str(k)
-        kpath = f"{fpath}[{k}]" if ("." in k or "/" in k) else _join(fpath, k)
+        # a bytes map holds file payloads keyed by file name: named `data[key]`, as upstream does
+        kpath = f"{fpath}[{k}]" if ("." in k or "/" in k or vfield.type == FD.TYPE_BYTES) \
+            else _join(fpath, k)
         if v is None:
             continue
         if quantity and isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -124,6 +130,27 @@ def _fill_map(msg, field, value, fpath: str, errors: list) -> None:
         ok, conv = _scalar(vfield, v, kpath, errors)
         if ok:
             target[k] = conv
+
+
+_BASE64_CHARS = re.compile(r"[^A-Za-z0-9+/=]")
+
+
+def decode_base64(text: str) -> bytes:
+    """Go's base64.StdEncoding.DecodeString: padded standard alphabet, newlines skipped; a bad input is
+    "illegal base64 data at input byte N"."""
+    text = text.replace("\r", "").replace("\n", "")
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        bad = _BASE64_CHARS.search(text)
+        pad = text.find("=")
+        if bad is not None:
+            at = bad.start()
+        elif 0 <= pad < len(text) - 2 or (pad >= 0 and text[pad:] not in ("=", "==")):
+            at = pad
+        else:
+            at = len(text) - len(text) % 4
+        raise ValueError(f"illegal base64 data at input byte {at}") from None
 
 
 def _number_to_quantity(v: int | float) -> str:
@@ -160,7 +187,11 @@ def _scalar(field, value, path: str, errors: list) -> tuple[bool, Any]:
         if not isinstance(value, str):
             errors.append((path, f"expected string, got {_type_name(value)}"))
             return False, None
-        return True, value.encode()
+        try:
+            return True, decode_base64(value)
+        except ValueError as e:
+            errors.append((path, str(e)))
+            return False, None
     if t in (FD.TYPE_DOUBLE, FD.TYPE_FLOAT):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             errors.append((path, f"expected number, got {_type_name(value)}"))
@@ -178,14 +209,21 @@ def to_dict(msg) -> dict:
         name = field.name
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             vf = field.message_type.fields_by_name["value"]
-            out[name] = {k: to_dict(v) for k, v in value.items()} if vf.message_type else dict(value)
+            if vf.message_type:
+                out[name] = {k: to_dict(v) for k, v in value.items()}
+            else:
+                out[name] = {k: _scalar_out(v) for k, v in value.items()}
         elif field.is_repeated:
-            out[name] = [to_dict(v) for v in value] if field.message_type else list(value)
+            out[name] = [to_dict(v) for v in value] if field.message_type else [_scalar_out(v) for v in value]
         elif field.message_type is not None:
             out[name] = _value_to_py(value) if field.message_type.full_name == _VALUE else to_dict(value)
         else:
-            out[name] = value
+            out[name] = _scalar_out(value)
     return out
+
+
+def _scalar_out(value) -> Any:
+    return base64.b64encode(value).decode() if isinstance(value, bytes) else value
 
 
 def _value_to_py(v) -> Any:

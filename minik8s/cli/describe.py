@@ -1,5 +1,6 @@
 """`minictl describe`: kubectl's describers for the core kinds (Pod, Deployment, ReplicaSet, Service,
-Node, Namespace, Job, CronJob) and a generic one for the rest, each ending with the object's Events table.
+Node, Namespace, Job, CronJob, ConfigMap, Secret) and a generic one for the rest, each ending with the
+object's Events table.
 
 Output goes through the same Go-tabwriter port as the tables, with describe's settings (padding 2),
 so the `Key:  value` columns line up the way kubectl's do."""
@@ -696,6 +697,36 @@ def _describe_namespace(client, info, o, w):
     w.w(0, "No resource quota.")
     w.w(0, "")
     w.w(0, "No LimitRange resource.")
+
+
+@describer(kinds.CONFIG_MAP)
+def _describe_configmap(client, info, o, w):
+    m = o.metadata
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Namespace:\t{m.namespace}")
+    _labels(w, m)
+    _annotations(w, m)
+    w.w(0, "\nData\n====")
+    for key in sorted(o.data):
+        w.w(0, f"{key}:\n----\n{o.data[key]}\n")
+    w.w(0, "\nBinaryData\n====")
+    for key in sorted(o.binaryData):
+        w.w(0, f"{key}: {len(o.binaryData[key])} bytes")
+    w.w(0, "")
+
+
+@describer(kinds.SECRET)
+def _describe_secret(client, info, o, w):
+    """Key names and sizes only: a Secret's values are never printed."""
+    m = o.metadata
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Namespace:\t{m.namespace}")
+    _labels(w, m)
+    _annotations(w, m)
+    w.w(0, f"\nType:\t{o.type}")
+    w.w(0, "\nData\n====")
+    for key in sorted(o.data):
+        w.w(0, f"{key}:\t{len(o.data[key])} bytes")
 
 
 _INITIALISMS = {"api": "API", "id": "ID", "ip": "IP", "ips": "IPs", "uid": "UID", "url": "URL", "cpu": "CPU",

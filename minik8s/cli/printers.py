@@ -552,6 +552,16 @@ def _pvc_row(o, now, wide):
     return row
 
 
+@columns(kinds.CONFIG_MAP, ["NAME", "DATA", "AGE"])
+def _configmap_row(o, now, wide):
+    return [o.metadata.name, str(len(o.data) + len(o.binaryData)), since(o.metadata.creationTimestamp, now)]
+
+
+@columns(kinds.SECRET, ["NAME", "TYPE", "DATA", "AGE"])
+def _secret_row(o, now, wide):
+    return [o.metadata.name, o.type, str(len(o.data)), since(o.metadata.creationTimestamp, now)]
+
+
 @columns(kinds.NODE_METRICS, ["NAME", "CPU", "MEMORY", "WINDOW"])
 @columns(kinds.POD_METRICS, ["NAME", "CPU", "MEMORY", "WINDOW"])
 def _metrics_row(o, now, wide):

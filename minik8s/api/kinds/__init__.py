@@ -5,6 +5,7 @@ everything that maps a user's word ("po", "deployments.apps", "Deployment") to a
 `lookup`."""
 from __future__ import annotations
 
+from minik8s.api.kinds.configmap import CONFIG_MAP
 from minik8s.api.kinds.cronjob import CRONJOB
 from minik8s.api.kinds.deployment import DEPLOYMENT
 from minik8s.api.kinds.endpoints import ENDPOINTS
@@ -20,15 +21,17 @@ from minik8s.api.kinds.persistentvolumeclaim import PERSISTENT_VOLUME_CLAIM
 from minik8s.api.kinds.pod import POD
 from minik8s.api.kinds.poddisruptionbudget import POD_DISRUPTION_BUDGET
 from minik8s.api.kinds.replicaset import REPLICA_SET
+from minik8s.api.kinds.secret import SECRET
 from minik8s.api.kinds.service import SERVICE
 
 __all__ = ["KINDS", "KindInfo", "Strategy", "UnknownKind", "lookup", "for_message", "for_api_version",
            "NAMESPACE", "NODE", "POD", "SERVICE", "ENDPOINTS", "PERSISTENT_VOLUME_CLAIM", "EVENT",
            "REPLICA_SET", "DEPLOYMENT", "JOB", "CRONJOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
-           "LEASE", "NODE_METRICS", "POD_METRICS"]
+           "LEASE", "NODE_METRICS", "POD_METRICS", "CONFIG_MAP", "SECRET"]
 
 # the order settles which kind an unqualified word means: core kinds first
-_ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, EVENT, REPLICA_SET, DEPLOYMENT, JOB,
+_ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, EVENT, CONFIG_MAP, SECRET,
+        REPLICA_SET, DEPLOYMENT, JOB,
         CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS]
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _ALL}

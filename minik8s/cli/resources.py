@@ -48,6 +48,8 @@ def _create_flags(p):
     file_flags(p)
     output_flag(p, "output format: name|json|yaml")
     p.add_argument("--save-config", action="store_true", help="record the configuration for later apply")
+    p.add_argument("--from", dest="from_", metavar="cronjob/NAME",
+                   help="create job NAME: the resource to make the Job from")
 
 
 def _delete_flags(p):
@@ -387,15 +389,20 @@ def cmd_create(args) -> int:
 
 
 def _create_named(args) -> int:
-    """`create namespace NAME` (kubectl's generator for the one kind a tutorial creates by name)."""
+    """`create namespace NAME` and `create job NAME --from=cronjob/X` (kubectl's generators for the
+    kinds the lessons create by name)."""
     words = args.resources
-    if len(words) != 2 or lookup(words[0]).kind != "Namespace":
-        raise CliError("minictl create takes -f FILE, or `namespace NAME`")
+    kind = lookup(words[0]).kind if len(words) == 2 else ""
+    if kind not in ("Namespace", "Job"):
+        raise CliError("minictl create takes -f FILE, `namespace NAME` or `job NAME --from=cronjob/NAME`")
     from minik8s.api.kinds import KINDS
-    info = KINDS["Namespace"]
-    obj = info.message()
-    obj.apiVersion, obj.kind = info.api_version, info.kind
-    obj.metadata.name = words[1]
+    info = KINDS[kind]
+    if kind == "Job":
+        obj = _job_from(args, words[1])
+    else:
+        obj = info.message()
+        obj.apiVersion, obj.kind = info.api_version, info.kind
+        obj.metadata.name = words[1]
     from minik8s.api.errors import ApiError
     try:
         res = client_for(args).create(obj)
@@ -404,6 +411,35 @@ def _create_named(args) -> int:
         return 1
     _print_result(args.output, info, res, "created")
     return 0
+
+
+MANUAL_INSTANTIATE = "cronjob.kubernetes.io/instantiate"
+
+
+def _job_from(args, name: str):
+    """kubectl's createJobFromCronJob: a Job from the CronJob's template, controlled by the CronJob
+    and marked as started by hand."""
+    from minik8s.api.errors import NotFound
+    from minik8s.api.pb import batch_pb2
+    if not args.from_:
+        raise CliError("either --image or --from must be specified (minictl supports --from=cronjob/NAME)")
+    kind, _, source = args.from_.partition("/")
+    if not source or lookup(kind).kind != "CronJob":
+        raise CliError(f"from must be an existing cronjob: {args.from_}")
+    try:
+        cj = client_for(args).get("CronJob", source, namespace_of(args))
+    except NotFound:
+        raise CliError(f'from must be an existing cronjob: cronjobs.batch "{source}" not found') from None
+    job = batch_pb2.Job(apiVersion="batch/v1", kind="Job")
+    job.metadata.name, job.metadata.namespace = name, cj.metadata.namespace
+    tpl = cj.spec.jobTemplate
+    job.metadata.annotations[MANUAL_INSTANTIATE] = "manual"
+    job.metadata.annotations.update(tpl.metadata.annotations)
+    job.metadata.labels.update(tpl.metadata.labels)
+    ref = job.metadata.ownerReferences.add()
+    ref.apiVersion, ref.kind, ref.name, ref.uid, ref.controller = "batch/v1", "CronJob", source, cj.metadata.uid, True
+    job.spec.CopyFrom(tpl.spec)
+    return job
 
 
 # ---------------------------------------------------------------- delete

@@ -526,7 +526,7 @@ def _describe_cronjob(client, info, o, w):
     _annotations(w, m)
     w.w(0, f"Schedule:\t{spec.schedule}")
     w.w(0, f"Concurrency Policy:\t{spec.concurrencyPolicy}")
-    w.w(0, f"Suspend:\t{str(spec.suspend).lower() if spec.HasField('suspend') else '<unset>'}")
+    w.w(0, f"Suspend:\t{spec.suspend if spec.HasField('suspend') else '<unset>'}")
     for title, field in (("Successful Job History Limit", "successfulJobsHistoryLimit"),
                          ("Failed Job History Limit", "failedJobsHistoryLimit")):
         w.w(0, f"{title}:\t{getattr(spec, field) if spec.HasField(field) else '<unset>'}")

@@ -319,7 +319,7 @@ def _cronjob_row(o, now, wide):
     spec, st = o.spec, o.status
     last = since(st.lastScheduleTime, now) if st.lastScheduleTime else "<none>"
     row = [o.metadata.name, spec.schedule, spec.timeZone if spec.HasField("timeZone") else "<none>",
-           str(spec.suspend).lower() if spec.HasField("suspend") else "<unset>", str(len(st.active)), last,
+           str(spec.suspend) if spec.HasField("suspend") else "<unset>", str(len(st.active)), last,
            since(o.metadata.creationTimestamp, now)]
     if wide:
         tpl = spec.jobTemplate.spec

@@ -26,6 +26,7 @@ CONTROLLERS["node-lifecycle"] = "minik8s.controllers.nodelifecycle:NodeLifecycle
 CONTROLLERS["taint-eviction-controller"] = "minik8s.controllers.tainteviction:TaintEvictionController"
 CONTROLLERS["pod-garbage-collector"] = "minik8s.controllers.podgc:PodGCController"
 CONTROLLERS["disruption"] = "minik8s.controllers.disruption:DisruptionController"
+CONTROLLERS["persistentvolume-binder"] = "minik8s.controllers.persistentvolume:PersistentVolumeController"
 CONTROLLERS["horizontal-pod-autoscaler"] = "minik8s.controllers.podautoscaler.horizontal:HorizontalController"
 
 

@@ -17,21 +17,25 @@ from minik8s.api.kinds.lease import LEASE
 from minik8s.api.kinds.metrics import NODE_METRICS, POD_METRICS
 from minik8s.api.kinds.namespace import NAMESPACE
 from minik8s.api.kinds.node import NODE
+from minik8s.api.kinds.persistentvolume import PERSISTENT_VOLUME
 from minik8s.api.kinds.persistentvolumeclaim import PERSISTENT_VOLUME_CLAIM
 from minik8s.api.kinds.pod import POD
 from minik8s.api.kinds.poddisruptionbudget import POD_DISRUPTION_BUDGET
 from minik8s.api.kinds.replicaset import REPLICA_SET
 from minik8s.api.kinds.secret import SECRET
 from minik8s.api.kinds.service import SERVICE
+from minik8s.api.kinds.statefulset import STATEFUL_SET
+from minik8s.api.kinds.storageclass import STORAGE_CLASS
 
 __all__ = ["KINDS", "KindInfo", "Strategy", "UnknownKind", "lookup", "for_message", "for_api_version",
            "NAMESPACE", "NODE", "POD", "SERVICE", "ENDPOINTS", "PERSISTENT_VOLUME_CLAIM", "EVENT",
            "REPLICA_SET", "DEPLOYMENT", "JOB", "CRONJOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
-           "LEASE", "NODE_METRICS", "POD_METRICS", "CONFIG_MAP", "SECRET"]
+           "LEASE", "NODE_METRICS", "POD_METRICS", "CONFIG_MAP", "SECRET",
+           "PERSISTENT_VOLUME", "STORAGE_CLASS", "STATEFUL_SET"]
 
 # the order settles which kind an unqualified word means: core kinds first
-_ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, EVENT, CONFIG_MAP, SECRET,
-        REPLICA_SET, DEPLOYMENT, JOB,
+_ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, PERSISTENT_VOLUME, EVENT, CONFIG_MAP,
+        SECRET, REPLICA_SET, DEPLOYMENT, STATEFUL_SET, STORAGE_CLASS, JOB,
         CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS]
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _ALL}

@@ -1,5 +1,7 @@
 """The PersistentVolumeClaim kind (core/v1): volumeMode and quantity defaults, validation with the
-update rules (a bound claim's spec is immutable but for its requests), the `Pending` phase on create.
+update rules (a bound claim's spec is immutable but for its requests; an unset storageClassName may be
+set once, as the volume controller does with the default class), the `Pending` phase and the
+`kubernetes.io/pvc-protection` finalizer on create (upstream's StorageObjectInUseProtection).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def _default_pvc(pvc) -> None:
 
 
 # ---------------------------------------------------------------- validation
-_ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
 
 
 def validate_persistent_volume_claim(pvc, old=None) -> Errors:
@@ -37,8 +39,8 @@ def validate_persistent_volume_claim(pvc, old=None) -> Errors:
         _label_selector(errs, "spec.selector", spec.selector)
     rwop, other = False, False
     for mode in spec.accessModes:
-        if mode not in _ACCESS_MODES:
-            errs.not_supported("spec.accessModes", mode, _ACCESS_MODES)
+        if mode not in ACCESS_MODES:
+            errs.not_supported("spec.accessModes", mode, ACCESS_MODES)
         elif mode == "ReadWriteOncePod":
             rwop = True
         else:
@@ -82,6 +84,9 @@ def _pvc_update(errs: _Errors, pvc, old) -> None:
     new_spec.CopyFrom(pvc.spec)
     if not old.spec.volumeName:
         new_spec.volumeName = old.spec.volumeName     # binding sets volumeName once
+    if not old.spec.HasField("storageClassName"):
+        # retroactive default class assignment: nil may become a class name, once
+        new_spec.ClearField("storageClassName")
     if pvc.status.phase == "Bound" and "storage" in old.spec.resources.requests:
         new_spec.resources.requests["storage"] = old.spec.resources.requests["storage"]
     if new_spec != old.spec:
@@ -96,6 +101,15 @@ def _pvc_update(errs: _Errors, pvc, old) -> None:
         errs.forbidden("spec.resources.requests.storage", "field can not be less than previous value")
 
 
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+
+
+def _protect(pvc) -> None:
+    if PVC_PROTECTION not in pvc.metadata.finalizers:
+        pvc.metadata.finalizers.append(PVC_PROTECTION)
+
+
 PERSISTENT_VOLUME_CLAIM = KindInfo(
     "PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", ("pvc",), True, core_pb2.PersistentVolumeClaim,
-    defaults=_default_pvc, validate=validate_persistent_volume_claim, strategy=Strategy(initial_phase="Pending"))
+    defaults=_default_pvc, validate=validate_persistent_volume_claim,
+    strategy=Strategy(initial_phase="Pending", after_create_defaults=_protect))

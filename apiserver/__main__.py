@@ -10,6 +10,7 @@ import sys
 
 from minik8s.client.home import token_csv
 
+from apiserver.admission import DEFAULT_TOLERATION_SECONDS, default_admission
 from apiserver.auth import TokenAuthenticator
 from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
@@ -35,6 +36,12 @@ def main(argv=None) -> int:
                         "else a free one")
     p.add_argument("--rest-port-file", help="write the REST API's bound port here (default HOME/run/rest.port)")
     p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
+    p.add_argument("--default-not-ready-toleration-seconds", type=int, default=DEFAULT_TOLERATION_SECONDS,
+                   help="tolerationSeconds of the not-ready:NoExecute toleration added to every pod that has none")
+    p.add_argument("--default-unreachable-toleration-seconds", type=int, default=DEFAULT_TOLERATION_SECONDS,
+                   help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod that has none")
+    p.add_argument("--disable-admission-plugins", default="",
+                   help="comma-separated admission plugins to turn off (DefaultTolerationSeconds)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = args.data or os.path.join(args.home, "data", "state.db")
@@ -42,12 +49,20 @@ def main(argv=None) -> int:
     if not os.path.exists(tokens):
         print(f"apiserver: token file {tokens} not found (minictl up creates it)", file=sys.stderr)
         return 1
-    return asyncio.run(_run(args, data, tokens))
+    try:
+        admission = default_admission(args.default_not_ready_toleration_seconds,
+                                      args.default_unreachable_toleration_seconds,
+                                      [n for n in args.disable_admission_plugins.split(",") if n])
+    except ValueError as e:
+        print(f"apiserver: --disable-admission-plugins: {e}", file=sys.stderr)
+        return 1
+    return asyncio.run(_run(args, data, tokens, admission))
 
 
-async def _run(args, data: str, tokens: str) -> int:
+async def _run(args, data: str, tokens: str, admission) -> int:
     registry = Registry(SQLiteStorage(data), window=args.watch_window,
-                        service_cidr=args.service_cluster_ip_range)
+                        service_cidr=args.service_cluster_ip_range,
+                        admission=admission)
     auth, tunnels = TokenAuthenticator(tokens), TunnelRegistry()
     try:
         server, port = await serve(registry, auth, args.address, args.port, args.tls_cert_file,

@@ -130,8 +130,9 @@ class Txn:
 
 class Registry:
     def __init__(self, storage: Storage, clock: Clock | None = None, window: int = 20_000,
-                 service_cidr: str = SERVICE_CIDR):
+                 service_cidr: str = SERVICE_CIDR, admission=None):
         self.storage = storage
+        self.admission = admission      # mutating admission on create (apiserver/admission.py)
         self.service_cidr = service_cidr
         self.clock = clock or Clock()
         self.objects: dict[str, dict[tuple[str, str], Record]] = {k: {} for k in KINDS}
@@ -288,6 +289,8 @@ class Registry:
         apply_defaults(obj)
         if hooks.after_create_defaults:
             hooks.after_create_defaults(obj)
+        if self.admission is not None:
+            self.admission.admit_create(info, obj)
         errors = validate(obj)
         if errors:
             raise _invalid(info, obj.metadata.name or obj.metadata.generateName, errors)
@@ -439,6 +442,7 @@ class Registry:
                     raise Conflict(f"Precondition failed: ResourceVersion in precondition: "
                                    f"{preconditions.resourceVersion}, ResourceVersion in object meta: {cur.rv}")
             if check:
+                # a check may amend the object it is shown (an eviction's condition): it is what gets written
                 check(tx, obj, None)
             return self._delete_op(tx, info, cur, obj, grace, propagation)
 

@@ -20,6 +20,7 @@ from minik8s.client.transport import status_code, trailing_metadata
 
 from apiserver import strategy
 from apiserver.auth import Identity, TokenAuthenticator, authorize_write, node_pod_check
+from apiserver.eviction import evict
 from apiserver.registry import Registry
 from apiserver.tunnel import TunnelRegistry
 from apiserver.watch import field_bytes
@@ -174,6 +175,16 @@ class APIService:
         authorize_write(ident, "create", "Binding", req.namespace or "default", req.name)
         raw = await self.registry.bind(req.namespace, req.name, req.nodeName, req.uid,
                                        annotations=dict(req.annotations))
+        return api_pb2.ObjectResponse(kind="Pod", object=raw)
+
+    @_rpc
+    async def Evict(self, req, context):
+        ident = self._ident(context)
+        authorize_write(ident, "create", "Pod", req.namespace or "default", req.name, "eviction")
+        grace = req.gracePeriodSeconds if req.HasField("gracePeriodSeconds") else None
+        raw = await evict(self.registry, req.namespace, req.name, grace,
+                          req.preconditions if req.HasField("preconditions") else None,
+                          check=node_pod_check(ident, "delete"))
         return api_pb2.ObjectResponse(kind="Pod", object=raw)
 
     @_rpc
@@ -347,6 +358,7 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "Patch": u(svc.Patch, api_pb2.PatchRequest.FromString, ser),
         "Delete": u(svc.Delete, api_pb2.DeleteRequest.FromString, ser),
         "Bind": u(svc.Bind, api_pb2.BindRequest.FromString, ser),
+        "Evict": u(svc.Evict, api_pb2.EvictRequest.FromString, ser),
         "Version": u(svc.Version, api_pb2.VersionRequest.FromString, ser),
         "Watch": grpc.unary_stream_rpc_method_handler(svc.Watch, api_pb2.WatchRequest.FromString, _identity),
         "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, api_pb2.LogsRequest.FromString, ser),

@@ -15,6 +15,9 @@ from minik8s.controllers.tainteviction import toleration_seconds
 from support.controllers import running_manager
 from support.wait import wait_for
 
+# pods here carry exactly the tolerations each test gives them, without the 300 s defaults
+pytestmark = pytest.mark.apiserver_args("--disable-admission-plugins", "DefaultTolerationSeconds")
+
 NS = "default"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 

@@ -133,6 +133,8 @@ class RestAPI:
             return await self.objects.scale(request, t, ident)
         if sub == "binding":
             return await self.objects.binding(request, t, ident)
+        if sub == "eviction":
+            return await self.objects.eviction(request, t, ident)
         if sub == "log" and method == "GET":
             return await remote.logs(request, t, self.registry, self.tunnels)
         if sub == "exec" and method in ("GET", "POST"):

@@ -76,6 +76,8 @@ def _resource(info: KindInfo) -> list[dict]:
         subs.append(dict(sub, name="pods/log", verbs=["get"]))
         subs.append(dict(sub, name="pods/exec", kind="PodExecOptions", verbs=["create", "get"]))
         subs.append(dict(sub, name="pods/binding", kind="Binding", verbs=["create"]))
+        subs.append(dict(sub, name="pods/eviction", group="policy", version="v1", kind="Eviction",
+                         verbs=["create"]))
     return subs
 
 

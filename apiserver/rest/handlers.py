@@ -10,14 +10,15 @@ from types import SimpleNamespace
 from aiohttp import web
 
 from minik8s.api import codec
-from minik8s.api.errors import BadRequest, Conflict, NotFound
+from minik8s.api.errors import ApiError, BadRequest, Conflict, NotFound
 from minik8s.api.kinds import KINDS
 
 from apiserver.auth import authorize_write, node_pod_check
+from apiserver.eviction import evict
 from apiserver.registry import Registry
 from apiserver.rest import patch as patches, tables
 from apiserver.rest.discovery import has_scale
-from apiserver.rest.status import SUCCESS, RestError
+from apiserver.rest.status import CODES, SUCCESS, RestError, response, status
 from apiserver.rest.target import Target, decode_object, parse_body, to_json
 from apiserver.server import _selectors
 
@@ -171,7 +172,7 @@ class Objects:
                 pass
         return dumps(SUCCESS)
 
-    # ---------------------------------------------------------------- scale and binding
+    # ---------------------------------------------------------------- scale, binding, eviction
     def _scale(self, t: Target) -> tuple[dict, bytes]:
         rec = self.registry.get(t.info, t.namespace, t.name)
         obj = to_json(t.info, rec.raw)
@@ -227,6 +228,38 @@ class Objects:
         meta = body.get("metadata") or {}
         await self.registry.bind(t.namespace, t.name, str(target["name"]), uid=str(meta.get("uid", "")),
                                  annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
+        return web.Response(status=201, body=json.dumps(SUCCESS).encode(), content_type="application/json")
+
+
+    async def eviction(self, request, t: Target, ident) -> web.Response:
+        """POST an Eviction (policy/v1, or v1beta1 as older clients send): 201 with a Success Status once
+        the pod is being deleted; 429 while a disruption budget forbids it, its cause naming the budget."""
+        if t.info.kind != "Pod" or request.method != "POST":
+            raise NotFound("the server could not find the requested resource")
+        body = parse_body(await request.read(), request.headers.get("Content-Type", ""))
+        if not isinstance(body, dict) or body.get("kind", "Eviction") != "Eviction":
+            raise BadRequest("the body of an eviction must be an Eviction (policy/v1)")
+        meta = body.get("metadata") or {}
+        if meta.get("name") and meta["name"] != t.name:
+            raise BadRequest("name in URL does not match name in Eviction object")
+        opts = body.get("deleteOptions") or {}
+        if not isinstance(opts, dict):
+            raise BadRequest("deleteOptions must be DeleteOptions")
+        grace = opts.get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+            raise BadRequest(f"invalid deleteOptions.gracePeriodSeconds: {grace!r}")
+        pre = opts.get("preconditions") or {}
+        preconditions = SimpleNamespace(uid=str(pre.get("uid", "")), resourceVersion=str(pre.get("resourceVersion", ""))) \
+            if isinstance(pre, dict) and pre else None
+        authorize_write(ident, "create", "Pod", t.namespace or "default", t.name, "eviction")
+        try:
+            await evict(self.registry, t.namespace, t.name, grace, preconditions, check=node_pod_check(ident, "delete"))
+        except ApiError as e:
+            if not e.causes or e.reason not in CODES:
+                raise
+            details = {"name": t.name, "kind": "pods",
+                       "causes": [{"reason": reason, "message": message} for reason, message in e.causes]}
+            return response(status(e.reason, e.message, details))
         return web.Response(status=201, body=json.dumps(SUCCESS).encode(), content_type="application/json")
 
 

@@ -58,3 +58,8 @@ class TooLarge(ApiError):
 class Unavailable(ApiError):
     reason = "ServiceUnavailable"
 
+
+class TooManyRequests(ApiError):
+    """Not now, try again later: an eviction a disruption budget refuses (HTTP 429)."""
+    reason = "TooManyRequests"
+

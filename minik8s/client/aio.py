@@ -97,6 +97,13 @@ class AsyncClient:
         return self._obj(await self._call("Bind", api_pb2.BindRequest(
             namespace=namespace or "default", name=name, nodeName=node, uid=uid, annotations=annotations or {})))
 
+    async def evict(self, namespace: str, name: str, grace_period: int | None = None,
+                    preconditions: dict | None = None):
+        """The pods/eviction subresource: delete the pod unless a disruption budget forbids it now
+        (TooManyRequests: try again later). Returns the pod as the eviction left it."""
+        return self._obj(await self._call("Evict", t.evict_request(namespace, name, grace_period,
+                                                                   preconditions)))
+
     async def version(self) -> api_pb2.VersionResponse:
         return await self._call("Version", api_pb2.VersionRequest())
 

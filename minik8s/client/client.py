@@ -100,6 +100,12 @@ class Client:
                                                                 nodeName=node, uid=uid,
                                                                 annotations=annotations or {})))
 
+    def evict(self, namespace: str, name: str, grace_period: int | None = None,
+              preconditions: dict | None = None):
+        """The pods/eviction subresource: delete the pod unless a disruption budget forbids it now
+        (TooManyRequests: try again later). Returns the pod as the eviction left it."""
+        return self._obj(self._call("Evict", t.evict_request(namespace, name, grace_period, preconditions)))
+
     def version(self) -> api_pb2.VersionResponse:
         return self._call("Version", api_pb2.VersionRequest())
 

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Expired, Forbidden, Invalid,
-                                NotFound, TooLarge, Unauthenticated, Unavailable)
+                                NotFound, TooLarge, TooManyRequests, Unauthenticated, Unavailable)
 from minik8s.api.kinds import KindInfo, for_message, lookup
 from minik8s.api.pb import api_pb2
 
@@ -27,6 +27,7 @@ _METHODS = {
     "Patch": (api_pb2.PatchRequest, api_pb2.ObjectResponse),
     "Delete": (api_pb2.DeleteRequest, api_pb2.ObjectResponse),
     "Bind": (api_pb2.BindRequest, api_pb2.ObjectResponse),
+    "Evict": (api_pb2.EvictRequest, api_pb2.ObjectResponse),
     "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
 }
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024),
@@ -140,12 +141,23 @@ def delete_request(info, name, namespace, grace_period, propagation_policy, prec
     return req
 
 
+def evict_request(namespace, name, grace_period, preconditions):
+    req = api_pb2.EvictRequest(namespace=namespace or "default", name=name)
+    if grace_period is not None:
+        req.gracePeriodSeconds = grace_period
+    if preconditions:
+        req.preconditions.uid = preconditions.get("uid", "")
+        req.preconditions.resourceVersion = preconditions.get("resourceVersion", "")
+    return req
+
+
 # ---------------------------------------------------------------- API errors on the wire
 _STATUS_CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
                  Conflict: grpc.StatusCode.ABORTED, Invalid: grpc.StatusCode.INVALID_ARGUMENT,
                  BadRequest: grpc.StatusCode.INVALID_ARGUMENT, Expired: grpc.StatusCode.OUT_OF_RANGE,
                  Unauthenticated: grpc.StatusCode.UNAUTHENTICATED, Forbidden: grpc.StatusCode.PERMISSION_DENIED,
-                 TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED, Unavailable: grpc.StatusCode.UNAVAILABLE}
+                 TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED, Unavailable: grpc.StatusCode.UNAVAILABLE,
+                 TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED}
 _BY_REASON = {cls.reason: cls for cls in _STATUS_CODES}
 # a reply without our metadata (a proxy, the channel itself) is typed by its code alone
 _BY_CODE = {grpc.StatusCode.NOT_FOUND: NotFound, grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,

@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.autoscaling [--quick] [--trials N] [--sync-period S]
 
 A real API server (benchmarks.common.Server), the real scheduler as a subprocess, and in this process
-the controller manager (replicaset, deployment, horizontal-pod-autoscaler; the HPA sync period as
-given, upstream's 15 s by default) and two fake nodes (kubelet.fakenodes, their own PodMetrics
+the controller manager (replicaset, deployment, garbagecollector, horizontal-pod-autoscaler; the HPA
+sync period as given, upstream's 15 s by default) and two fake nodes of 16 cpus (kubelet.fakenodes, their own PodMetrics
 publishing turned off by a long metricsPeriod: this benchmark writes the usage). Each trial creates a
 Deployment of 2 pods (200m cpu requested) and an HPA (50% cpu, behavior with upstream's default
 policies), publishes 100m per pod and waits until the HPA has reported 50%; then, at a random point
@@ -76,10 +76,14 @@ async def poll(fn, timeout: float, interval: float = 0.02):
     raise TimeoutError("not reached")
 
 
-async def ready_pods(client, app: str, n: int):
+async def ready_pods(client, app: str, n: int, at_least: bool = False):
+    """The Ready pods of `app` once exactly `n` (or, `at_least`, n or more: the HPA's next sync may
+    already scale on, the new pods having no samples yet) are Ready."""
     pods = [p for p in await client.list("Pod", "default", label_selector=f"app={app}")
             if not p.metadata.deletionTimestamp]
     ready = [p for p in pods if any(c.type == "Ready" and c.status == "True" for c in p.status.conditions)]
+    if at_least:
+        return ready if len(ready) >= n else None
     return ready if len(ready) == n and len(pods) == n else None
 
 
@@ -107,7 +111,7 @@ async def trial(client, i: int, sync_period: float) -> tuple[float, float]:
         return (await client.get("Deployment", name, "default")).spec.replicas == TARGET
     await poll(written, 2 * sync_period + 30)
     t_written = time.monotonic() - t0
-    await poll(lambda: ready_pods(client, name, TARGET), 120)
+    await poll(lambda: ready_pods(client, name, TARGET, at_least=True), 120)
     t_ready = time.monotonic() - t0
     await client.delete("HorizontalPodAutoscaler", h.metadata.name, "default")
     await client.delete("Deployment", name, "default")
@@ -128,7 +132,8 @@ async def run(server: Server, trials: int, sync_period: float) -> list[Row]:
         f.write(server.proc.tokens["scheduler"])
     cluster_file = os.path.join(home, "cluster.yaml")
     with open(cluster_file, "w") as f:
-        f.write("runtime: fake\nkubelet: {metricsPeriod: 3600}\n")
+        f.write("runtime: fake\nnodes:\n" + "".join(f"- {{name: {n}, cpu: '16'}}\n" for n in NODES)
+                + "kubelet: {metricsPeriod: 3600}\n")
     sched_log = open(os.path.join(home, "scheduler.log"), "ab")
     scheduler = subprocess.Popen([sys.executable, "-m", "minik8s.scheduler", "--home", home, "--token-file",
                                   os.path.join(home, "scheduler.token")], cwd=ROOT, stdout=sched_log,
@@ -137,7 +142,8 @@ async def run(server: Server, trials: int, sync_period: float) -> list[Row]:
     cm_client = AsyncClient(server.address, server.proc.tokens["controller-manager"])
     nodes = FakeNodeHost(home, NODES, cluster_file, base_client=AsyncClient(server.address, server.token),
                          tokens={n: server.proc.tokens[n] for n in NODES})
-    manager = ControllerManager(cm_client, "replicaset,deployment,horizontal-pod-autoscaler", leader_elect=False,
+    manager = ControllerManager(cm_client, "replicaset,deployment,garbagecollector,horizontal-pod-autoscaler",
+                                leader_elect=False,
                                 settings={"horizontalPodAutoscalerSyncPeriod": sync_period})
     mgr_task = asyncio.create_task(manager.run())
     try:

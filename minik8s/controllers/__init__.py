@@ -27,6 +27,7 @@ CONTROLLERS["taint-eviction-controller"] = "minik8s.controllers.tainteviction:Ta
 CONTROLLERS["pod-garbage-collector"] = "minik8s.controllers.podgc:PodGCController"
 CONTROLLERS["disruption"] = "minik8s.controllers.disruption:DisruptionController"
 CONTROLLERS["persistentvolume-binder"] = "minik8s.controllers.persistentvolume:PersistentVolumeController"
+CONTROLLERS["statefulset"] = "minik8s.controllers.statefulset:StatefulSetController"
 CONTROLLERS["horizontal-pod-autoscaler"] = "minik8s.controllers.podautoscaler.horizontal:HorizontalController"
 
 

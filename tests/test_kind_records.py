@@ -27,6 +27,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("PodMetrics", "validation"): _READ_ONLY_METRICS,
     ("Endpoints", "describer"): _GENERIC_DESCRIBER,
     ("PersistentVolumeClaim", "describer"): _GENERIC_DESCRIBER,
+    ("PersistentVolume", "describer"): _GENERIC_DESCRIBER,
+    ("StorageClass", "describer"): _GENERIC_DESCRIBER,
     ("Event", "describer"): _GENERIC_DESCRIBER,
     ("HorizontalPodAutoscaler", "describer"): _GENERIC_DESCRIBER,
     ("PodDisruptionBudget", "describer"): _GENERIC_DESCRIBER,

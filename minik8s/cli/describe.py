@@ -473,6 +473,30 @@ def _describe_replicaset(client, info, o, w):
                                              ("Reason", lambda c: c.reason)])
 
 
+@describer(kinds.STATEFUL_SET)
+def _describe_statefulset(client, info, o, w):
+    m, spec, st = o.metadata, o.spec, o.status
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Namespace:\t{m.namespace}")
+    w.w(0, f"Selector:\t{format_selector(spec.selector)}")
+    _labels(w, m)
+    _annotations(w, m)
+    w.w(0, f"Replicas:\t{spec.replicas if spec.HasField('replicas') else 1} desired | {st.replicas} total")
+    w.w(0, f"Update Strategy:\t{spec.updateStrategy.type}")
+    if spec.updateStrategy.type == "RollingUpdate":
+        w.w(1, f"Partition:\t{spec.updateStrategy.rollingUpdate.partition}")
+    c = _pod_phase_counts(client, m.namespace, spec.selector)
+    w.w(0, f"Pods Status:\t{c['Running']} Running / {c['Pending']} Waiting / {c['Succeeded']} Succeeded / "
+           f"{c['Failed']} Failed")
+    _pod_template(w, spec.template)
+    w.w(0, "Volume Claims:" + ("\t<none>" if not spec.volumeClaimTemplates else ""))
+    for t in spec.volumeClaimTemplates:
+        w.w(1, f"Name:\t{t.metadata.name}")
+        w.w(1, f"StorageClass:\t{t.spec.storageClassName}")
+        w.w(1, f"Capacity:\t{t.spec.resources.requests.get('storage', '')}")
+        w.w(1, f"Access Modes:\t{','.join(t.spec.accessModes)}")
+
+
 @describer(kinds.JOB)
 def _describe_job(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status

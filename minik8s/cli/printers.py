@@ -552,6 +552,37 @@ def _pvc_row(o, now, wide):
     return row
 
 
+@columns(kinds.PERSISTENT_VOLUME, ["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM",
+                                   "STORAGECLASS", "REASON", "AGE"], ["VOLUMEMODE"])
+def _pv_row(o, now, wide):
+    phase = "Terminating" if o.metadata.deletionTimestamp else o.status.phase
+    ref = o.spec.claimRef
+    claim = f"{ref.namespace}/{ref.name}" if ref.name else ""
+    row = [o.metadata.name, o.spec.capacity.get("storage", ""),
+           ",".join(_ACCESS_MODES.get(m, m) for m in o.spec.accessModes), o.spec.persistentVolumeReclaimPolicy,
+           phase, claim, o.spec.storageClassName, o.status.reason, since(o.metadata.creationTimestamp, now)]
+    if wide:
+        row.append(o.spec.volumeMode if o.spec.HasField("volumeMode") else "<unset>")
+    return row
+
+
+@columns(kinds.STORAGE_CLASS, ["NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION",
+                               "AGE"])
+def _storageclass_row(o, now, wide):
+    default = o.metadata.annotations.get("storageclass.kubernetes.io/is-default-class") == "true"
+    return [o.metadata.name + (" (default)" if default else ""), o.provisioner, o.reclaimPolicy or "Delete",
+            o.volumeBindingMode or "Immediate", "true" if o.allowVolumeExpansion else "false",
+            since(o.metadata.creationTimestamp, now)]
+
+
+@columns(kinds.STATEFUL_SET, ["NAME", "READY", "AGE"], ["CONTAINERS", "IMAGES"])
+def _statefulset_row(o, now, wide):
+    row = [o.metadata.name, f"{o.status.readyReplicas}/{_replicas(o.spec)}", since(o.metadata.creationTimestamp, now)]
+    if wide:
+        row += _containers_cells(o.spec.template.spec)
+    return row
+
+
 @columns(kinds.CONFIG_MAP, ["NAME", "DATA", "AGE"])
 def _configmap_row(o, now, wide):
     return [o.metadata.name, str(len(o.data) + len(o.binaryData)), since(o.metadata.creationTimestamp, now)]

@@ -175,7 +175,7 @@ def cmd_scale(args) -> int:
     client = client_for(args)
     failed = False
     for info, ns, name in _targets(args, args.resources, client):
-        if info.kind not in ("Deployment", "ReplicaSet"):
+        if info.kind not in ("Deployment", "ReplicaSet", "StatefulSet"):
             report(f'error: no scaler has been implemented for {{"{info.group}" "{info.kind}"}}')
             failed = True
             continue

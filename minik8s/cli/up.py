@@ -295,6 +295,7 @@ def cmd_up(args) -> int:
                 print(f"error: {err}", file=sys.stderr)
                 return 1
             _write_kubeconfig(home, host, tls)
+            _ensure_storage_classes(home)
     started = {name for name, _ in components}
     _remove_departed_nodes(home, cluster, started)
     nodes = {node: name for name, names, _ in _node_processes(cluster) if name in started for node in names}
@@ -304,6 +305,31 @@ def cmd_up(args) -> int:
         return 1
     print(f"cluster is up: server {host}:{cluster['apiServer']['port']}, home {home}")
     return 0
+
+
+# the classes every cluster starts with: `standard` (the default) gives a directory under HOME/volumes that
+# every node of this machine reaches; `local` pins the volume to its first consumer's node
+STORAGE_CLASSES = (("standard", "minik8s.io/hostpath", "Immediate", True),
+                   ("local", "minik8s.io/local", "WaitForFirstConsumer", False))
+
+
+def _ensure_storage_classes(home: str) -> None:
+    from minik8s.api.errors import AlreadyExists
+    from minik8s.api.pb import storage_pb2
+    from minik8s.client.client import Client
+    from minik8s.client.config import ClientConfig
+
+    with Client(config=ClientConfig.load(home), timeout=5.0) as c:
+        for name, provisioner, mode, default in STORAGE_CLASSES:
+            sc = storage_pb2.StorageClass(apiVersion="storage.k8s.io/v1", kind="StorageClass",
+                                          provisioner=provisioner, volumeBindingMode=mode)
+            sc.metadata.name = name
+            if default:
+                sc.metadata.annotations["storageclass.kubernetes.io/is-default-class"] = "true"
+            try:
+                c.create(sc)
+            except AlreadyExists:
+                pass
 
 
 def _remove_departed_nodes(home: str, cluster: dict, started: set[str]) -> None:

@@ -93,7 +93,7 @@ async def _main(args) -> int:
     def pick(flag, key, default):
         return flag if flag is not None else file_settings.get(key, default)
 
-    settings = {}
+    settings = {"home": home}          # where provisioned volumes live: HOME/volumes
     for name, n in (file_settings.get("workers") or {}).items():
         settings[f"{name}.workers"] = int(n)
     for name in CONTROLLER_SETTINGS:

@@ -193,6 +193,8 @@ async def test_rest_eviction_as_kubectl_drain_sends_it(srv):
 
         async with http.post(url, json={**eviction(victim), "metadata": {"name": "other"}}) as r:
             assert r.status == 400
+        async with http.post(url + "?dryRun=All", json=eviction(victim)) as r:
+            assert r.status == 400      # refused, never carried out
 
         rs = await admin.get("ReplicaSet", "api", NS)
         rs.spec.replicas = 3

@@ -245,6 +245,8 @@ class Objects:
         opts = body.get("deleteOptions") or {}
         if not isinstance(opts, dict):
             raise BadRequest("deleteOptions must be DeleteOptions")
+        if request.query.getall("dryRun", []) or opts.get("dryRun"):
+            raise BadRequest("dry-run evictions are not supported: the eviction would be carried out")
         grace = opts.get("gracePeriodSeconds")
         if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
             raise BadRequest(f"invalid deleteOptions.gracePeriodSeconds: {grace!r}")

@@ -446,8 +446,11 @@ def test_delete(ctl, client, ns, tmp_path):
 
 def test_delete_graceful_pod_on_a_node(ctl, client, ns):
     create(client, "Pod", pod_doc("p", ns, nodeName="n1"))
-    assert ctl.ok("delete", "pod", "p", "-n", ns, "--grace-period", "30") == 'pod "p" deleted\n'
-    # bound to a node, it stays Terminating until its kubelet confirms; -w shows it
+    # --wait=false: bound to a node, the pod stays Terminating until its kubelet confirms, and
+    # delete (like kubectl's) would otherwise wait for that
+    assert ctl.ok("delete", "pod", "p", "-n", ns, "--grace-period", "30", "--wait=false") == \
+        'pod "p" deleted\n'
+
     out = ctl.ok("get", "pod", "p", "-n", ns)
     assert _lines(out)[1].split()[2] == "Terminating"
     r = ctl("delete", "pod", "p", "-n", ns, "--force", "--grace-period=0")

@@ -1,13 +1,17 @@
-"""A container's environment and command line as upstream's kubelet builds them: `env` in order, with
-`valueFrom.fieldRef` (the downward API) and `resourceFieldRef`, `$(VAR)` references expanded against
-the variables defined before them (`$$(VAR)` escapes, an undefined `$(VAR)` stays as written), and
-the same expansion applied to `command` and `args`. The service variables (WEB_SERVICE_HOST, ...;
-minik8s/api/service_env.py) come before the container's own."""
+"""A container's environment and command line as upstream's kubelet builds them: `envFrom` (every key
+of a ConfigMap's `data` or a Secret's, with `prefix`), then `env` in order, with `valueFrom.fieldRef`
+(the downward API), `resourceFieldRef`, `configMapKeyRef` and `secretKeyRef`; `$(VAR)` references
+expanded against the variables defined before them (`$$(VAR)` escapes, an undefined `$(VAR)` stays as
+written), and the same expansion applied to `command` and `args`. The service variables
+(WEB_SERVICE_HOST, ...; minik8s/api/service_env.py) come before the container's own. A missing object
+or key not marked `optional` is upstream's CreateContainerConfigError message."""
 from __future__ import annotations
 
 import math
 
 from minik8s.api.quantity import parse_quantity
+
+from kubelet.pod_objects import ObjectUnavailable, PodObjects, not_found
 
 
 class EnvError(Exception):
@@ -88,12 +92,51 @@ def resource_field_ref(pod, container, ref, node_allocatable: dict[str, str]) ->
     return str(math.ceil(q.value() / max(divisor.value(), 1)))
 
 
+def _source(objects: PodObjects, kind: str, name: str, optional: bool):
+    """The ConfigMap or Secret `name`; None when it is absent and optional, else EnvError."""
+    try:
+        obj = objects.get(kind, name)
+    except ObjectUnavailable as e:
+        raise EnvError(str(e)) from None
+    if obj is None and not optional:
+        raise EnvError(not_found(kind, name))
+    return obj
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def _key_ref(pod, objects: PodObjects, kind: str, ref) -> str | None:
+    """A configMapKeyRef/secretKeyRef's value; None when it is optional and missing."""
+    optional = ref.HasField("optional") and ref.optional
+    obj = _source(objects, kind, ref.name, optional)
+    if obj is None:
+        return None
+    if ref.key not in obj.data:
+        if optional:
+            return None
+        raise EnvError(f"couldn't find key {ref.key} in {kind} {pod.metadata.namespace}/{ref.name}")
+    return _text(obj.data[ref.key])
+
+
+def _env_from(env: dict[str, str], objects: PodObjects, container) -> None:
+    for src in container.envFrom:
+        kind, ref = ("ConfigMap", src.configMapRef) if src.HasField("configMapRef") else ("Secret", src.secretRef)
+        obj = _source(objects, kind, ref.name, ref.HasField("optional") and ref.optional)
+        if obj is not None:
+            for key in sorted(obj.data):
+                env[src.prefix + key] = _text(obj.data[key])
+
+
 def container_env(pod, container, pod_ip: str = "", host_ip: str = "",
-                  node_allocatable: dict[str, str] | None = None, base: dict[str, str] | None = None
-                  ) -> dict[str, str]:
-    """`base` (the service discovery variables) comes first; the container's `env` may override it and
-    refer to it with `$(NAME)`."""
+                  node_allocatable: dict[str, str] | None = None, base: dict[str, str] | None = None,
+                  objects: PodObjects | None = None) -> dict[str, str]:
+    """`base` (the service discovery variables) comes first; the container's `envFrom` and `env` may
+    override it and refer to it with `$(NAME)`. `objects`: the pod's ConfigMaps and Secrets."""
     env: dict[str, str] = dict(base or {})
+    objects = objects or PodObjects()
+    _env_from(env, objects, container)
     for var in container.env:
         if var.HasField("valueFrom"):
             src = var.valueFrom
@@ -102,11 +145,11 @@ def container_env(pod, container, pod_ip: str = "", host_ip: str = "",
             elif src.HasField("resourceFieldRef"):
                 env[var.name] = resource_field_ref(pod, container, src.resourceFieldRef, node_allocatable or {})
             elif src.HasField("configMapKeyRef") or src.HasField("secretKeyRef"):
-                ref = src.configMapKeyRef if src.HasField("configMapKeyRef") else src.secretKeyRef
-                if ref.HasField("optional") and ref.optional:
-                    continue
-                what = "configmap" if src.HasField("configMapKeyRef") else "secret"
-                raise EnvError(f'{what} "{ref.name}" not found: minik8s does not serve {what}s')
+                kind, ref = ("ConfigMap", src.configMapKeyRef) if src.HasField("configMapKeyRef") \
+                    else ("Secret", src.secretKeyRef)
+                value = _key_ref(pod, objects, kind, ref)
+                if value is not None:
+                    env[var.name] = value
             else:
                 env[var.name] = ""
         else:

@@ -36,6 +36,7 @@ from kubelet.backoff import Backoff
 from kubelet.env import EnvError, command_line, container_env
 from kubelet.eviction import DISRUPTION_REASON, EVICTION_GRACE, REASON as EVICTED
 from kubelet.paths import LABEL_CLUSTER, container_log_path, pod_log_dir
+from kubelet.pod_objects import PodObjects, fetch_pod_objects
 from kubelet.probes import http_get, resolve_port
 from kubelet.runtime.base import (LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_NODE, LABEL_POD_NAME,
                                   LABEL_POD_NAMESPACE, LABEL_POD_UID, ContainerConfig, ContainerStatus,
@@ -67,6 +68,7 @@ class PodState:
     last_rv: int = 0                                       # the resourceVersion that write made
     terminal: bool = False                                 # containers done for good, sandbox stopped
     volumes: dict[str, str] = field(default_factory=dict)
+    objects: PodObjects = field(default_factory=PodObjects)  # its ConfigMaps and Secrets, read this sync
 
 
 @dataclass
@@ -184,6 +186,7 @@ class PodSyncer:
             self.event(pod, WARNING, "NetworkNotReady", f"network is not ready: {self.network_error()}")
             await self.write_status(pod, st, self._obs(st, history, ""))
             return SyncResult(requeue=SANDBOX_RETRY)
+        st.objects = await fetch_pod_objects(self.client, pod)
         sandbox = await self.ensure_sandbox(pod, st, sandbox, history)
         if sandbox is None:
             return SyncResult(requeue=SANDBOX_RETRY)
@@ -208,11 +211,14 @@ class PodSyncer:
                              history) -> SandboxStatus | None:
         """The pod's volumes and its ready sandbox (made if missing); None when that failed (reported)."""
         if sandbox is not None:
-            if not st.volumes:          # a restarted kubelet adopting the pod
-                try:
-                    st.volumes = setup_volumes(self.root, pod, pod_ip=sandbox.ip, host_ip=self.host_ip)
-                except (VolumeError, OSError) as e:
-                    self.event(pod, WARNING, "FailedMount", str(e))
+            # every sync: a changed ConfigMap or Secret reaches its volume's files; a restarted kubelet
+            # adopting the pod learns its volumes here
+            try:
+                st.volumes = setup_volumes(self.root, pod, pod_ip=sandbox.ip, host_ip=self.host_ip,
+                                           objects=st.objects)
+            except (VolumeError, OSError) as e:
+                self.event(pod, WARNING, "FailedMount", str(e))
+                if not st.volumes:      # running containers keep the files they have
                     return None
             return sandbox
         # the sandbox died under its containers (or never was): kill what is left and start over
@@ -220,7 +226,7 @@ class PodSyncer:
             if hist and hist[0].state == "running":
                 await self.runtime.stop_container(hist[0].id, 0)
         try:
-            st.volumes = setup_volumes(self.root, pod, host_ip=self.host_ip)
+            st.volumes = setup_volumes(self.root, pod, host_ip=self.host_ip, objects=st.objects)
             return await self.runtime.run_sandbox(self.sandbox_config(pod))
         except (VolumeError, OSError) as e:
             self.event(pod, WARNING, "FailedMount", str(e))
@@ -399,7 +405,7 @@ class PodSyncer:
                            c.name)
         # configuration
         try:
-            cfg = self.container_config(pod, c, sandbox, attempt, st.volumes)
+            cfg = self.container_config(pod, c, sandbox, attempt, st.volumes, st.objects)
         except (EnvError, VolumeError) as e:
             st.waiting[c.name] = ("CreateContainerConfigError", str(e))
             self.event(pod, WARNING, "Failed", f"Error: {e}", c.name)
@@ -451,10 +457,10 @@ class PodSyncer:
                              log_dir=pod_log_dir(self.home, meta.namespace, meta.name, meta.uid))
 
     def container_config(self, pod, c, sandbox: SandboxStatus, attempt: int,
-                         volumes: dict[str, str]) -> ContainerConfig:
+                         volumes: dict[str, str], objects: PodObjects | None = None) -> ContainerConfig:
         meta = pod.metadata
         env = container_env(pod, c, sandbox.ip, self.host_ip, self.allocatable(),
-                            base=pod_service_env(pod, self.services.list()))
+                            base=pod_service_env(pod, self.services.list()), objects=objects)
         devices = self.gpus.devices_of(meta.uid, c.name)
         env.update(self.gpus.env(devices))
         command, args = command_line(c, env)

@@ -1,15 +1,20 @@
 """Pod volumes on the node: `emptyDir` (a directory under the pod's own directory, shared by its
 containers and removed with the pod), `hostPath` (a host path, checked against its `type` as upstream
-does) and `downwardAPI` (files holding the pod's fields). Each container's `volumeMounts` become
-runtime Mounts, `subPath` included."""
+does), `downwardAPI` (files holding the pod's fields), and `configMap` / `secret` (a file per key, or per
+`items` entry, with `defaultMode` and per-item `mode`; written by the atomic writer at every sync, so a
+changed object shows in the mounted files). Each container's `volumeMounts` become runtime Mounts,
+`subPath` included; ConfigMap and Secret volumes are mounted read-only, and a `subPath` into one is the
+file as it was when the container started, as upstream."""
 from __future__ import annotations
 
 import os
 import shutil
 import stat
 
+from kubelet import atomic_writer
 from kubelet.paths import pod_dir
 from kubelet.env import EnvError, field_ref
+from kubelet.pod_objects import ObjectUnavailable, PodObjects, not_found
 from kubelet.runtime.base import Mount
 
 
@@ -46,8 +51,70 @@ def _check_host_path(name: str, path: str, type_: str) -> None:
         fail(check[1])
 
 
-def setup_volumes(root: str, pod, pod_ip: str = "", host_ip: str = "") -> dict[str, str]:
-    """Make every volume of `pod` ready; returns volume name -> host path. Idempotent."""
+def _payload(kind: str, obj, items, default_mode: int, optional: bool) -> atomic_writer.Payload:
+    """Upstream's MakePayload: every key (ConfigMap `data` and `binaryData`), or just `items`."""
+    data = {k: v.encode() for k, v in obj.data.items()} if kind == "ConfigMap" else dict(obj.data)
+    if kind == "ConfigMap":
+        data.update(obj.binaryData)
+    if not items:
+        return {key: (value, default_mode) for key, value in data.items()}
+    payload = {}
+    for item in items:
+        if item.key not in data:
+            if optional:
+                continue
+            raise ValueError(f"{'configmap' if kind == 'ConfigMap' else 'secret'} references non-existent "
+                             f"{'config' if kind == 'ConfigMap' else 'secret'} key: {item.key}")
+        payload[item.path] = (data[item.key], item.mode if item.HasField("mode") else default_mode)
+    return payload
+
+
+def _object_volume(base: str, v, objects: PodObjects) -> str:
+    """A configMap or secret volume's directory, holding what the object holds now."""
+    kind, src = ("ConfigMap", v.configMap) if v.HasField("configMap") else ("Secret", v.secret)
+    name = src.name if kind == "ConfigMap" else src.secretName
+    optional = src.HasField("optional") and src.optional
+    fail = f'MountVolume.SetUp failed for volume "{v.name}" : '
+    try:
+        obj = objects.get(kind, name)
+    except ObjectUnavailable as e:
+        raise VolumeError(fail + str(e)) from None
+    if obj is None and not optional:
+        raise VolumeError(fail + not_found(kind, name))
+    mode = src.defaultMode if src.HasField("defaultMode") else 0o644
+    try:
+        payload = _payload(kind, obj, src.items, mode, optional) if obj is not None else {}
+    except ValueError as e:
+        raise VolumeError(fail + str(e)) from None
+    d = os.path.join(base, "kubernetes.io~configmap" if kind == "ConfigMap" else "kubernetes.io~secret", v.name)
+    atomic_writer.write(d, payload)
+    return d
+
+
+def _claim_volume(v, objects: PodObjects) -> str:
+    """A persistentVolumeClaim volume: the bound volume's hostPath or local directory on this machine."""
+    fail = f'MountVolume.SetUp failed for volume "{v.name}" : '
+    name = v.persistentVolumeClaim.claimName
+    try:
+        pvc = objects.get("PersistentVolumeClaim", name)
+        pv = objects.get("PersistentVolume", pvc.spec.volumeName) if pvc is not None and pvc.spec.volumeName else None
+    except ObjectUnavailable as e:
+        raise VolumeError(fail + str(e)) from None
+    if pvc is None:
+        raise VolumeError(f'persistentvolumeclaim "{name}" not found')
+    if pvc.status.phase != "Bound" or pv is None:
+        raise VolumeError(f'persistentvolumeclaim "{name}" is not bound')
+    path = pv.spec.hostPath.path or pv.spec.local.path
+    if not path:
+        raise VolumeError(fail + f"volume {pv.metadata.name} has no hostPath or local source")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def setup_volumes(root: str, pod, pod_ip: str = "", host_ip: str = "",
+                  objects: PodObjects | None = None) -> dict[str, str]:
+    """Make every volume of `pod` ready; returns volume name -> host path. Idempotent. `objects`: the
+    pod's ConfigMaps and Secrets as the server holds them now."""
     paths: dict[str, str] = {}
     base = os.path.join(pod_dir(root, pod.metadata.uid), "volumes")
     for v in pod.spec.volumes:
@@ -70,6 +137,10 @@ def setup_volumes(root: str, pod, pod_ip: str = "", host_ip: str = "") -> dict[s
                     f.write(value)
                 os.replace(target + ".tmp", target)
             paths[v.name] = d
+        elif v.HasField("configMap") or v.HasField("secret"):
+            paths[v.name] = _object_volume(base, v, objects or PodObjects())
+        elif v.HasField("persistentVolumeClaim"):
+            paths[v.name] = _claim_volume(v, objects or PodObjects())
         elif v.HasField("emptyDir"):
             d = os.path.join(base, "kubernetes.io~empty-dir", v.name)
             os.makedirs(d, exist_ok=True)
@@ -78,7 +149,7 @@ def setup_volumes(root: str, pod, pod_ip: str = "", host_ip: str = "") -> dict[s
         else:
             kind = next((f.name for f, _ in v.ListFields() if f.name != "name"), "unknown")
             raise VolumeError(f'MountVolume.SetUp failed for volume "{v.name}" : volume type {kind} is not '
-                              "supported by minik8s (use emptyDir or hostPath)")
+                              "supported by minik8s (use emptyDir, hostPath, configMap, secret or downwardAPI)")
     return paths
 
 
@@ -88,11 +159,14 @@ def container_mounts(container, volume_paths: dict[str, str]) -> list[Mount]:
         host = volume_paths.get(m.name)
         if host is None:
             raise VolumeError(f'unable to find volume "{m.name}" for container "{container.name}"')
+        projected = os.path.lexists(os.path.join(host, atomic_writer.DATA_DIR))
         if m.subPath:
             host = os.path.join(host, m.subPath)
-            if not os.path.exists(host):
+            if projected:
+                host = os.path.realpath(host)       # the file itself: later updates do not reach it
+            elif not os.path.exists(host):
                 os.makedirs(host, exist_ok=True)
-        mounts.append(Mount(host_path=host, container_path=m.mountPath, read_only=m.readOnly))
+        mounts.append(Mount(host_path=host, container_path=m.mountPath, read_only=m.readOnly or projected))
     return mounts
 
 

@@ -10,6 +10,7 @@ Lease in kube-node-lease, the status of pods bound to it, the deletion of pods b
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 
 from minik8s.api.errors import Forbidden, Unauthenticated
@@ -33,13 +34,25 @@ class Identity:
         return "system:masters" in self.groups or self.user in CONTROL_PLANE_USERS
 
 
+def _file_stamp(path: str):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class TokenAuthenticator:
+    """The static token file, read again when an unknown token arrives after the file changed: a node
+    added to a running cluster (`minictl node add`) gets its token written there, and no restart."""
+
     def __init__(self, path: str):
         self.path = path
         self.tokens: dict[str, Identity] = {}
         self.reload()
 
     def reload(self) -> None:
+        self._stamp = _file_stamp(self.path)
         tokens = {}
         with open(self.path, newline="") as f:
             for row in csv.reader(f):
@@ -57,7 +70,11 @@ class TokenAuthenticator:
                 break
         if not header.startswith("Bearer "):
             raise Unauthenticated("Unauthorized: no bearer token")
-        ident = self.tokens.get(header[len("Bearer "):].strip())
+        token = header[len("Bearer "):].strip()
+        ident = self.tokens.get(token)
+        if ident is None and _file_stamp(self.path) != self._stamp:
+            self.reload()
+            ident = self.tokens.get(token)
         if ident is None:
             raise Unauthenticated("Unauthorized: invalid bearer token")
         return ident

@@ -52,11 +52,14 @@ def _write_private(path: str, data: bytes) -> None:
 def write_token_file(path: str, entries: list[tuple[str, str, str, str]]) -> None:
     """Write the API server's token file: (token, user, uid, comma-separated groups) rows."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # replaced whole: a running server re-reads it when a new token arrives, never half-written
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", newline="") as f:
         w = csv.writer(f)
         for e in entries:
             w.writerow(e)
+    os.replace(tmp, path)
 
 
 def ensure_tokens(pki: str, identities: dict[str, tuple[str, str]]) -> dict[str, str]:

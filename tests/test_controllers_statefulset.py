@@ -8,8 +8,8 @@ import contextlib
 
 import pytest
 
+from minik8s.api.errors import Conflict
 from minik8s.api.manifest import load_text
-from minik8s.client.informer import copy
 from support import FakeKubelet, running_manager, wait_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -124,9 +124,7 @@ async def test_docs_example_creates_pods_in_order_each_with_its_claim(srv):
         assert new.spec.volumes[0].persistentVolumeClaim.claimName == "www-web-1"
 
         # scale down: highest ordinal first, claims kept
-        sts = await admin.get("StatefulSet", "web", NS)
-        sts.spec.replicas = 1
-        await admin.update(sts)
+        await admin.patch("StatefulSet", "web", {"spec": {"replicas": 1}}, NS)
         await wait_for(lambda: _has_pods(admin, ["web-0"]), what="scaled to web-0")
         assert len((await admin.list("PersistentVolumeClaim", NS)).items) == 3
 
@@ -136,10 +134,10 @@ async def test_partitioned_rolling_update_replaces_highest_ordinals_only(srv):
     async with cluster(srv, ready) as (admin, kubelet):
         first = await wait_for(lambda: _status(admin, lambda s: s.readyReplicas == 3), what="3 ready")
         old_rev = first.status.updateRevision
-        sts = copy(first)
-        sts.spec.updateStrategy.rollingUpdate.partition = 1
-        sts.spec.template.spec.containers[0].image = "registry.k8s.io/nginx-slim:0.27"
-        await admin.update(sts)
+        def new_image(spec):
+            spec.updateStrategy.rollingUpdate.partition = 1
+            spec.template.spec.containers[0].image = "registry.k8s.io/nginx-slim:0.27"
+        await update_spec(admin, new_image)
         done = await wait_for(lambda: _status(admin, lambda s: s.updatedReplicas == 2 and s.readyReplicas == 3),
                               what="web-2 and web-1 updated")
         images = {p.metadata.name: p.spec.containers[0].image for p in (await admin.list("Pod", NS)).items}
@@ -148,9 +146,7 @@ async def test_partitioned_rolling_update_replaces_highest_ordinals_only(srv):
         assert done.status.currentRevision == old_rev != done.status.updateRevision
         assert done.status.currentReplicas == 1
 
-        sts = copy(done)
-        sts.spec.updateStrategy.rollingUpdate.partition = 0
-        await admin.update(sts)
+        await admin.patch("StatefulSet", "web", {"spec": {"updateStrategy": {"rollingUpdate": {"partition": 0}}}}, NS)
         final = await wait_for(lambda: _status(admin, lambda s: s.updatedReplicas == 3 and s.readyReplicas == 3
                                                and s.currentRevision == s.updateRevision), what="all updated")
         assert final.status.currentReplicas == 3
@@ -159,6 +155,15 @@ async def test_partitioned_rolling_update_replaces_highest_ordinals_only(srv):
 async def test_parallel_creates_every_pod_at_once(srv):
     async with cluster(srv, set(), policy="Parallel") as (admin, kubelet):
         await wait_for(lambda: _has_pods(admin, ["web-0", "web-1", "web-2"]), what="three pods, none ready")
+
+
+async def update_spec(client, change) -> None:
+    """Change the set's spec on a fresh read, again if the controller's status write came first."""
+    async def attempt():
+        sts = await client.get("StatefulSet", "web", NS)
+        change(sts.spec)
+        return await client.update(sts)
+    await wait_for(attempt, what="spec updated", ignoring=(Conflict,))
 
 
 async def _has_pods(client, names):

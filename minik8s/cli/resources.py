@@ -50,6 +50,15 @@ def _create_flags(p):
     p.add_argument("--save-config", action="store_true", help="record the configuration for later apply")
     p.add_argument("--from", dest="from_", metavar="cronjob/NAME",
                    help="create job NAME: the resource to make the Job from")
+    p.add_argument("--from-literal", action="append", default=[], metavar="KEY=VALUE",
+                   help="create configmap/secret: a key and its literal value (repeatable)")
+    p.add_argument("--from-file", action="append", default=[], metavar="[KEY=]PATH",
+                   help="create configmap/secret: a file (key: its name) or every file of a directory")
+    p.add_argument("--from-env-file", action="append", default=[], metavar="PATH",
+                   help="create configmap/secret: KEY=VALUE lines of a file")
+    p.add_argument("--type", default="", help="create secret generic: the Secret's type")
+    p.add_argument("--dry-run", nargs="?", const="client", default="none", choices=("none", "client", "server"),
+                   help="client: print the object only; server: have the server check it without storing it")
 
 
 def _delete_flags(p):
@@ -380,8 +389,8 @@ def cmd_create(args) -> int:
             _, full = modified_config(m, ns)
             obj.metadata.annotations[LAST_APPLIED] = full["metadata"]["annotations"][LAST_APPLIED]
         try:
-            res = client.create(obj)
-            _print_result(args.output, m.info, res, "created")
+            res = obj if args.dry_run == "client" else client.create(obj, dry_run=args.dry_run == "server")
+            _print_result(args.output, m.info, res, "created" + _DRY_RUN_NOTE[args.dry_run])
         except ApiError as e:
             report(api_error_line(e, f'error when creating "{m.source}": '))
             failed = True
@@ -392,9 +401,12 @@ def _create_named(args) -> int:
     """`create namespace NAME` and `create job NAME --from=cronjob/X` (kubectl's generators for the
     kinds the lessons create by name)."""
     words = args.resources
+    if lookup(words[0]).kind in ("ConfigMap", "Secret"):
+        return _create_config(args)
     kind = lookup(words[0]).kind if len(words) == 2 else ""
     if kind not in ("Namespace", "Job"):
-        raise CliError("minictl create takes -f FILE, `namespace NAME` or `job NAME --from=cronjob/NAME`")
+        raise CliError("minictl create takes -f FILE, `namespace NAME`, `job NAME --from=cronjob/NAME`, "
+                       "`configmap NAME` or `secret generic NAME`")
     from minik8s.api.kinds import KINDS
     info = KINDS[kind]
     if kind == "Job":
@@ -410,6 +422,40 @@ def _create_named(args) -> int:
         report(api_error_line(e))
         return 1
     _print_result(args.output, info, res, "created")
+    return 0
+
+
+_DRY_RUN_NOTE = {"none": "", "client": " (dry run)", "server": " (server dry run)"}
+
+
+def _create_config(args) -> int:
+    """`create configmap NAME` and `create secret generic NAME` from --from-literal, --from-file and
+    --from-env-file, as kubectl's generators make them."""
+    from minik8s.api import configdata
+    from minik8s.api.errors import ApiError
+    from minik8s.api.kinds import CONFIG_MAP, SECRET
+    words = args.resources
+    info = lookup(words[0])
+    if info is SECRET and (len(words) != 3 or words[1] != "generic"):
+        raise CliError("minictl create secret takes `generic NAME` (docker-registry and tls are not supported)")
+    if info is CONFIG_MAP and len(words) != 2:
+        raise CliError(f"exactly one NAME is required, got {len(words) - 1}")
+    name = words[-1]
+    try:
+        pairs = configdata.collect(info.kind, name, args.from_literal, args.from_file, args.from_env_file)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    namespace = getattr(args, "namespace", None) or ""
+    obj = configdata.secret(name, namespace, pairs, args.type) if info is SECRET \
+        else configdata.config_map(name, namespace, pairs)
+    if args.dry_run != "client":
+        obj.metadata.namespace = namespace_of(args)
+        try:
+            obj = client_for(args).create(obj, dry_run=args.dry_run == "server")
+        except ApiError as e:
+            report(api_error_line(e))
+            return 1
+    _print_result(args.output, info, obj, "created" + _DRY_RUN_NOTE[args.dry_run])
     return 0
 
 

@@ -4,17 +4,12 @@ config key names, no key in both `data` and `binaryData`, 1 MiB of payload at mo
 """
 from __future__ import annotations
 
-import re
-
 from minik8s.api.kinds.info import KindInfo, Strategy
 from minik8s.api.pb import core_pb2
-from minik8s.api.validation_common import Errors, _Errors, _object_meta, _regex_error
+from minik8s.api.podspec_validation import _config_key_msgs
+from minik8s.api.validation_common import Errors, _Errors, _object_meta
 
 MAX_SIZE = 1024 * 1024                  # upstream core.MaxSecretSize, for ConfigMaps too
-_KEY_MAX = 253
-_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
-_KEY_MSG = _regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
-                        "[-._a-zA-Z0-9]+", "key.name", "KEY_NAME", "key-name")
 IMMUTABLE_MSG = "field is immutable when `immutable` is set"
 
 
@@ -23,25 +18,9 @@ def key_path(field: str, key: str) -> str:
     return f"{field}[{key}]"
 
 
-def config_key_msgs(key: str) -> list[str]:
-    """apimachinery IsConfigMapKey: what is wrong with `key` as a file name in a volume."""
-    msgs = []
-    if len(key) > _KEY_MAX:
-        msgs.append(f"must be no more than {_KEY_MAX} characters")
-    if not _KEY_RE.fullmatch(key):
-        msgs.append(_KEY_MSG)
-    if key == ".":
-        msgs.append("must not be '.'")
-    elif key == "..":
-        msgs.append("must not be '..'")
-    elif key.startswith(".."):
-        msgs.append("must not start with '..'")
-    return msgs
-
-
 def validate_keys(errs: _Errors, field: str, payload) -> None:
     for key in sorted(payload):
-        for msg in config_key_msgs(key):
+        for msg in _config_key_msgs(key):       # apimachinery IsConfigMapKey
             errs.invalid(key_path(field, key), key, msg)
 
 

@@ -4,18 +4,23 @@ The token file is upstream's static-token CSV: `token,user,uid,"group1,group2"`.
 admin (group system:masters), the control-plane components (system:kube-scheduler,
 system:kube-controller-manager), and one per node (system:node:NAME in group system:nodes).
 
-Authorization: masters and control-plane components may do anything. A node may read everything and
-write only what upstream's Node authorizer and NodeRestriction admission allow: its own Node, its own
-Lease in kube-node-lease, the status of pods bound to it, the deletion of pods bound to it, and Events."""
+Authorization: masters and control-plane components may do anything. A node may read everything but
+ConfigMaps and Secrets, of which it may read only those the pods bound to it refer to (a get, or a
+list/watch narrowed to one by `metadata.name=`), and write only what upstream's Node authorizer and
+NodeRestriction admission allow: its own Node, its own Lease in kube-node-lease, the status of pods
+bound to it, the deletion of pods bound to it, and Events."""
 from __future__ import annotations
 
 import csv
 import os
 from dataclasses import dataclass
 
+from minik8s.api import kinds, selectors
 from minik8s.api.errors import Forbidden, Unauthenticated
+from minik8s.api.pod_references import referenced_names
 
 CONTROL_PLANE_USERS = {"system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy"}
+NODE_READ_BY_REFERENCE = ("ConfigMap", "Secret")
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,34 @@ def authorize_write(ident: Identity, verb: str, kind: str, namespace: str, name:
     if kind == "PodMetrics" or (kind == "Pod" and (subresource == "status" or verb == "delete")):
         return      # bound-to-this-node is checked against the stored pod
     raise _forbidden(ident, verb, resource, name, f'node "{node}" may not {verb} {resource}')
+
+
+def _selected_name(field_selector: str) -> str:
+    """The one name a `metadata.name=NAME` field selector narrows a list or watch to, or ""."""
+    try:
+        requirements = selectors.parse_field_selector(field_selector).requirements if field_selector else []
+    except ValueError:
+        return ""
+    return next((value for field, op, value in requirements if field == "metadata.name" and op == "="), "")
+
+
+def authorize_read(ident: Identity, registry, verb: str, kind: str, namespace: str, name: str = "",
+                   field_selector: str = "") -> None:
+    """Upstream's Node authorizer for reads: a node may get (or list/watch, by name) a ConfigMap or Secret
+    only while a pod bound to it refers to that object."""
+    node = ident.node_name
+    if node is None or ident.privileged or kind not in NODE_READ_BY_REFERENCE:
+        return
+    name = name or _selected_name(field_selector)
+    resource = kind.lower() + "s"
+    if name:
+        bound = selectors.parse_field_selector(f"spec.nodeName={node}")
+        for rec in registry.list(kinds.POD, namespace or "default", None, bound):
+            if name in referenced_names(rec.decode(), kind):
+                return
+    raise Forbidden(f'{resource} "{name}" is forbidden: User "{ident.user}" cannot {verb} resource "{resource}" '
+                    f'in API group "" in the namespace "{namespace or "default"}": no relationship found '
+                    f"between node '{node}' and this object")
 
 
 def node_pod_check(ident: Identity, verb: str):

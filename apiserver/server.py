@@ -19,7 +19,7 @@ from minik8s.client.home import is_loopback
 from minik8s.client.transport import status_code, trailing_metadata
 
 from apiserver import strategy
-from apiserver.auth import Identity, TokenAuthenticator, authorize_write, node_pod_check
+from apiserver.auth import Identity, TokenAuthenticator, authorize_read, authorize_write, node_pod_check
 from apiserver.eviction import evict
 from apiserver.registry import Registry
 from apiserver.tunnel import TunnelRegistry
@@ -114,14 +114,16 @@ class APIService:
 
     @_rpc
     async def Get(self, req, context):
-        self._ident(context)
+        ident = self._ident(context)
         info = _kind(req.kind)
+        authorize_read(ident, self.registry, "get", info.kind, req.namespace, req.name)
         return api_pb2.ObjectResponse(kind=info.kind, object=self.registry.get(info, req.namespace, req.name).raw)
 
     @_rpc
     async def List(self, req, context):
-        self._ident(context)
+        ident = self._ident(context)
         info = _kind(req.kind)
+        authorize_read(ident, self.registry, "list", info.kind, req.namespace, field_selector=req.fieldSelector)
         ls, fs = _selectors(info.kind, req.labelSelector, req.fieldSelector)
         recs = self.registry.list(info, req.namespace if info.namespaced else "", ls, fs)
         head = field_bytes(1, info.kind.encode()) + field_bytes(2, str(self.registry.rv).encode())
@@ -195,8 +197,10 @@ class APIService:
 
     async def Watch(self, req, context):
         try:
-            self._ident(context)
+            ident = self._ident(context)
             info = _kind(req.kind)
+            authorize_read(ident, self.registry, "watch", info.kind, req.namespace,
+                           field_selector=req.fieldSelector)
             ls, fs = _selectors(info.kind, req.labelSelector, req.fieldSelector)
             rv = req.resourceVersion
             if rv in ("", "0"):

@@ -11,7 +11,7 @@ from aiohttp import web
 from minik8s.api.errors import ApiError, NotFound, TooLarge, Unauthenticated
 from minik8s.api.kinds import UnknownKind
 
-from apiserver.auth import TokenAuthenticator
+from apiserver.auth import TokenAuthenticator, authorize_read
 from apiserver.registry import Registry
 from apiserver.rest import discovery, exec as remote, openapi, watch as watches
 from apiserver.rest.handlers import Objects, dumps
@@ -105,6 +105,10 @@ class RestAPI:
         t = request["target"] = resolve(m.get("group", ""), m["version"], m["path"])
         ident = request["ident"]
         method, sub = request.method, t.subresource
+        if method == "GET" and t.info is not None:
+            watching = request.query.get("watch", "").lower() in ("1", "true")
+            authorize_read(ident, self.registry, "watch" if watching else "get" if t.name else "list",
+                           t.info.kind, t.namespace, t.name, request.query.get("fieldSelector", ""))
         if sub in ("", "status"):
             if not t.name:
                 if sub:

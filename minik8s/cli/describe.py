@@ -497,6 +497,25 @@ def _describe_statefulset(client, info, o, w):
         w.w(1, f"Access Modes:\t{','.join(t.spec.accessModes)}")
 
 
+@describer(kinds.DAEMON_SET)
+def _describe_daemonset(client, info, o, w):
+    m, spec, st = o.metadata, o.spec, o.status
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Selector:\t{format_selector(spec.selector)}")
+    w.w(0, f"Node-Selector:\t{format_labels(spec.template.spec.nodeSelector)}")
+    _labels(w, m)
+    _annotations(w, m)
+    w.w(0, f"Desired Number of Nodes Scheduled: {st.desiredNumberScheduled}")
+    w.w(0, f"Current Number of Nodes Scheduled: {st.currentNumberScheduled}")
+    w.w(0, f"Number of Nodes Scheduled with Up-to-date Pods: {st.updatedNumberScheduled}")
+    w.w(0, f"Number of Nodes Scheduled with Available Pods: {st.numberAvailable}")
+    w.w(0, f"Number of Nodes Misscheduled: {st.numberMisscheduled}")
+    c = _pod_phase_counts(client, m.namespace, spec.selector)
+    w.w(0, f"Pods Status:\t{c['Running']} Running / {c['Pending']} Waiting / {c['Succeeded']} Succeeded / "
+           f"{c['Failed']} Failed")
+    _pod_template(w, spec.template)
+
+
 @describer(kinds.JOB)
 def _describe_job(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status

@@ -583,6 +583,18 @@ def _statefulset_row(o, now, wide):
     return row
 
 
+@columns(kinds.DAEMON_SET, ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR",
+                            "AGE"], ["CONTAINERS", "IMAGES", "SELECTOR"])
+def _daemonset_row(o, now, wide):
+    st = o.status
+    row = [o.metadata.name, str(st.desiredNumberScheduled), str(st.currentNumberScheduled), str(st.numberReady),
+           str(st.updatedNumberScheduled), str(st.numberAvailable), format_labels(o.spec.template.spec.nodeSelector),
+           since(o.metadata.creationTimestamp, now)]
+    if wide:
+        row += _containers_cells(o.spec.template.spec) + [format_selector(o.spec.selector)]
+    return row
+
+
 @columns(kinds.CONFIG_MAP, ["NAME", "DATA", "AGE"])
 def _configmap_row(o, now, wide):
     return [o.metadata.name, str(len(o.data) + len(o.binaryData)), since(o.metadata.creationTimestamp, now)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from minik8s.api.kinds.configmap import CONFIG_MAP
 from minik8s.api.kinds.cronjob import CRONJOB
+from minik8s.api.kinds.daemonset import DAEMON_SET
 from minik8s.api.kinds.deployment import DEPLOYMENT
 from minik8s.api.kinds.endpoints import ENDPOINTS
 from minik8s.api.kinds.event import EVENT
@@ -31,11 +32,11 @@ __all__ = ["KINDS", "KindInfo", "Strategy", "UnknownKind", "lookup", "for_messag
            "NAMESPACE", "NODE", "POD", "SERVICE", "ENDPOINTS", "PERSISTENT_VOLUME_CLAIM", "EVENT",
            "REPLICA_SET", "DEPLOYMENT", "JOB", "CRONJOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
            "LEASE", "NODE_METRICS", "POD_METRICS", "CONFIG_MAP", "SECRET",
-           "PERSISTENT_VOLUME", "STORAGE_CLASS", "STATEFUL_SET"]
+           "PERSISTENT_VOLUME", "STORAGE_CLASS", "STATEFUL_SET", "DAEMON_SET"]
 
 # the order settles which kind an unqualified word means: core kinds first
 _ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, PERSISTENT_VOLUME, EVENT, CONFIG_MAP,
-        SECRET, REPLICA_SET, DEPLOYMENT, STATEFUL_SET, STORAGE_CLASS, JOB,
+        SECRET, REPLICA_SET, DEPLOYMENT, STATEFUL_SET, DAEMON_SET, STORAGE_CLASS, JOB,
         CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS]
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _ALL}

@@ -29,6 +29,7 @@ CONTROLLERS["disruption"] = "minik8s.controllers.disruption:DisruptionController
 CONTROLLERS["persistentvolume-binder"] = "minik8s.controllers.persistentvolume:PersistentVolumeController"
 CONTROLLERS["statefulset"] = "minik8s.controllers.statefulset:StatefulSetController"
 CONTROLLERS["horizontal-pod-autoscaler"] = "minik8s.controllers.podautoscaler.horizontal:HorizontalController"
+CONTROLLERS["daemonset"] = "minik8s.controllers.daemonset:DaemonSetController"
 
 
 def controller_class(name: str):

@@ -355,8 +355,12 @@ class PersistentVolumeController(Controller):
 def volume_node_affinity_matches(pv, node) -> bool:
     """Whether `node` satisfies the volume's required node affinity (terms ORed, requirements ANDed)."""
     terms = pv.spec.nodeAffinity.required.nodeSelectorTerms
-    if not terms:
-        return True
+    return not terms or node_selector_terms_match(terms, node)
+
+
+def node_selector_terms_match(terms, node) -> bool:
+    """Whether `node` satisfies one of the NodeSelectorTerms (requirements ANDed), as upstream's
+    nodeaffinity.NodeSelector.Match."""
     labels = dict(node.metadata.labels)
     for term in terms:
         if all(_requirement_matches(r, labels) for r in term.matchExpressions) and all(

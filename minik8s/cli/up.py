@@ -29,6 +29,11 @@ READY_LINES_MAX = 20         # more nodes than this: one line for them all
 REMOVE_ALL_TIMEOUT = 60.0    # `down`: how long a node's `kubelet --remove-all` may take
 STOP_TIMEOUT = 15.0          # `down`: how long a component has to exit on SIGTERM before SIGKILL
 
+# cluster.yaml apiServer keys passed as the API server's flags (upstream's 300 s when left out): a lesson
+# shortens how long pods stay bound to a node that is not ready or unreachable
+TOLERATION_FLAGS = {"defaultNotReadyTolerationSeconds": "--default-not-ready-toleration-seconds",
+                    "defaultUnreachableTolerationSeconds": "--default-unreachable-toleration-seconds"}
+
 CLUSTER_DEFAULTS = {
     "apiVersion": "minik8s.io/v1alpha1",
     "kind": "Cluster",
@@ -55,11 +60,85 @@ def _down_flags(p):
     p.add_argument("--purge", action="store_true", help="also delete the cluster's home directory")
 
 
+NODE_HELP = """\
+Node lifecycle on the local cluster `minictl up` runs (minik8s's own verbs; kubectl has none):
+
+  fail NAME      the node is lost at once, as a machine that dies: its kubelet and proxy get SIGKILL and
+                 every container and process of its pods is killed (kubelet --remove-all). The Node
+                 object stays: the node lifecycle controller marks it Unknown after
+                 controllerManager.nodeMonitorGracePeriod and taints it unreachable. Fake nodes that
+                 `up` runs in one kubelet process (node-1..node-N) fail together; a node added with
+                 `node add` has a process of its own and fails alone.
+  restart NAME   start its kubelet (and proxy) again as `up` does; a running kubelet is stopped first,
+                 leaving its containers running, and the new one adopts them. Waits until Ready.
+  add NAME       a new node on the running cluster: its token, kubelet and proxy, then waits until it
+                 is Ready. It is recorded in HOME/nodes.yaml, so `down`, `up` and `up -f FILE` keep it.
+  remove NAME    cordon, drain (through the Eviction API, honouring PodDisruptionBudgets), stop its
+                 kubelet, remove what its pods ran, delete the Node and its token. Recorded too: a
+                 later `up -f FILE` does not start it again. (`down --purge` forgets the record.)
+  rotate         replace nodes one by one (--max-unavailable at a time): add NAME-r1 of the same shape
+                 (NAME-rK becomes NAME-rK+1), wait until Ready, then remove the old node as above."""
+
+
+def _timeout_flag(p, default: float, what: str) -> None:
+    from minik8s.cli.common import duration
+    p.add_argument("--timeout", type=duration, default=default, help=f"{what}, e.g. 2m")
+
+
+def _drain_node_flags(p) -> None:
+    from minik8s.cli.common import bool_flag
+    bool_flag(p, "--ignore-daemonsets", default=True, help="ignore DaemonSet-managed pods (default true)")
+    p.add_argument("--delete-emptydir-data", action="store_true",
+                   help="continue even if there are pods using emptyDir (their data is lost)")
+    p.add_argument("--force", action="store_true", help="continue even if there are pods no controller manages")
+    p.add_argument("--grace-period", type=int, default=-1,
+                   help="seconds each pod is given to terminate (-1: the pod's own)")
+    _timeout_flag(p, 0.0, "give up draining after this long (0: never)")
+
+
+def _node_flags(p) -> None:
+    from minik8s.cli.common import Parser, global_flags
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = NODE_HELP
+    sub = p.add_subparsers(dest="node_command", metavar="COMMAND", parser_class=Parser, required=True)
+
+    def verb(name, help_):
+        v = sub.add_parser(name, help=help_, description=help_)
+        global_flags(v)
+        return v
+
+    v = verb("fail", "Kill a node's kubelet and everything its pods run, as a lost machine")
+    v.add_argument("name", metavar="NAME")
+    v = verb("restart", "Start a node's kubelet again")
+    v.add_argument("name", metavar="NAME")
+    _timeout_flag(v, DEFAULT_TIMEOUT, "how long to wait until the node is Ready (default 60s)")
+    v = verb("add", "Add a node to the running cluster")
+    v.add_argument("name", metavar="NAME")
+    v.add_argument("--cpu", help="CPU capacity, e.g. 4 (default: the host's)")
+    v.add_argument("--memory", help="memory capacity, e.g. 8Gi (default: the host's)")
+    v.add_argument("--pods", help="pod capacity (default 110)")
+    v.add_argument("--gpus", help="N fake GPUs, or auto for the host's (NVML)")
+    v.add_argument("--labels", default="", help="node labels, k=v,k2=v2")
+    v.add_argument("--taints", default="", help="node taints, k=v:Effect,k2:Effect")
+    v.add_argument("--runtime", choices=("auto", "docker", "process", "fake"),
+                   help="container runtime (default: the cluster's)")
+    _timeout_flag(v, DEFAULT_TIMEOUT, "how long to wait until the node is Ready (default 60s)")
+    v = verb("remove", "Drain a node and take it out of the cluster")
+    v.add_argument("name", metavar="NAME")
+    _drain_node_flags(v)
+    v = verb("rotate", "Replace nodes by fresh ones of the same shape, draining the old ones")
+    v.add_argument("nodes", nargs="*", metavar="NAME")
+    v.add_argument("--all", action="store_true", help="every node of the cluster")
+    v.add_argument("--max-unavailable", type=int, default=1, help="nodes replaced at a time (default 1)")
+    _drain_node_flags(v)
+
+
 # name, implementation (module:function), help, flags: main.py joins every verb module's COMMANDS
 COMMANDS = [
     ("up", "up:cmd_up", "Start a local cluster (API server, controllers, scheduler, nodes)", _up_flags),
     ("down", "up:cmd_down", "Stop the local cluster", _down_flags),
     ("status", "up:cmd_status", "Show the local cluster's components", None),
+    ("node", "up:cmd_node", "Fail, restart, add, remove or rotate the local cluster's nodes", _node_flags),
 ]
 
 
@@ -73,19 +152,25 @@ def _node_names(cluster: dict) -> list[str]:
 
 
 def _node_runtimes(cluster: dict) -> list[tuple[str, str]]:
-    """(node name, the runtime named for it: its own, else the cluster's) in the cluster file's order,
-    named as kubelet/config.py's node_entries names them."""
+    """(node name, the runtime named for it: its own, else the cluster's) in the cluster file's order."""
     default = cluster.get("runtime") or "auto"
+    return [(name, entry.get("runtime") or default) for name, entry in _node_entries(cluster)]
+
+
+def _node_entries(cluster: dict) -> list[tuple[str, dict]]:
+    """(node name, its entry: one node, `count` expanded) in the cluster file's order, named as
+    kubelet/config.py's node_entries names them."""
     nodes = cluster.get("nodes", 1)
     if isinstance(nodes, int):
-        return [(f"node-{i}", default) for i in range(1, nodes + 1)]
+        return [(f"node-{i}", {"name": f"node-{i}"}) for i in range(1, nodes + 1)]
     out = []
     for i, n in enumerate(nodes or [], 1):
         n = n or {}
         count = int(n.get("count", 1))
         base = n.get("name", f"node-{i}")
-        runtime = n.get("runtime") or default
-        out.extend((name, runtime) for name in ([base] if count == 1 else [f"{base}-{j}" for j in range(1, count + 1)]))
+        one = {k: v for k, v in n.items() if k != "count"}
+        out.extend((name, dict(one, name=name))
+                   for name in ([base] if count == 1 else [f"{base}-{j}" for j in range(1, count + 1)]))
     return out
 
 
@@ -108,12 +193,16 @@ def load_cluster(args, home: str) -> dict:
             server = {}
         if not isinstance(server, dict):
             raise ValueError(f"{source}: apiServer: expected a mapping (address, port)")
-        unknown = set(server) - set(CLUSTER_DEFAULTS["apiServer"])
+        known = [*CLUSTER_DEFAULTS["apiServer"], *TOLERATION_FLAGS]
+        unknown = set(server) - set(known)
         if unknown:
-            raise ValueError(f"{source}: apiServer.{sorted(unknown)[0]}: unknown field (known: address, port)")
+            raise ValueError(f"{source}: apiServer.{sorted(unknown)[0]}: unknown field (known: {', '.join(known)})")
         port = server.get("port", DEFAULT_PORT)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError(f"{source}: apiServer.port: {port!r} is not a port number")
+        for key in set(server) & set(TOLERATION_FLAGS):
+            if isinstance(server[key], bool) or not isinstance(server[key], int) or server[key] < 0:
+                raise ValueError(f"{source}: apiServer.{key}: {server[key]!r} is not a number of seconds")
         # key by key: what the file leaves out keeps its default
         data = dict(data, apiServer={**CLUSTER_DEFAULTS["apiServer"], **server})
         cluster.update(data)
@@ -127,6 +216,7 @@ def load_cluster(args, home: str) -> dict:
     if getattr(args, "address", None):
         server["address"] = args.address
     cluster["apiServer"] = server
+    _apply_node_record(cluster, _read_node_record(home))
     return cluster
 
 
@@ -152,8 +242,11 @@ def _node_processes(cluster: dict) -> list[tuple[str, list[str], bool]]:
     kubelet, `kubelet-NAME`."""
     out: list[tuple[str, list[str], bool]] = []
     runs: list[list[int]] = []
-    for name, runtime in _node_runtimes(cluster):
-        i = _fake_index(name) if runtime == "fake" else None
+    default = cluster.get("runtime") or "auto"
+    for name, entry in _node_entries(cluster):
+        runtime = entry.get("runtime") or default
+        # a node `minictl node add` made runs alone: it fails, restarts and goes without the others
+        i = _fake_index(name) if runtime == "fake" and not entry.get("added") else None
         if i is None:
             out.append((f"kubelet-{name}", [name], runtime == "fake"))
         elif runs and runs[-1][-1] + 1 == i:
@@ -173,6 +266,9 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
     api = [py, "-m", "apiserver", "--home", home, "--address", server["address"], "--port", str(server["port"])]
     if tls:
         api += ["--tls-cert-file", tls[1], "--tls-private-key-file", tls[2]]
+    for key, flag in TOLERATION_FLAGS.items():
+        if key in server:
+            api += [flag, str(server[key])]
     out = [("apiserver", api)]
     for name, module, ident in (("scheduler", "minik8s.scheduler", "scheduler"),
                                 ("controller-manager", "minik8s.controllers", "controller-manager")):
@@ -460,14 +556,15 @@ def _stop(run: str, names: list[str]) -> list[str]:
     return [name for name, _, _ in pids]
 
 
-def _remove_pods(home: str) -> None:
-    """`python -m kubelet --remove-all` for every node of the cluster that is not fake and has run (its
-    HOME/kubelet/NODE exists), all at once: whatever its pods run (shims and their processes, network
-    namespaces, containers) goes. It needs the runtime only, not the API server; run once the kubelets
-    are gone, so none starts a pod again."""
+def _remove_pods(home: str, nodes: list[str] | None = None) -> None:
+    """`python -m kubelet --remove-all` for every node of the cluster (or of `nodes`) that is not fake
+    and has run (its HOME/kubelet/NODE exists), all at once: whatever its pods run (shims and their
+    processes, network namespaces, containers) goes. It needs the runtime only, not the API server; run
+    once the kubelets are gone, so none starts a pod again."""
     try:
         cluster = load_cluster(argparse.Namespace(), home)
-        nodes = [n for name, names, fake in _node_processes(cluster) if not fake for n in names]
+        nodes = [n for name, names, fake in _node_processes(cluster) if not fake for n in names
+                 if nodes is None or n in nodes]
     except (OSError, ValueError, ImportError) as e:
         print(f"error: cannot tell the nodes whose pods to remove: {e}", file=sys.stderr)
         return
@@ -534,3 +631,358 @@ def cmd_status(args) -> int:
         print(f"server: not answering ({e})")
         ok = False
     return 0 if ok else 1
+
+
+# ---------------------------------------------------------------- the node record
+# HOME/nodes.yaml: the nodes `minictl node add` added ({added: [entry, ...]}) and those `node remove`
+# removed that the cluster file names ({removed: [name, ...]}). Every load of the cluster applies it, so
+# `up`, `up -f cluster.yaml` and `down` run the nodes the cluster has now, not the file's first list.
+NODE_RECORD = "nodes.yaml"
+
+
+def _read_node_record(home: str) -> dict:
+    import yaml
+    try:
+        with open(os.path.join(home, NODE_RECORD)) as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        data = {}
+    return {"added": list(data.get("added") or []), "removed": list(data.get("removed") or [])}
+
+
+def _write_node_record(home: str, record: dict) -> None:
+    import yaml
+    path = os.path.join(home, NODE_RECORD)
+    with open(path + ".tmp", "w") as f:
+        yaml.safe_dump(record, f, sort_keys=False)
+    os.replace(path + ".tmp", path)
+
+
+def _apply_node_record(cluster: dict, record: dict) -> None:
+    """The cluster's nodes as a list, one entry per node, less the removed, the added last."""
+    if not record["added"] and not record["removed"]:
+        return
+    added = {e["name"]: e for e in record["added"]}
+    gone = set(record["removed"]) | set(added)
+    cluster["nodes"] = [e for name, e in _node_entries(cluster) if name not in gone] + list(added.values())
+
+
+def _save_cluster(home: str) -> dict:
+    """The cluster with the node record applied, saved as HOME/cluster.yaml for the kubelets to read."""
+    import yaml
+    cluster = load_cluster(argparse.Namespace(), home)
+    path = os.path.join(home, "cluster.yaml")
+    with open(path + ".tmp", "w") as f:
+        yaml.safe_dump(cluster, f, sort_keys=False)
+    os.replace(path + ".tmp", path)
+    return cluster
+
+
+# ---------------------------------------------------------------- minictl node
+def cmd_node(args) -> int:
+    verbs = {"fail": _node_fail, "restart": _node_restart, "add": _node_add, "remove": _node_remove,
+             "rotate": _node_rotate}
+    return verbs[args.node_command](args)
+
+
+def _local_cluster(args) -> tuple[str, dict]:
+    from minik8s.cli.common import CliError
+    home = _home(args)
+    if not os.path.exists(os.path.join(home, "cluster.yaml")):
+        raise CliError(f"no cluster in {home}: `minictl up` first")
+    return home, load_cluster(argparse.Namespace(), home)
+
+
+def _process_of(home: str, cluster: dict, node: str) -> tuple[str, list[str], bool]:
+    """(the component running `node`, every node it runs, whether they are fake)."""
+    from minik8s.cli.common import CliError
+    for component, names, fake in _node_processes(cluster):
+        if node in names:
+            return component, names, fake
+    raise CliError(f'node "{node}" is not a node of the cluster in {home}')
+
+
+def _node_components(home: str, cluster: dict) -> dict[str, list[str]]:
+    """The kubelets and proxies `up` runs for the cluster: name -> argv."""
+    return {name: argv for name, argv in _components(home, cluster, None) if _stop_rank(name) in (0, 1)}
+
+
+def _running_argv(run: str, name: str) -> list[str] | None:
+    pid = _pid_alive(os.path.join(run, f"{name}.pid"))
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode() for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return None
+
+
+def _sync_node_processes(home: str, cluster: dict, nodes: set[str]) -> None:
+    """Start the kubelets and proxies of `nodes`, and bring the other node processes in line with the
+    cluster: one no node needs any more stops, one that runs other nodes now (fake nodes regrouped
+    after a removal) starts again with them. Any other node is left as it is: a failed node stays failed."""
+    run = os.path.join(home, "run")
+    wanted = _node_components(home, cluster)
+    serves = {name: names for name, names, _ in _node_processes(cluster)}
+    serves.update({name: [name[len("proxy-"):]] for name in wanted if name.startswith("proxy-")})
+    present = [n[:-4] for n in os.listdir(run) if n.endswith(".pid") and _stop_rank(n[:-4]) in (0, 1)]
+    # the interpreter's path may be spelt otherwise: the module and its flags tell a process apart
+    regrouped = [n for n in present if n in wanted and (_running_argv(run, n) or wanted[n])[1:] != wanted[n][1:]]
+    _stop(run, [n for n in present if n not in wanted] + regrouped)
+    for name, argv in wanted.items():
+        if name in regrouped or set(serves.get(name, ())) & nodes:
+            pid, started = _start(home, name, argv)
+            print(f"{name}: {'started' if started else 'already running'} (pid {pid})", flush=True)
+
+
+def _kill(run: str, names: list[str]) -> None:
+    """SIGKILL, as a machine that loses power; the pid files stay, so `status` shows them stopped and
+    `node restart` (or `up`) knows what to start again."""
+    for name in names:
+        pid = _pid_alive(os.path.join(run, f"{name}.pid"))
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            while _pid_alive(os.path.join(run, f"{name}.pid")):
+                time.sleep(0.02)
+            print(f"{name}: killed", flush=True)
+
+
+def _wait_ready(home: str, nodes: dict[str, str], timeout: float) -> None:
+    from minik8s.cli.common import CliError
+    err = _wait_nodes_ready(home, nodes, time.monotonic() + timeout, timeout)
+    if err:
+        raise CliError(err)
+
+
+def _node_fail(args) -> int:
+    from minik8s.cli.common import CliError
+    home, cluster = _local_cluster(args)
+    component, together, fake = _process_of(home, cluster, args.name)
+    run = os.path.join(home, "run")
+    if not _pid_alive(os.path.join(run, f"{component}.pid")):
+        raise CliError(f'node "{args.name}": its kubelet ({component}) is not running')
+    others = [n for n in together if n != args.name]
+    if others:
+        print(f"{args.name} shares its kubelet process ({component}) with {', '.join(others)}: they fail together")
+    _kill(run, [component] + ([] if fake else [f"proxy-{args.name}"]))
+    if not fake:
+        _remove_pods(home, [args.name])
+    for name in together:
+        print(f"node/{name} failed")
+    return 0
+
+
+def _node_restart(args) -> int:
+    home, cluster = _local_cluster(args)
+    component, together, fake = _process_of(home, cluster, args.name)
+    run = os.path.join(home, "run")
+    wanted = _node_components(home, cluster)
+    names = [n for n in (component, f"proxy-{args.name}") if n in wanted]
+    _stop(run, [n for n in names if os.path.exists(os.path.join(run, f"{n}.pid"))])
+    for name in names:
+        pid, _ = _start(home, name, wanted[name])
+        print(f"{name}: started (pid {pid})", flush=True)
+    _wait_ready(home, {n: component for n in together}, args.timeout)
+    print(f"node/{args.name} restarted")
+    return 0
+
+
+def _node_entry(args) -> dict:
+    """The cluster file entry `node add`'s flags describe; a bad value names its flag."""
+    from minik8s.api.quantity import parse_quantity
+    from minik8s.api.selectors import validate_dns1123_subdomain, validate_label_key, validate_label_value
+    from minik8s.cli.common import CliError
+    from minik8s.cli.nodeops import parse_taint
+    errors = validate_dns1123_subdomain(args.name)
+    if errors:
+        raise CliError(f'invalid node name "{args.name}": {errors[0]}')
+    entry: dict = {"name": args.name, "added": True}
+    for flag in ("cpu", "memory", "pods"):
+        value = getattr(args, flag)
+        if value is not None:
+            try:
+                parse_quantity(value)
+            except ValueError as e:
+                raise CliError(f"--{flag}: {e}") from None
+            entry[flag] = value
+    if args.gpus is not None:
+        if args.gpus != "auto" and not (args.gpus.isdigit()):
+            raise CliError(f"--gpus: {args.gpus!r}: a number of fake GPUs or auto")
+        entry["gpus"] = args.gpus if args.gpus == "auto" else int(args.gpus)
+    labels = {}
+    for pair in filter(None, args.labels.split(",")):
+        key, eq, value = pair.partition("=")
+        errors = validate_label_key(key) + validate_label_value(value) if eq else ["expected key=value"]
+        if errors:
+            raise CliError(f"--labels: {pair!r}: {errors[0]}")
+        labels[key] = value
+    if labels:
+        entry["labels"] = labels
+    taints = []
+    for spec in filter(None, args.taints.split(",")):
+        key, value, effect, remove = parse_taint(spec)
+        if remove:
+            raise CliError(f"--taints: {spec!r}: a taint to add, KEY[=VALUE]:EFFECT")
+        taints.append({k: v for k, v in (("key", key), ("value", value), ("effect", effect)) if v})
+    if taints:
+        entry["taints"] = taints
+    if args.runtime:
+        entry["runtime"] = args.runtime
+    return entry
+
+
+def _add_node(home: str, client, entry: dict, timeout: float) -> None:
+    """Record the node, write its token, start its kubelet (and proxy) and wait until it is Ready."""
+    from minik8s.api.errors import AlreadyExists, NotFound
+    from minik8s.client.home import ensure_tokens, pki_dir
+    name = entry["name"]
+    cluster = load_cluster(argparse.Namespace(), home)
+    try:
+        client.get("Node", name)
+        exists = True
+    except NotFound:
+        exists = False
+    if exists or name in _node_names(cluster):
+        raise AlreadyExists(f'nodes "{name}" already exists')
+    record = _read_node_record(home)
+    record["added"].append(entry)
+    record["removed"] = [n for n in record["removed"] if n != name]
+    _write_node_record(home, record)
+    cluster = _save_cluster(home)
+    ensure_tokens(pki_dir(home), _identities(_node_names(cluster)))
+    _sync_node_processes(home, cluster, {name})
+    component, _, _ = _process_of(home, cluster, name)
+    _wait_ready(home, {name: component}, timeout)
+    print(f"node/{name} added", flush=True)
+
+
+def _remove_node(home: str, client, name: str, args) -> None:
+    """Cordon and drain the node, stop what runs it, then delete the Node and its token."""
+    from minik8s.api.errors import NotFound
+    from minik8s.cli.common import CliError
+    from minik8s.cli.nodeops import evict_pods, pods_to_drain, set_unschedulable
+    from minik8s.client.home import ensure_tokens, node_identity, pki_dir, token_file
+    cluster = load_cluster(argparse.Namespace(), home)
+    component, _, fake = _process_of(home, cluster, name)
+    try:
+        node = client.get("Node", name)
+    except NotFound:
+        node = None
+    if node is not None:
+        print(set_unschedulable(client, node, True), flush=True)
+        drain = argparse.Namespace(pod_selector="", disable_eviction=False, **vars(args))
+        errors = evict_pods(client, pods_to_drain(client, name, drain), drain)
+        if errors:
+            raise CliError(f'unable to drain node "{name}" (left cordoned): {", ".join(errors)}')
+        print(f"node/{name} drained", flush=True)
+    run = os.path.join(home, "run")
+    # its own kubelet and proxy, or the fake nodes' shared process, which starts again without it below
+    _stop(run, [n for n in (component, f"proxy-{name}") if os.path.exists(os.path.join(run, f"{n}.pid"))])
+    if not fake:
+        _remove_pods(home, [name])            # while the cluster file still says which runtime it has
+    record = _read_node_record(home)
+    if any(e["name"] == name for e in record["added"]):
+        record["added"] = [e for e in record["added"] if e["name"] != name]
+    else:
+        record["removed"].append(name)
+    _write_node_record(home, record)
+    cluster = _save_cluster(home)
+    _sync_node_processes(home, cluster, set())
+    try:
+        client.delete("Node", name)
+    except NotFound:
+        pass
+    try:
+        os.unlink(token_file(home, node_identity(name)))
+    except FileNotFoundError:
+        pass
+    ensure_tokens(pki_dir(home), _identities(_node_names(cluster)))
+    _forget_removed_token(home)
+    print(f"node/{name} removed", flush=True)
+
+
+def _forget_removed_token(home: str) -> None:
+    """The API server reads its token file again when an unknown token arrives after the file changed
+    (apiserver/auth.py): one such request, and the removed node's token stops working now."""
+    import secrets
+    from minik8s.api.errors import Unauthenticated
+    from minik8s.client.client import Client
+    from minik8s.client.config import ClientConfig
+    cfg = ClientConfig.load(home)
+    with Client(cfg.server, secrets.token_urlsafe(32), cfg.ca_file, timeout=5.0) as c:
+        try:
+            c.version()
+        except Unauthenticated:
+            pass
+
+
+def _node_add(args) -> int:
+    from minik8s.cli.common import client_for
+    home, _ = _local_cluster(args)
+    entry = _node_entry(args)
+    with client_for(args) as client:
+        _add_node(home, client, entry, args.timeout)
+    return 0
+
+
+def _node_remove(args) -> int:
+    from minik8s.cli.common import client_for
+    home, _ = _local_cluster(args)
+    with client_for(args) as client:
+        _remove_node(home, client, args.name, _drain_settings(args))
+    return 0
+
+
+def _drain_settings(args) -> argparse.Namespace:
+    return argparse.Namespace(ignore_daemonsets=args.ignore_daemonsets, force=args.force,
+                              delete_emptydir_data=args.delete_emptydir_data, grace_period=args.grace_period,
+                              timeout=args.timeout)
+
+
+def _replacement(cluster: dict, client, old: str) -> dict:
+    """The entry of `old`'s replacement: its shape (runtime, capacity, GPUs, labels, taints), named
+    OLD-r1, or OLD-rK+1 for OLD-rK, past any name taken; what is the node's alone (pod CIDR, address) goes."""
+    import re
+    from minik8s.api.errors import NotFound
+    entry = dict(next(e for n, e in _node_entries(cluster) if n == old))
+    for key in ("podCIDR", "address"):
+        entry.pop(key, None)
+    if not entry.get("runtime"):
+        entry["runtime"] = cluster.get("runtime") or "auto"
+    m = re.fullmatch(r"(.+)-r(\d+)", old)
+    base, k = (m[1], int(m[2])) if m else (old, 0)
+    taken = set(_node_names(cluster))
+    while True:
+        k += 1
+        name = f"{base}-r{k}"
+        if name in taken:
+            continue
+        try:
+            client.get("Node", name)
+        except NotFound:
+            return dict(entry, name=name, added=True)
+
+
+def _node_rotate(args) -> int:
+    from minik8s.cli.common import CliError, client_for
+    home, cluster = _local_cluster(args)
+    names = _node_names(cluster)
+    if args.all == bool(args.nodes):
+        raise CliError("name the nodes to rotate, or --all (not both)")
+    if args.max_unavailable < 1:
+        raise CliError(f"--max-unavailable: {args.max_unavailable}: at least 1")
+    todo = names if args.all else list(dict.fromkeys(args.nodes))
+    for name in todo:
+        _process_of(home, cluster, name)          # an unknown name is refused before anything changes
+    drain = _drain_settings(args)
+    with client_for(args) as client:
+        for i in range(0, len(todo), args.max_unavailable):
+            batch = todo[i:i + args.max_unavailable]
+            for old in batch:
+                entry = _replacement(load_cluster(argparse.Namespace(), home), client, old)
+                print(f"node/{old}: adding {entry['name']}", flush=True)
+                _add_node(home, client, entry, DEFAULT_TIMEOUT if args.timeout <= 0 else args.timeout)
+            for old in batch:
+                _remove_node(home, client, old, drain)
+    return 0

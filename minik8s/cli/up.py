@@ -659,12 +659,14 @@ def _write_node_record(home: str, record: dict) -> None:
 
 
 def _apply_node_record(cluster: dict, record: dict) -> None:
-    """The cluster's nodes as a list, one entry per node, less the removed, the added last."""
-    if not record["added"] and not record["removed"]:
+    """The cluster's nodes as a list, one entry per node, less the removed, the added last (as the
+    record has them now: HOME/cluster.yaml, saved with them, may name one removed since)."""
+    entries = _node_entries(cluster)
+    if not record["added"] and not record["removed"] and not any(e.get("added") for _, e in entries):
         return
     added = {e["name"]: e for e in record["added"]}
     gone = set(record["removed"]) | set(added)
-    cluster["nodes"] = [e for name, e in _node_entries(cluster) if name not in gone] + list(added.values())
+    cluster["nodes"] = [e for name, e in entries if name not in gone and not e.get("added")] + list(added.values())
 
 
 def _save_cluster(home: str) -> dict:

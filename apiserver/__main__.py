@@ -8,10 +8,12 @@ import os
 import signal
 import sys
 
+from minik8s.api.quantity import bytes_value
 from minik8s.client.home import token_csv
 
 from apiserver.admission import DEFAULT_TOLERATION_SECONDS, default_admission
 from apiserver.auth import TokenAuthenticator
+from apiserver.logarchive import DEFAULT_MAX_AGE, LogArchive, archive_path
 from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
 from apiserver.tunnel import TunnelRegistry
@@ -42,6 +44,11 @@ def main(argv=None) -> int:
                    help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod that has none")
     p.add_argument("--disable-admission-plugins", default="",
                    help="comma-separated admission plugins to turn off (DefaultTolerationSeconds)")
+    p.add_argument("--log-archive-max-size", default="1Gi",
+                   help="bytes of container logs the archive keeps (a quantity, e.g. 1Gi); the oldest go first")
+    p.add_argument("--log-archive-max-age", type=int, default=DEFAULT_MAX_AGE,
+                   help="seconds the archive keeps a container's log lines (default 7 days)")
+    p.add_argument("--disable-log-archive", action="store_true", help="keep no container logs on the server")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = args.data or os.path.join(args.home, "data", "state.db")
@@ -56,6 +63,11 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"apiserver: --disable-admission-plugins: {e}", file=sys.stderr)
         return 1
+    try:
+        args.log_archive_max_bytes = bytes_value(args.log_archive_max_size)
+    except ValueError as e:
+        print(f"apiserver: --log-archive-max-size: {e}", file=sys.stderr)
+        return 1
     return asyncio.run(_run(args, data, tokens, admission))
 
 
@@ -64,9 +76,11 @@ async def _run(args, data: str, tokens: str, admission) -> int:
                         service_cidr=args.service_cluster_ip_range,
                         admission=admission)
     auth, tunnels = TokenAuthenticator(tokens), TunnelRegistry()
+    archive = None if args.disable_log_archive else LogArchive(
+        archive_path(args.home), max_bytes=args.log_archive_max_bytes, max_age=args.log_archive_max_age)
     try:
         server, port = await serve(registry, auth, args.address, args.port, args.tls_cert_file,
-                                   args.tls_private_key_file, args.bookmark_interval, tunnels)
+                                   args.tls_private_key_file, args.bookmark_interval, tunnels, archive)
         rest, rest_port = await _serve_rest(args, registry, auth, tunnels, port)
     except (ValueError, OSError) as e:
         print(f"apiserver: {e}", file=sys.stderr)
@@ -83,6 +97,8 @@ async def _run(args, data: str, tokens: str, admission) -> int:
     await stop.wait()
     await rest.cleanup()
     await server.stop(grace=2)
+    if archive is not None:
+        await archive.stop()
     await registry.stop()
     return 0
 

@@ -12,7 +12,7 @@ import platform
 import grpc
 
 from minik8s.api import selectors
-from minik8s.api.errors import ApiError, BadRequest, Forbidden
+from minik8s.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
 from minik8s.api.kinds import KINDS, UnknownKind, lookup
 from minik8s.api.pb import api_pb2
 from minik8s.client.home import is_loopback
@@ -21,6 +21,7 @@ from minik8s.client.transport import status_code, trailing_metadata
 from apiserver import strategy
 from apiserver.auth import Identity, TokenAuthenticator, authorize_read, authorize_write, node_pod_check
 from apiserver.eviction import evict
+from apiserver.logarchive import LogArchive, authorize_append, stream_key
 from apiserver.registry import Registry
 from apiserver.tunnel import TunnelRegistry
 from apiserver.watch import field_bytes
@@ -94,8 +95,9 @@ def pod_container(registry: Registry, namespace: str, name: str, container: str)
 
 class APIService:
     def __init__(self, registry: Registry, auth: TokenAuthenticator, bookmark_interval: float = 60.0,
-                 tunnels: TunnelRegistry | None = None):
+                 tunnels: TunnelRegistry | None = None, archive: LogArchive | None = None):
         self.registry = registry
+        self.archive = archive
         self.auth = auth
         self.bookmark_interval = bookmark_interval
         self.tunnels = tunnels or TunnelRegistry()
@@ -338,12 +340,71 @@ class APIService:
             reader.cancel()
             self.tunnels.disconnect(t)
 
+    # ---------------------------------------------------------------- the log archive
+    def _log_archive(self) -> LogArchive:
+        if self.archive is None:
+            raise Unavailable("the log archive is off on this server")
+        return self.archive
+
+    def _pod_or_none(self, namespace: str, name: str):
+        try:
+            return self.registry.get(KINDS["Pod"], namespace, name).decode()
+        except NotFound:
+            return None
+
+    @_rpc
+    async def AppendLogs(self, req, context):
+        ident = self._ident(context)
+        archive = self._log_archive()
+        labels = [authorize_append(ident.node_name, ident.user, stream_key(b.key), archive, self._pod_or_none)
+                  for b in req.batches]
+        return api_pb2.AppendLogsResponse(offsets=await archive.append(ident.node_name, list(req.batches), labels))
+
+    @_rpc
+    async def ListLogStreams(self, req, context):
+        self._ident(context)
+        archive = self._log_archive()
+        ls, _ = _selectors("Pod", req.labelSelector, "")
+        return api_pb2.ListLogStreamsResponse(
+            streams=[s.message() for s in archive.list(req.namespace, req.pod, ls)], usedBytes=archive.used,
+            maxBytes=archive.max_bytes, maxAgeSeconds=int(archive.max_age))
+
+    async def ReadLogs(self, req, context):
+        try:
+            self._ident(context)
+            archive = self._log_archive()
+            key = stream_key(req.key)
+            since = archive.clock.now() - req.sinceSeconds if req.HasField("sinceSeconds") else None
+
+            def pod_done() -> bool:
+                pod = self._pod_or_none(key[0], key[1])
+                return pod is None or pod.metadata.uid != key[2] or pod.status.phase in ("Succeeded", "Failed")
+
+            lines = archive.read(key, req.tailLines if req.HasField("tailLines") else None, since,
+                                 req.timestamps, req.follow, pod_done)
+            first = await anext(lines, None)
+        except ApiError as e:
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(status_code(e), e.message)
+            return
+        if first is None:
+            return
+        yield _chunk(*first)
+        async for k, data in lines:
+            yield _chunk(k, data)
+
     def _bookmark(self, info) -> bytes:
         obj = info.message()
         obj.apiVersion, obj.kind = info.api_version, info.kind
         obj.metadata.resourceVersion = str(self.registry.rv)
         from apiserver.watch import encode_entry
         return encode_entry(info.kind, "BOOKMARK", obj.SerializeToString())
+
+
+def _chunk(key, data: bytes) -> api_pb2.ArchivedLogChunk:
+    ns, pod, uid, container, restart = key
+    return api_pb2.ArchivedLogChunk(key=api_pb2.LogStreamKey(namespace=ns, pod=pod, uid=uid, container=container,
+                                                             restart=restart), data=data)
 
 
 def _identity(b):
@@ -368,19 +429,23 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, api_pb2.LogsRequest.FromString, ser),
         "Exec": grpc.stream_stream_rpc_method_handler(svc.Exec, api_pb2.ExecRequest.FromString, ser),
         "Tunnel": grpc.stream_stream_rpc_method_handler(svc.Tunnel, api_pb2.TunnelFrame.FromString, ser),
+        "AppendLogs": u(svc.AppendLogs, api_pb2.AppendLogsRequest.FromString, ser),
+        "ListLogStreams": u(svc.ListLogStreams, api_pb2.ListLogStreamsRequest.FromString, ser),
+        "ReadLogs": grpc.unary_stream_rpc_method_handler(svc.ReadLogs, api_pb2.ReadLogsRequest.FromString, ser),
     })
 
 
 async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "127.0.0.1", port: int = 6443,
                 tls_cert: str | None = None, tls_key: str | None = None,
                 bookmark_interval: float = 60.0,
-                tunnels: TunnelRegistry | None = None) -> tuple[grpc.aio.Server, int]:
+                tunnels: TunnelRegistry | None = None,
+                archive: LogArchive | None = None) -> tuple[grpc.aio.Server, int]:
     """Start serving; returns the server and the bound port. Off loopback, TLS is required. `tunnels`
     is shared with the REST front end, so either reaches the kubelets' tunnels."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                                       ("grpc.max_send_message_length", 512 * 1024 * 1024),
                                       ("grpc.so_reuseport", 0)])
-    svc = APIService(registry, auth, bookmark_interval, tunnels)
+    svc = APIService(registry, auth, bookmark_interval, tunnels, archive)
     server.add_generic_rpc_handlers((_handlers(svc),))
     target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
     if tls_cert and tls_key:
@@ -392,5 +457,7 @@ async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "12
     else:
         bound = server.add_insecure_port(target)
     await registry.start()
+    if archive is not None:
+        await archive.start()
     await server.start()
     return server, bound

@@ -5,7 +5,8 @@
     loops   the Lease heartbeat and Node status; one worker per pod (pod_worker, sync); the PLEG-style
             relist that wakes a pod's worker when one of its containers changes; the housekeeping that
             removes what belongs to pods the API no longer has; node-pressure eviction (eviction);
-            metrics (stats); the node tunnel for logs and exec (tunnel).
+            metrics (stats); the node tunnel for logs and exec (tunnel); shipping container logs to the
+            API server's archive (logshipper).
 
 Time for backoff, probes, heartbeats and metrics comes from the injected Clock, so tests can drive it."""
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kubelet import gpu as gpumod
 from kubelet.backoff import Backoff
 from kubelet.config import NodeConfig, Settings
 from kubelet.eviction import EvictionManager, NodeObserver, parse_thresholds
+from kubelet.logshipper import LogShipper
 from kubelet.node_status import NodeStatusManager, host_ip
 from kubelet.paths import LABEL_CLUSTER, cluster_id, node_root
 from kubelet.pod_worker import PodWorkers
@@ -98,6 +100,8 @@ class Kubelet:
             conditions_changed=lambda: self.node_status.update_status(force=True), recorder=self.recorder,
             node_name=self.node_name, clock=self.clock)
         self.tunnel = TunnelServer(client, runtime, self.pod_by_name)
+        self.logshipper = LogShipper(client.append_logs, runtime.list_containers,
+                                     os.path.join(self.root, "logshipper"), self.clock)
         self._tasks: list[asyncio.Task] = []
         self._snapshot: dict[str, dict[str, str]] = {}
 
@@ -141,6 +145,7 @@ class Kubelet:
             spawn(self.metrics.loop(), name=f"{self.node_name}-metrics"),
             spawn(self.eviction.loop(), name=f"{self.node_name}-eviction"),
             spawn(self.tunnel.run(), name=f"{self.node_name}-tunnel"),
+            spawn(self.logshipper.run(), name=f"{self.node_name}-logshipper"),
         ]
         log.info("kubelet %s started (runtime %s)", self.node_name, self.runtime.name)
 

@@ -31,6 +31,15 @@ class LogOptions:
                    follow=req.follow)
 
 
+def parse_cri_line(raw: bytes) -> tuple[str, str, bytes, bytes] | None:
+    """One CRI log line -> (timestamp, stream, tag P|F, text); None when it is not one."""
+    parts = raw.split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    return (parts[0].decode(errors="replace"), parts[1].decode(errors="replace"), parts[2],
+            parts[3] if len(parts) > 3 else b"")
+
+
 class _Parser:
     """CRI lines -> (timestamp, text) of whole lines; a P line waits for the rest of its line."""
 
@@ -38,12 +47,10 @@ class _Parser:
         self._partial: dict[str, tuple[str, bytes]] = {}
 
     def feed(self, raw: bytes) -> tuple[str, bytes] | None:
-        parts = raw.split(b" ", 3)
-        if len(parts) < 3:
+        parsed = parse_cri_line(raw)
+        if parsed is None:
             return None
-        ts, stream = parts[0].decode(errors="replace"), parts[1].decode(errors="replace")
-        tag = parts[2]
-        text = parts[3] if len(parts) > 3 else b""
+        ts, stream, tag, text = parsed
         if tag == b"P":
             prev = self._partial.get(stream)
             self._partial[stream] = (prev[0] if prev else ts, (prev[1] if prev else b"") + text)

@@ -121,6 +121,29 @@ class AsyncClient:
         finally:
             call.cancel()
 
+    # ---------------------------------------------------------------- the log archive
+    async def append_logs(self, batches: list[api_pb2.LogBatch]) -> list[int]:
+        """Ship log lines to the archive (kubelets only); returns each batch's durable offset."""
+        return list((await self._call("AppendLogs", api_pb2.AppendLogsRequest(batches=batches))).offsets)
+
+    async def list_log_streams(self, namespace: str = "", pod: str = "",
+                               label_selector: str = "") -> api_pb2.ListLogStreamsResponse:
+        return await self._call("ListLogStreams", api_pb2.ListLogStreamsRequest(
+            namespace=namespace, pod=pod, labelSelector=label_selector))
+
+    async def read_logs(self, key: api_pb2.LogStreamKey, follow: bool = False, tail_lines: int | None = None,
+                        since_seconds: int | None = None, timestamps: bool = False):
+        call = self._stubs["ReadLogs"](t.read_logs_request(key, follow, tail_lines, since_seconds, timestamps),
+                                       metadata=self._md)
+        try:
+            async for chunk in call:
+                yield chunk
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.CANCELLED:
+                raise from_rpc_error(e) from None
+        finally:
+            call.cancel()
+
     def tunnel(self, frames):
         """The kubelet's end of its node tunnel: send `frames` (an async iterator of TunnelFrame) and
         iterate the returned call for the server's frames."""

@@ -124,6 +124,31 @@ class Client:
         finally:
             call.cancel()
 
+    # ---------------------------------------------------------------- the log archive
+    def append_logs(self, batches: list[api_pb2.LogBatch]) -> list[int]:
+        """Ship log lines to the archive (kubelets only); returns each batch's durable offset."""
+        return list(self._call("AppendLogs", api_pb2.AppendLogsRequest(batches=batches)).offsets)
+
+    def list_log_streams(self, namespace: str = "", pod: str = "",
+                         label_selector: str = "") -> api_pb2.ListLogStreamsResponse:
+        """The archived container logs (one stream per container instance) and the archive's use."""
+        return self._call("ListLogStreams", api_pb2.ListLogStreamsRequest(namespace=namespace, pod=pod,
+                                                                          labelSelector=label_selector))
+
+    def read_logs(self, key: api_pb2.LogStreamKey, follow: bool = False, tail_lines: int | None = None,
+                  since_seconds: int | None = None, timestamps: bool = False) -> Iterator[api_pb2.ArchivedLogChunk]:
+        """An archived stream's lines; with follow, on into the container's next restarts until the pod is
+        done or the caller stops."""
+        call = self._stubs["ReadLogs"](t.read_logs_request(key, follow, tail_lines, since_seconds, timestamps),
+                                       metadata=self._md)
+        try:
+            yield from call
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.CANCELLED:
+                raise from_rpc_error(e) from None
+        finally:
+            call.cancel()
+
     def exec_stream(self, requests: Iterator[api_pb2.ExecRequest]):
         """Raw bidirectional exec: `requests` starts with the target and command, then stdin frames."""
         return self._stubs["Exec"](requests, metadata=self._md)

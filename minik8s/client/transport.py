@@ -29,6 +29,8 @@ _METHODS = {
     "Bind": (api_pb2.BindRequest, api_pb2.ObjectResponse),
     "Evict": (api_pb2.EvictRequest, api_pb2.ObjectResponse),
     "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
+    "AppendLogs": (api_pb2.AppendLogsRequest, api_pb2.AppendLogsResponse),
+    "ListLogStreams": (api_pb2.ListLogStreamsRequest, api_pb2.ListLogStreamsResponse),
 }
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024),
                    ("grpc.max_send_message_length", 8 * 1024 * 1024),
@@ -92,6 +94,9 @@ def stubs(channel) -> dict:
     out["Watch"] = channel.unary_stream(SERVICE + "Watch",
                                         request_serializer=api_pb2.WatchRequest.SerializeToString,
                                         response_deserializer=api_pb2.WatchResponse.FromString)
+    out["ReadLogs"] = channel.unary_stream(SERVICE + "ReadLogs",
+                                           request_serializer=api_pb2.ReadLogsRequest.SerializeToString,
+                                           response_deserializer=api_pb2.ArchivedLogChunk.FromString)
     return out
 
 
@@ -115,6 +120,16 @@ class ExecResult:
     stdout: bytes
     stderr: bytes
     exit_code: int
+
+
+def read_logs_request(key: api_pb2.LogStreamKey, follow: bool, tail_lines: int | None, since_seconds: int | None,
+                      timestamps: bool) -> api_pb2.ReadLogsRequest:
+    req = api_pb2.ReadLogsRequest(key=key, follow=follow, timestamps=timestamps)
+    if tail_lines is not None:
+        req.tailLines = tail_lines
+    if since_seconds is not None:
+        req.sinceSeconds = since_seconds
+    return req
 
 
 def logs_request(namespace, name, container, follow, previous, tail_lines, timestamps, since_seconds,

@@ -2,10 +2,10 @@
 
 Each verb module lists its commands (name, implementation, help, flags) in COMMANDS: resources.py (get,
 describe, apply, create, delete, api-resources, version, label, annotate, patch), watchcmds.py (wait),
-up.py (up, down, status), rollout.py (scale, rollout, set), podcmds.py (logs, exec, top),
+up.py (up, down, status, node), rollout.py (scale, rollout, set), podcmds.py (logs, exec, top),
 configcmds.py (kubeconfig, config) and nodecmds.py (cordon, uncordon, drain, taint). Verb modules
 never import one another; what they share lives in
-common.py, watching.py, printers.py, describe.py, jsonpath.py and kubeconfig.py (the contract in
+common.py, watching.py, printers.py, describe.py, jsonpath.py, kubeconfig.py and nodeops.py (the contract in
 pyproject.toml, checked by `lint-imports`). Their flag functions are light; gRPC, protobuf and YAML
 are imported only when a command runs, which keeps start-up fast. Exit status is 0 on success and 1
 on failure, with kubectl's messages on stderr (`error: ...`,

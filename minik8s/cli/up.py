@@ -10,7 +10,12 @@ kubelet process (`kubelet --fake-nodes N`) and have no proxy; every other node h
 
 `down` stops the kubelets, removes what their pods run (`kubelet --remove-all`, per node that is not
 fake: pod processes, network namespaces, containers), then stops the proxies, the controllers, the
-scheduler and the API server last."""
+scheduler and the API server last.
+
+`node fail | restart | add | remove | rotate` change the nodes of the running cluster (NODE_HELP says
+how); the nodes added and removed are recorded in HOME/nodes.yaml and applied to every load of the
+cluster file. The file's `apiServer` block may also set the default not-ready / unreachable toleration
+seconds (TOLERATION_FLAGS), upstream's 300 s when left out."""
 from __future__ import annotations
 
 import argparse

@@ -260,3 +260,21 @@ def test_a_process_node_restarted_keeps_its_containers_and_a_failed_one_loses_th
         with pytest.raises(NotFound):
             c.get("Node", "p")
     assert not {"kubelet-p", "proxy-p"} & set(ctl.pids())
+
+
+# ---------------------------------------------------------------- toleration seconds from cluster.yaml
+def test_the_api_server_gets_the_cluster_files_default_toleration_seconds(tmp_path):
+    import argparse
+
+    from minik8s.cli.up import _components, load_cluster
+
+    def api_argv(text):
+        (tmp_path / "c.yaml").write_text(text)
+        cluster = load_cluster(argparse.Namespace(file=str(tmp_path / "c.yaml")), str(tmp_path))
+        return dict(_components(str(tmp_path), cluster, None))["apiserver"]
+
+    argv = api_argv("apiServer: {defaultUnreachableTolerationSeconds: 5}\nnodes: 0\n")
+    assert argv[argv.index("--default-unreachable-toleration-seconds") + 1] == "5"
+    assert "--default-not-ready-toleration-seconds" not in argv        # upstream's 300 s stays the default
+    with pytest.raises(ValueError, match=r"apiServer\.defaultNotReadyTolerationSeconds: -1 is not a number of seconds"):
+        api_argv("apiServer: {defaultNotReadyTolerationSeconds: -1}\n")

@@ -102,6 +102,7 @@ class Kubelet:
         self.tunnel = TunnelServer(client, runtime, self.pod_by_name)
         self.logshipper = LogShipper(client.append_logs, runtime.list_containers,
                                      os.path.join(self.root, "logshipper"), self.clock)
+        self.syncer.flush_logs = self.logshipper.ship_once
         self._tasks: list[asyncio.Task] = []
         self._snapshot: dict[str, dict[str, str]] = {}
 

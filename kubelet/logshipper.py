@@ -67,6 +67,7 @@ class LogShipper:
         self.clock = clock or Clock()
         self.period = period
         self.tails: dict[str, _Tail] = {}
+        self._lock = asyncio.Lock()          # the loop and a pod's termination never read one log at once
         os.makedirs(state_dir, exist_ok=True)
         self.acked: dict[str, dict] = self._load()
 
@@ -98,7 +99,12 @@ class LogShipper:
             await self.clock.sleep(self.period)
 
     async def ship_once(self) -> int:
-        """Discover, read and send; returns the number of lines the server acknowledged."""
+        """Discover, read and send; returns the number of lines the server acknowledged. A terminating pod's
+        worker calls it too, before the pod is deleted: its last lines get there while it still exists."""
+        async with self._lock:
+            return await self._ship()
+
+    async def _ship(self) -> int:
         await self._discover()
         for t in self.tails.values():
             self._read(t)

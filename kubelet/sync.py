@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from minik8s.api.clock import Clock, rfc3339
 from minik8s.api.errors import Conflict, NotFound
@@ -155,6 +155,9 @@ class PodSyncer:
         self.host_ip = host_ip
         self.home = home
         self.root = root
+
+    # set by the kubelet: ships what the stopped containers wrote last to the log archive
+    flush_logs: Callable[[], Awaitable[object]] | None = None
 
     async def observe(self, uid: str) -> tuple[list[SandboxStatus], dict[str, list[ContainerStatus]]]:
         return await observe(self.runtime, uid)
@@ -534,6 +537,8 @@ class PodSyncer:
     async def finish(self, pod, st: PodState, history, pod_ip: str = "") -> SyncResult:
         """The pod's containers are done for good: report the terminal phase and free the sandbox."""
         st.terminal = True
+        if self.flush_logs is not None:             # a finished pod may be deleted at once (a Job's TTL)
+            await self.flush_logs()
         await self.write_status(pod, st, self._obs(st, history, pod_ip, terminal=True))
         await self.stop_pod(pod, st, grace_period(pod), reason="")
         return SyncResult()
@@ -550,6 +555,8 @@ class PodSyncer:
         grace = grace_period(pod)
         await self.stop_pod(pod, st, grace, reason="")
         await self.metrics.forget_pod(pod)          # a node may delete a pod's metrics only while the pod exists
+        if self.flush_logs is not None:             # and ship its last log lines only while it exists
+            await self.flush_logs()
         _, history = await self.observe(pod.metadata.uid)
         # a terminal phase on a deleted pod lets the server remove it at once
         await self.write_status(pod, st, self._obs(st, history, pod.status.podIP, terminal=True))

@@ -2,6 +2,10 @@
 containers (through the API server and the node's kubelet tunnel) or read the usage kubelets publish
 (metrics.k8s.io NodeMetrics / PodMetrics), with kubectl's flags, output and messages.
 
+`logs` falls back to the API server's log archive once a pod, its node or its Job is gone (saying so on
+stderr), reads a Job's pods (`job/NAME`, `--all-pods`) and a selector's, and follows a container
+across its restarts through the archive.
+
 Nothing heavy is imported at module level: main.py imports this file for its command table (COMMANDS)."""
 from __future__ import annotations
 
@@ -16,8 +20,12 @@ def _container_flag(p):
 
 
 def logs_flags(p):
-    p.add_argument("pod", metavar="POD | pod/POD")
+    p.add_argument("pod", nargs="?", default="", metavar="POD | pod/POD | job/JOB")
     _container_flag(p)
+    p.add_argument("-l", "--selector", default="", help="label selector: the logs of every matching pod, "
+                   "live or archived")
+    p.add_argument("--all-pods", action="store_true", help="job/NAME: every pod of the job, each line prefixed")
+    p.add_argument("--prefix", action="store_true", help="prefix each line with [pod/NAME/CONTAINER]")
     p.add_argument("-f", "--follow", action="store_true", help="stream the log until the container stops")
     p.add_argument("-p", "--previous", action="store_true", help="the log of the previous, terminated container")
     p.add_argument("--tail", type=int, default=-1, help="lines from the end to show (-1: all)")
@@ -86,24 +94,174 @@ def _since_seconds(text: str | None) -> int | None:
 
 # ---------------------------------------------------------------- logs
 def cmd_logs(args) -> int:
-    from minik8s.cli.common import client_for, namespace_of
+    from minik8s.cli.common import CliError, client_for, namespace_of
     ns = namespace_of(args)
-    name = _pod_name(args.pod)
-    out = sys.stdout.buffer
+    if bool(args.pod) == bool(args.selector):
+        raise CliError("expected POD, TYPE/NAME or -l SELECTOR (one of them)")
+    kind, sep, name = args.pod.partition("/")
     with client_for(args) as c:
+        if args.selector:
+            return _logs_selected(c, args, ns)
+        if sep and kind in ("job", "jobs", "job.batch"):
+            return _logs_job(c, args, ns, name)
+        return _logs_pod(c, args, ns, _pod_name(args.pod))
+
+
+class _Output:
+    """stdout, with --limit-bytes and the [pod/NAME/CONTAINER] prefix on every line when asked."""
+
+    def __init__(self, limit: int | None):
+        self.out, self.left = sys.stdout.buffer, limit
+
+    def write(self, data: bytes, prefix: str = "") -> bool:
+        """False once the byte limit is reached."""
+        if prefix:
+            tag = f"[{prefix}] ".encode()
+            data = b"".join(tag + ln + b"\n" for ln in data.split(b"\n")[:-1])
+        if self.left is not None:
+            data, self.left = data[:self.left], self.left - len(data[:self.left])
+        self.out.write(data)
+        self.out.flush()
+        return self.left is None or self.left > 0
+
+
+def _read_archive(c, args, key, out: _Output, prefix: bool) -> None:
+    for chunk in c.read_logs(key, follow=args.follow, tail_lines=args.tail if args.tail >= 0 else None,
+                             since_seconds=_since_seconds(args.since), timestamps=args.timestamps):
+        tag = f"pod/{chunk.key.pod}/{chunk.key.container}" if prefix else ""
+        if not out.write(chunk.data, tag):
+            return
+
+
+def _archived(c, ns: str, pod: str = "", selector: str = ""):
+    from minik8s.api.errors import Unavailable
+    try:
+        return list(c.list_log_streams(ns, pod, selector).streams)
+    except Unavailable:
+        return []          # the archive is off on this server
+
+
+def _pick_stream(streams, container: str, previous: bool, pod: str):
+    """Of one pod's archived streams (the newest pod of that name), the container's latest restart, or
+    the one before it with --previous."""
+    from minik8s.cli.common import CliError
+    uid = streams[-1].key.uid
+    mine = [s for s in streams if s.key.uid == uid]
+    names = list(dict.fromkeys(s.key.container for s in mine))
+    if not container:
+        if len(names) > 1:
+            print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
+        container = names[0]
+    runs = sorted((s for s in mine if s.key.container == container), key=lambda s: s.key.restart)
+    if not runs:
+        raise CliError(f"container {container} is not valid for pod {pod}")
+    if previous:
+        if len(runs) < 2:
+            raise CliError(f'previous terminated container "{container}" in pod "{pod}" not found')
+        return runs[-2]
+    return runs[-1]
+
+
+def _logs_pod(c, args, ns: str, name: str) -> int:
+    from minik8s.api.errors import NotFound, Unavailable
+    out = _Output(args.limit_bytes)
+    try:
+        pod = c.get("Pod", name, ns)
+    except NotFound:
+        pod = None
+    streams = _archived(c, ns, name)
+    if pod is not None:
+        streams = [s for s in streams if s.key.uid == pod.metadata.uid]
         container = _default_container(c, name, ns, args.container)
-        stream = c.logs(name, ns, container=container, follow=args.follow, previous=args.previous,
-                        tail_lines=args.tail if args.tail >= 0 else None, timestamps=args.timestamps,
-                        since_seconds=_since_seconds(args.since))
-        written = 0
-        for chunk in stream:
-            if args.limit_bytes is not None:
-                chunk = chunk[:max(0, args.limit_bytes - written)]
-            out.write(chunk)
-            out.flush()
-            written += len(chunk)
-            if args.limit_bytes is not None and written >= args.limit_bytes:
-                break
+        if args.follow and streams:             # the archive follows the container across restarts
+            key = _pick_stream(streams, container, args.previous, name).key
+            _read_archive(c, args, key, out, args.prefix)
+            return 0
+        try:
+            stream = c.logs(name, ns, container=container, follow=args.follow, previous=args.previous,
+                            tail_lines=args.tail if args.tail >= 0 else None, timestamps=args.timestamps,
+                            since_seconds=_since_seconds(args.since))
+            for chunk in stream:
+                if not out.write(chunk, f"pod/{name}/{container}" if args.prefix else ""):
+                    break
+            return 0
+        except Unavailable as e:
+            if not streams:
+                raise
+            print(f"{e.message}; showing the pod's archived logs", file=sys.stderr)
+    elif not streams:
+        from minik8s.cli.common import CliError
+        raise CliError(f'pods "{name}" not found')
+    else:
+        print(f"pod {name} not found; showing its archived logs", file=sys.stderr)
+    key = _pick_stream(streams, args.container, args.previous, name).key
+    _read_archive(c, args, key, out, args.prefix)
+    return 0
+
+
+def _logs_job(c, args, ns: str, name: str) -> int:
+    """kubectl's job/NAME (one pod of the job; --all-pods every attempt), from the archive once the Job
+    or its pods are gone."""
+    from minik8s.api.errors import NotFound
+    from minik8s.cli.common import CliError
+    try:
+        job = c.get("Job", name, ns)
+        live = sorted(c.list("Pod", ns, label_selector=f"batch.kubernetes.io/controller-uid={job.metadata.uid}"),
+                      key=lambda p: p.metadata.creationTimestamp)
+    except NotFound:
+        live = []
+    if live and not args.all_pods:
+        return _logs_pod(c, args, ns, live[-1].metadata.name)
+    streams = _archived(c, ns, selector=f"batch.kubernetes.io/job-name={name}") or \
+        _archived(c, ns, selector=f"job-name={name}")
+    if not streams:
+        if live:
+            return _logs_selected(c, args, ns, pods=live)
+        raise CliError(f'jobs.batch "{name}" not found')
+    if not live:
+        print(f"job {name} not found; showing its archived logs", file=sys.stderr)
+    if not args.all_pods:
+        uid = streams[-1].key.uid
+        key = _pick_stream([s for s in streams if s.key.uid == uid], args.container, args.previous,
+                           streams[-1].key.pod).key
+        _read_archive(c, args, key, _Output(args.limit_bytes), args.prefix)
+        return 0
+    return _logs_streams(c, args, [s for s in streams if not args.container or s.key.container == args.container])
+
+
+def _logs_streams(c, args, streams) -> int:
+    """Every archived stream in turn (oldest pod first), each line prefixed as kubectl's --prefix."""
+    out = _Output(args.limit_bytes)
+    args.follow = False              # each attempt in turn: none is followed
+    for s in streams:
+        _read_archive(c, args, s.key, out, True)
+    return 0
+
+
+def _logs_selected(c, args, ns: str, pods=None) -> int:
+    """-l SELECTOR: the live pods' logs through their nodes, then the archived logs of matching pods that
+    are gone; lines prefixed when asked or when several pods answer."""
+    pods = pods if pods is not None else list(c.list("Pod", ns, label_selector=args.selector))
+    live = {p.metadata.uid for p in pods}
+    gone = [s for s in (_archived(c, ns, selector=args.selector) if args.selector else []) if s.key.uid not in live]
+    prefix = args.prefix or len(pods) + len({s.key.uid for s in gone}) > 1
+    out = _Output(args.limit_bytes)
+    for p in pods:
+        container = args.container or p.spec.containers[0].name
+        for chunk in c.logs(p.metadata.name, ns, container=container, previous=args.previous,
+                            tail_lines=args.tail if args.tail >= 0 else None, timestamps=args.timestamps,
+                            since_seconds=_since_seconds(args.since)):
+            if not out.write(chunk, f"pod/{p.metadata.name}/{container}" if prefix else ""):
+                return 0
+    if gone:
+        print(f"{len({s.key.uid for s in gone})} matching pod(s) are gone; showing their archived logs",
+              file=sys.stderr)
+        latest = {}
+        for s in gone:
+            if not args.container or s.key.container == args.container:
+                latest[(s.key.uid, s.key.container)] = s          # the newest restart of each container
+        for s in latest.values():
+            _read_archive(c, args, s.key, out, prefix)
     return 0
 
 

@@ -631,11 +631,24 @@ def cmd_status(args) -> int:
         cfg = ClientConfig.load(home)
         with Client(config=cfg, timeout=2.0) as c:
             v = c.version()
-        print(f"server {cfg.server}: {v.gitVersion}, serving")
+            print(f"server {cfg.server}: {v.gitVersion}, serving")
+            print(_log_archive_line(c))
     except Exception as e:
         print(f"server: not answering ({e})")
         ok = False
     return 0 if ok else 1
+
+
+def _log_archive_line(c) -> str:
+    """The log archive's use against its budget (size and age)."""
+    from minik8s.api.errors import Unavailable
+    try:
+        a = c.list_log_streams(pod="\x00")          # no pod has that name: only the totals come back
+    except Unavailable:
+        return "log archive: off"
+    pct = a.usedBytes * 100 // a.maxBytes if a.maxBytes else 0
+    return (f"log archive: {a.usedBytes / 2**20:.1f}Mi of {a.maxBytes / 2**20:.0f}Mi ({pct}%), "
+            f"lines kept {a.maxAgeSeconds / 86400:g}d")
 
 
 # ---------------------------------------------------------------- the node record

@@ -12,7 +12,17 @@ runtime would report them). Measured with perf_counter on this process's watch:
   the last Job showing the Complete condition. Jobs per second.
 - baseline: one ReplicaSet of N replicas; from its create to N of its pods seen Running. Pods per
   second. Each Job is one pod plus its status bookkeeping (finalizer, uncounted, counts, conditions),
-  so the target is half the ReplicaSet's rate or better."""
+  so the target is half the ReplicaSet's rate or better.
+
+The log archive (on by default, `--no-archive` skips it; in this process a real kubelet, node-1, on the
+process runtime):
+
+- chatty container: a container writing ARCHIVE_BYTES of 100-byte lines as fast as it can, timed by
+  the container itself; bytes/s with the node's log shipper on, beside the same container with it off.
+  Target 0.8x or better.
+- node killed mid-stream: a container printing a numbered line every millisecond; after 3 s the kubelet
+  dies (its tasks cancelled, nothing flushed) and the container is stopped; the lines in the node's log
+  missing from the archive, in seconds of output. Target under 1 s."""
 from __future__ import annotations
 
 import argparse
@@ -133,16 +143,113 @@ async def run(server: Server, n: int) -> tuple[float, float]:
     return job_rate, rs_rate
 
 
+ARCHIVE_BYTES = 50 * 1024 * 1024
+CHATTY = ("import sys,time\nline = b'x' * 99 + b'\\n'\nn = {n} // 100\nt = time.perf_counter()\n"
+          "w = sys.stdout.buffer\nfor _ in range(n): w.write(line)\nw.flush()\n"
+          "print('ELAPSED', time.perf_counter() - t, file=sys.stderr)\n")
+TICKER = "import time\nfor i in range(10**9):\n    print(i, flush=True)\n    time.sleep(0.001)\n"
+
+
+async def _node(server: Server):
+    from kubelet.agent import Kubelet
+    from kubelet.app import make_runtime
+    from kubelet.config import NodeConfig, Settings, default_pod_cidr
+    from minik8s.client.aio import AsyncClient
+    settings = Settings(pleg_period=0.2)
+    cfg = NodeConfig(name="node-1", runtime="process", pod_cidr=default_pod_cidr("process", 1), index=1)
+    client = AsyncClient(server.address, server.proc.tokens["node-1"])
+    k = Kubelet(client, make_runtime("process", server.home, "node-1", cfg.pod_cidr, settings), cfg,
+                server.home, settings, address="127.0.0.1")
+    await k.start()
+    return k, client
+
+
+def _python_pod(name: str, script: str):
+    import sys
+    from minik8s.api.pb import core_pb2
+    p = core_pb2.Pod(apiVersion="v1", kind="Pod")
+    p.metadata.name, p.metadata.namespace = name, "default"
+    p.spec.nodeName, p.spec.restartPolicy = "node-1", "Never"
+    c = p.spec.containers.add()
+    c.name, c.image = "app", "python"
+    c.command.extend([sys.executable, "-c", script])
+    return p
+
+
+async def _phase(client, name: str, phases: tuple[str, ...]):
+    while (p := await client.get("Pod", name, "default")).status.phase not in phases:
+        await asyncio.sleep(0.05)
+    return p
+
+
+def _log_path(home: str, p) -> str:
+    from kubelet.paths import container_log_path
+    return container_log_path(home, "default", p.metadata.name, p.metadata.uid, "app", 0)
+
+
+async def _chatty(client, home: str, name: str) -> float:
+    """Bytes/s the chatty container reports for itself."""
+    await client.create(_python_pod(name, CHATTY.format(n=ARCHIVE_BYTES)))
+    p = await _phase(client, name, ("Succeeded", "Failed"))
+    with open(_log_path(home, p), "rb") as f:
+        f.seek(max(0, os.path.getsize(f.name) - 4096))
+        elapsed = float(f.read().rsplit(b"ELAPSED ", 1)[1].split()[0])
+    return ARCHIVE_BYTES / elapsed
+
+
+async def run_archive(server: Server) -> tuple[float, float, int, int]:
+    from minik8s.client.aio import AsyncClient
+    async with AsyncClient(server.address, server.token) as client:
+        k, node_client = await _node(server)
+        on = await _chatty(client, server.home, "chatty-on")
+        shipper = next(t for t in k._tasks if t.get_name().endswith("-logshipper"))
+        shipper.cancel()
+        k.syncer.flush_logs = None
+        off = await _chatty(client, server.home, "chatty-off")
+        log(f"chatty container: {on / 2**20:.1f} MiB/s archive on, {off / 2**20:.1f} MiB/s off")
+        await k.stop()
+        await node_client.close()
+
+        k, node_client = await _node(server)
+        p = await client.create(_python_pod("ticker", TICKER))
+        await _phase(client, "ticker", ("Running",))
+        await asyncio.sleep(3)                       # the stream runs a while before the node dies
+        for t in k._tasks:                           # the node dies: nothing is flushed
+            t.cancel()
+        with open(_log_path(server.home, p), "rb") as f:
+            written = len(f.read().splitlines())
+        for c in await k.runtime.list_containers():
+            await k.runtime.stop_container(c.id, 0)
+        key = (await client.list_log_streams("default", "ticker")).streams[0].key
+        archived = 0
+        async for c in client.read_logs(key):
+            archived += len(c.data.splitlines())
+        log(f"node killed: {written} lines written, {archived} archived")
+        await node_client.close()
+    return on, off, written, archived
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="benchmarks.jobs")
     p.add_argument("--jobs", type=int, default=1000)
+    p.add_argument("--no-archive", dest="archive", action="store_false", help="skip the log archive rows")
     args = p.parse_args(argv)
+    rows = []
     with Server() as server:
         job_rate, rs_rate = asyncio.run(run(server, args.jobs))
+        rows.append(Row(f"{args.jobs} one-pod Jobs: created -> all Complete", job_rate, rs_rate, "/s",
+                        baseline_label=f"ReplicaSet: {args.jobs} pods created -> Running",
+                        target=(">=", 0.5), relative=True))
+        if args.archive:
+            on, off, written, archived = asyncio.run(run_archive(server))
+            rows.append(Row("chatty container (process runtime), log archive on", on / 2**20, off / 2**20,
+                            "MiB/s", baseline_label="the same container, archive off", target=(">=", 0.8),
+                            relative=True))
+            rows.append(Row("node killed mid-stream: output lost", (written - archived) / 1000, None, "s",
+                            target=("<", 1.0), fmt="{:.2f}",
+                            note=f"{written - archived} of {written} lines, ~1000 lines/s"))
     print(f"load average {os.getloadavg()[0]:.2f}; {args.jobs} jobs / pods")
-    print_table([Row(f"{args.jobs} one-pod Jobs: created -> all Complete", job_rate, rs_rate, "/s",
-                     baseline_label=f"ReplicaSet: {args.jobs} pods created -> Running",
-                     target=(">=", 0.5), relative=True)])
+    print_table(rows)
     return 0
 
 

@@ -29,8 +29,9 @@ from kubelet.runtime.base import LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_
 log = logging.getLogger("kubelet.logshipper")
 
 PERIOD = 0.5                    # seconds between two shipments
-READ_MAX = 4 * 1024 * 1024      # bytes read from one log per shipment (the rest waits for the next)
-UNSENT_MAX = 16 * 1024 * 1024   # per log: while the server is unreachable, stop reading past this
+READ_MAX = 1024 * 1024          # bytes read from a log at a time
+UNSENT_MAX = 1024 * 1024        # per log: lines held unacknowledged before reading stops
+REQUEST_MAX = 4 * 1024 * 1024   # bytes of lines in one AppendLogs call (the server takes 8 MiB messages)
 
 
 @dataclass
@@ -48,6 +49,19 @@ class _Tail:
     resume: tuple[int, int, int] = (0, 0, 0)         # (inode, pos, offset) of the last unsent entry
     gone: bool = False            # the container exited or was removed: drain, then send ended
     ended_sent: bool = False
+
+
+def _requests(tails: list[_Tail]):
+    """The tails in groups of at most REQUEST_MAX bytes of lines, one AppendLogs call each."""
+    group, size = [], 0
+    for t in tails:
+        if group and size + t.unsent_bytes > REQUEST_MAX:
+            yield group
+            group, size = [], 0
+        group.append(t)
+        size += t.unsent_bytes
+    if group:
+        yield group
 
 
 def _key_id(k: api_pb2.LogStreamKey) -> str:
@@ -106,10 +120,18 @@ class LogShipper:
 
     async def _ship(self) -> int:
         await self._discover()
-        for t in self.tails.values():
-            self._read(t)
-        sent = await self._send([t for t in self.tails.values() if t.unsent or (t.gone and not t.ended_sent
-                                                                                  and not t.partial)])
+        sent = 0
+        while True:             # a chatty container is read and sent in rounds until it is caught up
+            more = [self._read(t) for t in self.tails.values()]
+            ready = [t for t in self.tails.values() if t.unsent or (t.gone and not t.ended_sent and not t.partial)]
+            acked = 0
+            for group in _requests(ready):
+                acked = await self._send(group)
+                if acked is None:
+                    break
+                sent += acked
+            if acked is None or not any(more):
+                break
         for kid in [kid for kid, t in self.tails.items() if t.ended_sent]:
             self.tails.pop(kid).f.close()
         return sent
@@ -163,7 +185,8 @@ class LogShipper:
         return t
 
     # ------------------------------------------------------------------ reading
-    def _read(self, t: _Tail) -> None:
+    def _read(self, t: _Tail) -> bool:
+        """Read whole lines until the end or UNSENT_MAX; True when it stopped with more to read."""
         while t.unsent_bytes < UNSENT_MAX:
             data = t.f.read(READ_MAX)
             end = data.rfind(b"\n") + 1
@@ -172,7 +195,8 @@ class LogShipper:
                 t.f.seek(t.pos)
             if end == 0 or len(data) < READ_MAX:
                 if not self._follow_rotation(t):
-                    return
+                    return False
+        return True
 
     def _parse(self, t: _Tail, data: bytes) -> None:
         pos = t.pos
@@ -210,9 +234,8 @@ class LogShipper:
         return True
 
     # ------------------------------------------------------------------ sending
-    async def _send(self, tails: list[_Tail]) -> int:
-        if not tails:
-            return 0
+    async def _send(self, tails: list[_Tail]) -> int | None:
+        """Lines acknowledged; None when the server could not be reached (kept for the next shipment)."""
         batches = [api_pb2.LogBatch(key=t.key, entries=t.unsent, ended=t.gone and not t.partial) for t in tails]
         try:
             offsets = await self.append(batches)
@@ -220,7 +243,7 @@ class LogShipper:
             return await self._send_each(tails)          # one refused stream must not hold back the rest
         except ApiError as e:
             log.info("log archive unreachable, keeping %d streams' lines: %s", len(tails), e.message)
-            return 0
+            return None
         return self._acknowledged(tails, batches, offsets)
 
     async def _send_each(self, tails: list[_Tail]) -> int:

@@ -23,6 +23,7 @@ from minik8s.client.informer import NODE_NAME_INDEX, Informer
 from kubelet import gpu as gpumod
 from kubelet.backoff import Backoff
 from kubelet.config import NodeConfig, Settings
+from kubelet.dns import PodDNS
 from kubelet.eviction import EvictionManager, NodeObserver, parse_thresholds
 from kubelet.logshipper import LogShipper
 from kubelet.node_status import NodeStatusManager, host_ip
@@ -89,7 +90,8 @@ class Kubelet:
             metrics=self.metrics, clock=self.clock, probes=self.probes, gpus=self.gpus, backoff=self.backoff,
             image_backoff=self.image_backoff, services=self.services, allocatable=self.node_status.capacity,
             network_error=self.node_status.network_error, pressure_admit=lambda pod: self.eviction.admit(pod),
-            node_name=self.node_name, cluster_id=self.cluster_id, host_ip=self.host_ip, home=home, root=self.root)
+            node_name=self.node_name, cluster_id=self.cluster_id, host_ip=self.host_ip, home=home, root=self.root,
+            pod_dns=PodDNS(self.settings.cluster_dns, self.settings.cluster_domain, self.settings.resolv_conf))
         self.workers = PodWorkers(self.syncer, self.metrics, self.clock, self.settings.resync_period)
         observer = NodeObserver(runtime, lambda: bytes_value(self.node_status.capacity()["memory"]), self.root)
         self.eviction = EvictionManager(

@@ -33,7 +33,11 @@
         memory.available: 100Mi                    a quantity or a percentage of capacity; given, it
         nodefs.available: 10%                      replaces the defaults [both as shown]
       evictionPressureTransitionPeriod: 300        how long a pressure condition outlives its cause [5 min]
-      evictionMonitoringPeriod: 10                 how often thresholds are checked [10 s]"""
+      evictionMonitoringPeriod: 10                 how often thresholds are checked [10 s]
+      clusterDNS: [10.96.0.10]                     pods' nameserver under dnsPolicy ClusterFirst
+                                                   (`minictl up` writes the kube-dns ClusterIP) [none]
+      clusterDomain: cluster.local                 the cluster's DNS zone [cluster.local]
+      resolvConf: /etc/resolv.conf                 the host's resolver file, for dnsPolicy Default"""
 from __future__ import annotations
 
 import os
@@ -61,6 +65,9 @@ class Settings:
     eviction_hard: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_EVICTION_HARD))
     eviction_pressure_transition_period: float = 300.0
     eviction_monitoring_period: float = 10.0
+    cluster_dns: list[str] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
+    resolv_conf: str = "/etc/resolv.conf"
 
     @property
     def lease_renew_period(self) -> float:
@@ -75,7 +82,8 @@ class Settings:
                 "backoffCap": "backoff_cap", "metricsPeriod": "metrics_period", "plegPeriod": "pleg_period",
                 "resyncPeriod": "resync_period", "logMaxBytes": "log_max_bytes", "evictionHard": "eviction_hard",
                 "evictionPressureTransitionPeriod": "eviction_pressure_transition_period",
-                "evictionMonitoringPeriod": "eviction_monitoring_period"}
+                "evictionMonitoringPeriod": "eviction_monitoring_period", "clusterDNS": "cluster_dns",
+                "clusterDomain": "cluster_domain", "resolvConf": "resolv_conf"}
         for key, value in d.items():
             attr = keys.get(key)
             if attr is None:
@@ -85,6 +93,9 @@ class Settings:
                     raise ValueError(f"kubelet.evictionHard: a map of signal to threshold, not {value!r}")
                 parse_thresholds(value)            # a bad threshold is refused here, naming its key
                 s.eviction_hard = {str(k): str(v) for k, v in value.items()}
+                continue
+            if attr == "cluster_dns":
+                s.cluster_dns = [str(ip) for ip in ([value] if isinstance(value, str) else value or [])]
                 continue
             if attr == "log_max_bytes":
                 from minik8s.api.quantity import bytes_value

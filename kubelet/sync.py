@@ -130,12 +130,13 @@ class PodSyncer:
     the service informer (service env vars); `allocatable()` (the node's, for resourceFieldRef env
     vars); `network_error()` (why pods cannot get a network; None when they can); `pressure_admit(pod)`
     (why the node's pressure refuses a new pod; None when it does not); and where it lives:
-    node name, cluster id, host IP, the cluster home (logs) and the node's root (volumes)."""
+    node name, cluster id, host IP, the cluster home (logs) and the node's root (volumes); `pod_dns`
+    (kubelet/dns.py: each pod's resolv.conf)."""
 
     def __init__(self, *, runtime, client, status_writer, recorder, metrics, clock: Clock, probes, gpus,
                  backoff: Backoff, image_backoff: Backoff, services, allocatable: Callable[[], dict[str, str]],
                  network_error: Callable[[], str | None], pressure_admit: Callable[[object], str | None],
-                 node_name: str, cluster_id: str, host_ip: str, home: str, root: str):
+                 node_name: str, cluster_id: str, host_ip: str, home: str, root: str, pod_dns=None):
         self.runtime = runtime
         self.client = client
         self.status_writer = status_writer
@@ -155,6 +156,7 @@ class PodSyncer:
         self.host_ip = host_ip
         self.home = home
         self.root = root
+        self.pod_dns = pod_dns
 
     # set by the kubelet: ships what the stopped containers wrote last to the log archive
     flush_logs: Callable[[], Awaitable[object]] | None = None
@@ -457,7 +459,8 @@ class PodSyncer:
                                      LABEL_POD_UID: meta.uid, LABEL_NODE: self.node_name,
                                      LABEL_CLUSTER: self.cluster_id},
                              port_mappings=ports, host_network=pod.spec.hostNetwork,
-                             log_dir=pod_log_dir(self.home, meta.namespace, meta.name, meta.uid))
+                             log_dir=pod_log_dir(self.home, meta.namespace, meta.name, meta.uid),
+                             dns_config=self.pod_dns.config(pod) if self.pod_dns else None)
 
     def container_config(self, pod, c, sandbox: SandboxStatus, attempt: int,
                          volumes: dict[str, str], objects: PodObjects | None = None) -> ContainerConfig:

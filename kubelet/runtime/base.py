@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import AsyncIterator, Protocol
 
+from kubelet.dns import DNSConfig
+
 # labels every runtime puts on sandboxes and containers so a restarted kubelet can adopt them
 LABEL_POD_NAMESPACE = "io.kubernetes.pod.namespace"
 LABEL_POD_NAME = "io.kubernetes.pod.name"
@@ -61,6 +63,7 @@ class SandboxConfig:
     port_mappings: list[PortMapping] = field(default_factory=list)
     host_network: bool = False
     log_dir: str = ""
+    dns_config: DNSConfig | None = None      # written as every container's /etc/resolv.conf (kubelet/dns.py)
 
 
 @dataclass

@@ -140,6 +140,19 @@ def _pull_failure(image: str, detail: str) -> ImagePullError:
     return ImagePullError(f'Failed to pull image "{image}": {detail}')
 
 
+def _rewrite_resolv_conf(pause, text: str) -> None:
+    """The pod's resolv.conf (kubelet/dns.py) written over the one the engine made for the sandbox, which
+    every container joining its network namespace shares (as dockershim did): no embedded resolver
+    (127.0.0.11) stands between the pod and the cluster DNS."""
+    path = pause.attrs.get("ResolvConfPath") or ""
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as e:
+        pause.remove(force=True)
+        raise RuntimeError_(f"writing the sandbox's resolv.conf {path or '(none)'}: {e}") from e
+
+
 def _explain(e: Exception) -> str:
     return getattr(e, "explanation", None) or str(e)
 
@@ -321,6 +334,8 @@ class DockerRuntime:
             pause.remove(force=True)
             raise RuntimeError_(f"starting the sandbox of {cfg.namespace}/{cfg.name}: {_explain(e)}") from e
         pause.reload()
+        if cfg.dns_config is not None:
+            _rewrite_resolv_conf(pause, cfg.dns_config.resolv_conf())
         return self._sandbox_status(pause)
 
     def _sandbox_status(self, pause) -> SandboxStatus:

@@ -182,7 +182,12 @@ class ProcessRuntime:
             ip = await asyncio.to_thread(self.network.setup, cfg.pod_uid)
             netns = self.network.netns_path(cfg.pod_uid)
         doc = {"id": uuid.uuid4().hex, "config": asdict(cfg), "ip": ip, "netns": netns,
-               "created_at": time.time(), "ready": True}
+               "created_at": time.time(), "ready": True, "resolv_conf": ""}
+        if cfg.dns_config is not None and self._isolate:
+            # bound over /etc/resolv.conf in each container's mount namespace (root only, as every mount)
+            doc["resolv_conf"] = os.path.join(self._sandboxes_dir, f"{doc['id']}.resolv.conf")
+            with open(doc["resolv_conf"], "w") as f:
+                f.write(cfg.dns_config.resolv_conf())
         write_json(self._sandbox_path(doc["id"]), doc)
         return self._sandbox_status(doc)
 
@@ -204,10 +209,11 @@ class ProcessRuntime:
         await self.stop_sandbox(sandbox_id)
         for c in await self.list_containers(sandbox_id):
             await self.remove_container(c.id)
-        try:
-            os.unlink(self._sandbox_path(sandbox_id))
-        except FileNotFoundError:
-            pass
+        for path in (self._sandbox_path(sandbox_id), os.path.join(self._sandboxes_dir, f"{sandbox_id}.resolv.conf")):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         self._forget(self._sandbox_path(sandbox_id))
 
     async def list_sandboxes(self) -> list[SandboxStatus]:
@@ -251,7 +257,7 @@ class ProcessRuntime:
             "hostname": hostname,
             "netns": sandbox["netns"],
             "isolate": self._isolate,
-            "mounts": [asdict(m) for m in cfg.mounts],
+            "mounts": [asdict(m) for m in cfg.mounts] + _resolv_conf_mount(sandbox),
             "cgroup": asdict(cgroup) if cgroup else None,
             "tty": cfg.tty,
             "log_path": cfg.log_path or os.path.join(cdir, "container.log"),
@@ -527,6 +533,12 @@ def _signal_group(started: dict, sig: int) -> None:
             os.killpg(started["pid"], sig)
         except ProcessLookupError:
             pass
+
+
+def _resolv_conf_mount(sandbox: dict) -> list[dict]:
+    """The pod's resolv.conf (kubelet/dns.py) as a read-only mount, where the sandbox has one."""
+    path = sandbox.get("resolv_conf")
+    return [asdict(Mount(path, "/etc/resolv.conf", read_only=True))] if path else []
 
 
 class HostMountPoints:

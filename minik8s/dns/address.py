@@ -21,9 +21,16 @@ def iface_name_for(home: str) -> str:
 def hold(ifname: str, ip: str) -> None:
     """Make `ifname` exist, be up, and hold `ip`/32 (idempotent)."""
     from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
     with IPRoute() as ipr:
         if not ipr.link_lookup(ifname=ifname):
-            _tolerate(lambda: ipr.link("add", ifname=ifname, kind="dummy"), errno.EEXIST)
+            try:
+                _tolerate(lambda: ipr.link("add", ifname=ifname, kind="dummy"), errno.EEXIST)
+            except NetlinkError as e:
+                if e.code != errno.EOPNOTSUPP:
+                    raise
+                # no dummy driver in this kernel: a bridge without ports holds an address just as well
+                _tolerate(lambda: ipr.link("add", ifname=ifname, kind="bridge"), errno.EEXIST)
         idx = ipr.link_lookup(ifname=ifname)[0]
         _tolerate(lambda: ipr.addr("add", index=idx, address=ip, prefixlen=32), errno.EEXIST)
         ipr.link("set", index=idx, state="up")

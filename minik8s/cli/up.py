@@ -229,7 +229,8 @@ def _identities(nodes: list[str]) -> dict[str, tuple[str, str]]:
     from minik8s.client.home import node_identity
     ids = {"admin": ("admin", "system:masters"),
            "scheduler": ("system:kube-scheduler", ""),
-           "controller-manager": ("system:kube-controller-manager", "")}
+           "controller-manager": ("system:kube-controller-manager", ""),
+           "kube-dns": ("system:kube-dns", "")}
     for n in nodes:
         ids[node_identity(n)] = (f"system:node:{n}", "system:nodes")
     return ids
@@ -280,6 +281,11 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
         if importlib.util.find_spec(f"{module}.__main__") is not None:
             out.append((name, [py, "-m", module, "--home", home,
                                "--token-file", token_file(home, ident)]))
+    dns_ip = (cluster.get("kubelet") or {}).get("clusterDNS") or []
+    if dns_ip and importlib.util.find_spec("minik8s.dns.__main__") is not None:
+        out.append(("dns", [py, "-m", "minik8s.dns", "--home", home, "--token-file", token_file(home, "kube-dns"),
+                            "--cluster-ip", dns_ip[0], "--cluster-domain",
+                            (cluster.get("kubelet") or {}).get("clusterDomain", "cluster.local")]))
     if importlib.util.find_spec("kubelet.__main__") is not None:
         for name, nodes, fake in _node_processes(cluster):
             if name.startswith("kubelet-fake"):
@@ -360,6 +366,10 @@ def prepare_home(args) -> tuple[str, dict, tuple | None]:
     for d in SUBDIRS:
         os.makedirs(os.path.join(home, d), mode=0o700, exist_ok=True)
     cluster = load_cluster(args, home)
+    if os.geteuid() == 0:
+        # the cluster DNS holds its address on an interface of its own: root only; without it pods keep
+        # the host's resolvers (dnsPolicy ClusterFirst falls back to Default, as upstream does)
+        cluster["kubelet"] = {"clusterDNS": [CLUSTER_DNS_IP], **(cluster.get("kubelet") or {})}
     with open(os.path.join(home, "cluster.yaml"), "w") as f:
         yaml.safe_dump(cluster, f, sort_keys=False)
     pki = pki_dir(home)
@@ -397,6 +407,7 @@ def cmd_up(args) -> int:
                 return 1
             _write_kubeconfig(home, host, tls)
             _ensure_storage_classes(home)
+            _ensure_dns_service(home, cluster)
     started = {name for name, _ in components}
     _remove_departed_nodes(home, cluster, started)
     nodes = {node: name for name, names, _ in _node_processes(cluster) if name in started for node in names}
@@ -431,6 +442,36 @@ def _ensure_storage_classes(home: str) -> None:
                 c.create(sc)
             except AlreadyExists:
                 pass
+
+
+# the kube-dns Service: the tenth address of the service range, as kubeadm gives it. It declares 53/UDP
+# only: a TCP port would have the service proxy claim ClusterIP:53/TCP, which the DNS server serves itself
+CLUSTER_DNS_IP = "10.96.0.10"
+
+
+def _ensure_dns_service(home: str, cluster: dict) -> None:
+    from minik8s.api.codec import from_dict
+    from minik8s.api.errors import AlreadyExists, ApiError
+    from minik8s.api.pb import core_pb2
+    from minik8s.client.client import Client
+    from minik8s.client.config import ClientConfig
+
+    dns_ip = (cluster.get("kubelet") or {}).get("clusterDNS") or []
+    if not dns_ip:
+        return
+    svc = from_dict(core_pb2.Service, {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                     "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                                "kubernetes.io/name": "CoreDNS"}},
+        "spec": {"clusterIP": dns_ip[0], "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53}]}})
+    with Client(config=ClientConfig.load(home), timeout=5.0) as c:
+        try:
+            c.create(svc)
+        except AlreadyExists:
+            pass
+        except ApiError as e:
+            print(f"warning: kube-dns Service not created: {e}", file=sys.stderr)
 
 
 def _remove_departed_nodes(home: str, cluster: dict, started: set[str]) -> None:

@@ -20,9 +20,7 @@ from test_kubelet_harness import FAST, kubelet, phase_is, pod, sh, wait_for, wai
 from test_kubelet_process import alogs, log_is
 
 from kubelet.config import Settings
-
-pytestmark = pytest.mark.root
-
+from kubelet.dns import DNSConfig, pod_dns_config, read_resolv_conf
 
 @contextlib.asynccontextmanager
 async def cluster_dns(srv, home: str):
@@ -81,12 +79,49 @@ async def resolve_from_a_pod(srv, home: str, runtime: str, lookup: str, member_n
         assert pod_ip in text and "web-0.nginx.default.svc.cluster.local" in text
 
 
+@pytest.mark.root
 async def test_service_and_statefulset_pod_names_resolve_in_a_process_runtime_pod(srv, tmp_path):
     await resolve_from_a_pod(srv, str(tmp_path), "process", "getent hosts", "web-0.nginx")
 
 
+@pytest.mark.root
 @pytest.mark.docker
 async def test_service_and_statefulset_pod_names_resolve_in_a_docker_pod(srv, tmp_path):
     # busybox's nslookup applies the search list only to names without a dot, so the pod's name is
     # given whole (glibc's getent, above, searches any name with fewer than ndots dots)
     await resolve_from_a_pod(srv, str(tmp_path), "docker", "nslookup", "web-0.nginx.default.svc.cluster.local")
+
+
+HOST = DNSConfig(["192.0.2.53"], ["corp.example"], ["ndots:1"])
+CLUSTER_SEARCH = ["team.svc.cluster.local", "svc.cluster.local", "cluster.local"]
+
+
+@pytest.mark.parametrize("spec,cluster_dns,want", [
+    ({}, ["10.96.0.10"], DNSConfig(["10.96.0.10"], CLUSTER_SEARCH + ["corp.example"], ["ndots:5"])),
+    ({"dnsPolicy": "ClusterFirst", "hostNetwork": True}, ["10.96.0.10"], HOST),
+    ({"dnsPolicy": "ClusterFirstWithHostNet", "hostNetwork": True}, ["10.96.0.10"],
+     DNSConfig(["10.96.0.10"], CLUSTER_SEARCH + ["corp.example"], ["ndots:5"])),
+    ({"dnsPolicy": "Default"}, ["10.96.0.10"], HOST),
+    ({}, [], HOST),                                     # no cluster DNS configured: the host's
+    ({"dnsPolicy": "None", "dnsConfig": {"nameservers": ["1.1.1.1"], "searches": ["a.example"],
+                                         "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}},
+     ["10.96.0.10"], DNSConfig(["1.1.1.1"], ["a.example"], ["ndots:2", "edns0"])),
+    ({"dnsConfig": {"nameservers": ["10.96.0.10", "1.1.1.1"], "searches": ["cluster.local", "b.example"],
+                    "options": [{"name": "ndots", "value": "2"}]}}, ["10.96.0.10"],
+     DNSConfig(["10.96.0.10", "1.1.1.1"], CLUSTER_SEARCH + ["corp.example", "b.example"], ["ndots:2"])),
+])
+def test_dns_policy_gives_upstreams_resolv_conf(spec, cluster_dns, want):
+    p = from_dict(core_pb2.Pod, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team"},
+                                 "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec}})
+    assert pod_dns_config(p, cluster_dns, "cluster.local", HOST) == want
+
+
+def test_host_resolv_conf_is_read_as_the_resolver_reads_it(tmp_path):
+    path = tmp_path / "resolv.conf"
+    path.write_text("# comment\nnameserver 192.0.2.1\ndomain old.example\nsearch a.example b.example\n"
+                    "nameserver 192.0.2.2 ; trailing\noptions ndots:2 timeout:1\n")
+    cfg = read_resolv_conf(str(path))
+    assert cfg == DNSConfig(["192.0.2.1", "192.0.2.2"], ["a.example", "b.example"], ["ndots:2", "timeout:1"])
+    assert cfg.resolv_conf() == ("nameserver 192.0.2.1\nnameserver 192.0.2.2\nsearch a.example b.example\n"
+                                 "options ndots:2 timeout:1\n")
+    assert read_resolv_conf(str(tmp_path / "missing")) == DNSConfig()

@@ -228,9 +228,12 @@ async def test_history_limits_keep_the_newest_finished_jobs(srv, admin):
             names.append(name)
         keep = [names[2], names[3], names[4]]
         await wait_for(lambda: _names_are(admin, cj, keep), what=f"only {keep} kept")
-        evs = await reasons(admin, "hist")
-        for gone in (names[0], names[1]):
-            assert ("SuccessfulDelete", f"Deleted job {gone}") in evs
+        # the recorder writes events after the deletes it reports: wait for them, then check
+        deleted = {("SuccessfulDelete", f"Deleted job {gone}") for gone in (names[0], names[1])}
+
+        async def both_recorded():
+            return deleted <= set(await reasons(admin, "hist"))
+        await wait_for(both_recorded, what="SuccessfulDelete events for the two oldest jobs")
 
 
 async def _names_are(admin, cj, names):

@@ -55,16 +55,28 @@ def parse_body(raw: bytes, content_type: str) -> object:
     ct = content_type.split(";")[0].strip().lower()
     if "yaml" in ct:
         try:
-            return yaml.safe_load(raw)
+            return _utf8_only(yaml.safe_load(raw), "YAML")
         except yaml.YAMLError as e:
             raise BadRequest(f"error decoding YAML: {e}") from None
     if ct and not ct.endswith("json"):
         raise RestError("UnsupportedMediaType", f'the body of the request was in an unknown format - accepted '
                         f'media types include: application/json, application/yaml, got "{ct}"')
     try:
-        return json.loads(raw)
+        return _utf8_only(json.loads(raw), "JSON")
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"error decoding JSON: {e}") from None
+
+
+def _utf8_only(data: object, fmt: str) -> object:
+    """Both decoders turn a `\\ud800` escape into a lone surrogate, which no protobuf string can hold:
+    refuse it here, as a decoding error, rather than deep in the codec."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"error decoding {fmt}: invalid UTF-8 (an unpaired surrogate escape)") from None
+    except (TypeError, ValueError):
+        pass        # YAML values JSON cannot hold (dates, sets) are the codec's to refuse
+    return data
 
 
 def decode_object(info: KindInfo, data: object, name: str = ""):

@@ -792,16 +792,23 @@ def _selector_matches_template(errs: _Errors, selector, template, path: str) -> 
     return True
 
 
-def _selector_and_template(errs: _Errors, spec, kind: str) -> None:
-    """The part of ValidateReplicaSetSpec / ValidateDeploymentSpec they share."""
+def workload_selector(errs: _Errors, spec, empty_word: str) -> bool:
+    """A workload's `spec.selector`: required, valid, not empty ("empty selector is invalid for
+    <empty_word>", upstream's wording per kind), and matching the template's labels. False when the
+    template need not be checked further."""
     selector = spec.selector if spec.HasField("selector") else None
     if selector is None:
         errs.required("spec.selector")
     else:
         _label_selector(errs, "spec.selector", selector)
         if not selector.matchLabels and not selector.matchExpressions:
-            errs.invalid("spec.selector", _fmt_selector(selector), "empty selector is invalid for deployment")
-    if not _selector_matches_template(errs, selector, spec.template, "spec"):
+            errs.invalid("spec.selector", _fmt_selector(selector), f"empty selector is invalid for {empty_word}")
+    return _selector_matches_template(errs, selector, spec.template, "spec")
+
+
+def _selector_and_template(errs: _Errors, spec, kind: str) -> None:
+    """The part of ValidateReplicaSetSpec / ValidateDeploymentSpec they share."""
+    if not workload_selector(errs, spec, "deployment"):
         return
     _pod_template(errs, spec.template, "spec.template")
     if spec.template.spec.restartPolicy != "Always":

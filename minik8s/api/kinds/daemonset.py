@@ -7,9 +7,9 @@ from __future__ import annotations
 from minik8s.api.kinds.info import KindInfo
 from minik8s.api.pb import apps_pb2
 from minik8s.api.podspec_defaults import _default_pod_template, _set_int, _unset
-from minik8s.api.podspec_validation import _pod_template, _selector_immutable, _selector_matches_template
-from minik8s.api.validation_common import (_c, _fmt_selector, Errors, _Errors, _int_or_percent,
-                                           _int_or_percent_value, _int_or_string, _label_selector,
+from minik8s.api.podspec_validation import _pod_template, _selector_immutable, workload_selector
+from minik8s.api.validation_common import (_c, Errors, _Errors, _int_or_percent,
+                                           _int_or_percent_value, _int_or_string,
                                            _object_meta, _opt)
 
 UPDATE_STRATEGIES = ("OnDelete", "RollingUpdate")
@@ -50,14 +50,7 @@ def validate_daemon_set(ds, old=None) -> Errors:
 
 
 def _selector_and_template(errs: _Errors, spec) -> None:
-    selector = spec.selector if spec.HasField("selector") else None
-    if selector is None:
-        errs.required("spec.selector")
-    else:
-        _label_selector(errs, "spec.selector", selector)
-        if not selector.matchLabels and not selector.matchExpressions:
-            errs.invalid("spec.selector", _fmt_selector(selector), "empty selector is invalid for daemonset")
-    if not _selector_matches_template(errs, selector, spec.template, "spec"):
+    if not workload_selector(errs, spec, "daemonset"):
         return
     _pod_template(errs, spec.template, "spec.template")
     if spec.template.spec.restartPolicy != "Always":

@@ -7,8 +7,8 @@ from minik8s.api.kinds.info import KindInfo
 from minik8s.api.kinds.persistentvolumeclaim import _default_pvc, validate_persistent_volume_claim
 from minik8s.api.pb import apps_pb2
 from minik8s.api.podspec_defaults import _default_pod_template
-from minik8s.api.podspec_validation import _pod_template, _selector_matches_template
-from minik8s.api.validation_common import (_c, _fmt_selector, _ix, Errors, _Errors, _label_selector,
+from minik8s.api.podspec_validation import _pod_template, workload_selector
+from minik8s.api.validation_common import (_c, _ix, Errors, _Errors,
                                            _object_meta)
 
 POLICIES = ("OrderedReady", "Parallel")
@@ -77,14 +77,7 @@ def _update_strategy(errs: _Errors, strategy) -> None:
 
 
 def _selector_and_template(errs: _Errors, spec) -> None:
-    selector = spec.selector if spec.HasField("selector") else None
-    if selector is None:
-        errs.required("spec.selector")
-    else:
-        _label_selector(errs, "spec.selector", selector)
-        if not selector.matchLabels and not selector.matchExpressions:
-            errs.invalid("spec.selector", _fmt_selector(selector), "empty selector is invalid for statefulset")
-    if not _selector_matches_template(errs, selector, spec.template, "spec"):
+    if not workload_selector(errs, spec, "statefulset"):
         return
     # the claim templates are volumes of every pod: a mount may name one
     template = type(spec.template)()

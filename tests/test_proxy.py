@@ -23,7 +23,6 @@ import uuid
 
 import pytest
 
-from cluster import ApiServerProcess
 from minik8s.api.clock import Clock, rfc3339
 from minik8s.api.pb import core_pb2
 from minik8s.client.informer import SharedInformerFactory, copy
@@ -32,25 +31,12 @@ from minik8s.controllers.endpoints import EndpointsController
 from minik8s.proxy.hostnet import DestinationPolicy, connected_routes
 from minik8s.proxy.proxier import ServiceProxy, backends_for
 from minik8s.proxy.tcp import Backend, Listener, Route
+from support.wait import wait_for
 
 TIMEOUT = 30.0
 
-
-def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 180))
-
-
-async def until(cond, what="condition", timeout=TIMEOUT):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = cond()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        assert loop.time() < deadline, f"{what} not reached within {timeout} s"
-        await asyncio.sleep(0.005)
+# a service range of our own, so a cluster running beside the tests never shares a cluster IP
+pytestmark = pytest.mark.apiserver_args("--service-cluster-ip-range", f"10.96.{random.randint(64, 250)}.0/24")
 
 
 # ---------------------------------------------------------------- backends and clients
@@ -102,69 +88,65 @@ async def ask(host: str, port: int) -> str:
 
 
 # ---------------------------------------------------------------- data path only
-def test_round_robin_retry_and_reset_on_loopback():
-    async def main():
-        be = Backends()
-        ports = {n: await be.start(n, "127.0.0.1") for n in ("a", "b", "c")}
-        route = Route("t")
-        route.set_backends(Backend("127.0.0.1", ports[n], pod=n) for n in ("a", "b", "c"))
-        unusable: set[str] = set()
-        lst = Listener("127.0.0.1", 0, route, lambda b: b.pod not in unusable)
-        await lst.start()
-        try:
-            got = [await ask("127.0.0.1", lst.port) for _ in range(30)]
-            assert {n: got.count(n) for n in "abc"} == {"a": 10, "b": 10, "c": 10}
-            assert route.served == 30 and route.rejected == 0
+async def test_round_robin_retry_and_reset_on_loopback():
+    be = Backends()
+    ports = {n: await be.start(n, "127.0.0.1") for n in ("a", "b", "c")}
+    route = Route("t")
+    route.set_backends(Backend("127.0.0.1", ports[n], pod=n) for n in ("a", "b", "c"))
+    unusable: set[str] = set()
+    lst = Listener("127.0.0.1", 0, route, lambda b: b.pod not in unusable)
+    await lst.start()
+    try:
+        got = [await ask("127.0.0.1", lst.port) for _ in range(30)]
+        assert {n: got.count(n) for n in "abc"} == {"a": 10, "b": 10, "c": 10}
+        assert route.served == 30 and route.rejected == 0
 
-            unusable.add("b")           # e.g. the pod turned not ready: the very next connection skips it
-            got = [await ask("127.0.0.1", lst.port) for _ in range(20)]
-            assert "b" not in got and got.count("a") == got.count("c") == 10
-            unusable.clear()
+        unusable.add("b")           # e.g. the pod turned not ready: the very next connection skips it
+        got = [await ask("127.0.0.1", lst.port) for _ in range(20)]
+        assert "b" not in got and got.count("a") == got.count("c") == 10
+        unusable.clear()
 
-            await be.stop("c")          # dead, still listed: refused, retried on the next backend
-            got = [await ask("127.0.0.1", lst.port) for _ in range(20)]
-            assert "" not in got and set(got) == {"a", "b"}
-            assert route.retries > 0
+        await be.stop("c")          # dead, still listed: refused, retried on the next backend
+        got = [await ask("127.0.0.1", lst.port) for _ in range(20)]
+        assert "" not in got and set(got) == {"a", "b"}
+        assert route.retries > 0
 
-            route.set_backends([])      # nothing to send to: the client's connection is reset
-            assert await ask("127.0.0.1", lst.port) == ""
-            assert route.rejected == 1
-        finally:
-            lst.close()
-            await be.close()
-    run(main())
+        route.set_backends([])      # nothing to send to: the client's connection is reset
+        assert await ask("127.0.0.1", lst.port) == ""
+        assert route.rejected == 1
+    finally:
+        lst.close()
+        await be.close()
 
 
-def test_half_close_and_large_transfer():
-    async def main():
-        async def echo(reader, writer):
-            data = await reader.read()          # until the client's EOF
-            writer.write(data[::-1])
+async def test_half_close_and_large_transfer():
+    async def echo(reader, writer):
+        data = await reader.read()          # until the client's EOF
+        writer.write(data[::-1])
+        await writer.drain()
+        writer.close()
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    route = Route("big")
+    route.set_backends([Backend("127.0.0.1", port)])
+    lst = Listener("127.0.0.1", 0, route, lambda b: True)
+    await lst.start()
+    try:
+        payload = os.urandom(8 * 1024 * 1024)
+        reader, writer = await asyncio.open_connection("127.0.0.1", lst.port)
+
+        async def send():
+            writer.write(payload)
             await writer.drain()
-            writer.close()
-        server = await asyncio.start_server(echo, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        route = Route("big")
-        route.set_backends([Backend("127.0.0.1", port)])
-        lst = Listener("127.0.0.1", 0, route, lambda b: True)
-        await lst.start()
-        try:
-            payload = os.urandom(8 * 1024 * 1024)
-            reader, writer = await asyncio.open_connection("127.0.0.1", lst.port)
-
-            async def send():
-                writer.write(payload)
-                await writer.drain()
-                writer.write_eof()
-            sender = asyncio.create_task(send())
-            back = await asyncio.wait_for(reader.read(), 60)
-            await sender
-            writer.close()
-            assert back == payload[::-1]
-        finally:
-            lst.close()
-            server.close()
-    run(main())
+            writer.write_eof()
+        sender = asyncio.create_task(send())
+        back = await asyncio.wait_for(reader.read(), 60)
+        await sender
+        writer.close()
+        assert back == payload[::-1]
+    finally:
+        lst.close()
+        server.close()
 
 
 def test_backends_for_reads_ready_addresses_of_the_named_port():
@@ -299,13 +281,14 @@ class Cluster:
         await self.ctx.informers.start_all()
         assert await self.ctx.informers.wait_for_cache_sync(TIMEOUT)
         self.ctl_task = asyncio.create_task(self.ctl.run())
+        os.makedirs(os.path.join(self.srv.home, "run"), exist_ok=True)
         lock = os.path.join(self.srv.home, "run", "proxy.lock")
         self.iface = f"mk8s-s{uuid.uuid4().hex[:8]}"
         self.proxies = [ServiceProxy(self.srv.async_client("node-1"), "node-1", iface=self.iface,
                                      lock_path=lock) for _ in range(self.n_proxies)]
         for p in self.proxies:
             await p.start()
-        await until(lambda: self.proxies[0].active.is_set(), "first proxy active")
+        await wait_for(lambda: self.proxies[0].active.is_set(), what="first proxy active")
         return self
 
     async def pods(self, n: int) -> None:
@@ -345,16 +328,6 @@ class Cluster:
 
 
 @pytest.fixture
-def srv(tmp_path):
-    # a service range of our own, so a cluster running beside the tests never shares a cluster IP
-    s = ApiServerProcess(str(tmp_path), ("--service-cluster-ip-range", f"10.96.{random.randint(64, 250)}.0/24"))
-    os.makedirs(os.path.join(str(tmp_path), "run"), exist_ok=True)
-    s.start()
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def net():
     n = PodNet()
     yield n
@@ -375,60 +348,56 @@ def free_node_port() -> int:
 
 
 @pytest.mark.root
-def test_nodeport_balances_and_drops_not_ready_pod_at_once(srv, net):
-    async def main():
-        async with Cluster(srv, net) as cl:
-            port = free_node_port()
-            await cl.service(port)
-            await cl.pods(3)
-            proxy = cl.proxies[0]
-            await until(lambda: cl.route() is not None and len(cl.route().backends) == 3, "3 endpoints in the route")
-            await until(lambda: ("127.0.0.1", port) in proxy.listeners, "node port listening")
-            got = [await ask("127.0.0.1", port) for _ in range(30)]
-            assert {n: got.count(n) for n in set(got)} == {"web-0": 10, "web-1": 10, "web-2": 10}
+async def test_nodeport_balances_and_drops_not_ready_pod_at_once(srv, net):
+    async with Cluster(srv, net) as cl:
+        port = free_node_port()
+        await cl.service(port)
+        await cl.pods(3)
+        proxy = cl.proxies[0]
+        await wait_for(lambda: cl.route() is not None and len(cl.route().backends) == 3, what="3 endpoints in the route")
+        await wait_for(lambda: ("127.0.0.1", port) in proxy.listeners, what="node port listening")
+        got = [await ask("127.0.0.1", port) for _ in range(30)]
+        assert {n: got.count(n) for n in set(got)} == {"web-0": 10, "web-1": 10, "web-2": 10}
 
-            # web-1 fails its readiness probe: from the moment the proxy's pod cache has it, no new
-            # connection goes there, whether or not the Endpoints object has been rewritten yet
-            t0 = time.monotonic()
-            written = await set_ready(cl.client, "web-1", cl.ips["web-1"], False)
-            await until(lambda: proxy.pods.get("default/web-1").metadata.resourceVersion
-                        == written.metadata.resourceVersion, "pod update seen by the proxy")
-            seen_after = time.monotonic() - t0
-            got = [await ask("127.0.0.1", port) for _ in range(20)]
-            assert "web-1" not in got and "" not in got
-            print(f"not-ready pod excluded {seen_after * 1000:.1f} ms after its status was written")
-            assert seen_after < 5.0          # a watch hop: milliseconds, unless the machine is swamped
-            await until(lambda: len(cl.route().backends) == 2, "endpoints rewritten without web-1")
+        # web-1 fails its readiness probe: from the moment the proxy's pod cache has it, no new
+        # connection goes there, whether or not the Endpoints object has been rewritten yet
+        t0 = time.monotonic()
+        written = await set_ready(cl.client, "web-1", cl.ips["web-1"], False)
+        await wait_for(lambda: proxy.pods.get("default/web-1").metadata.resourceVersion
+                       == written.metadata.resourceVersion, what="pod update seen by the proxy")
+        seen_after = time.monotonic() - t0
+        got = [await ask("127.0.0.1", port) for _ in range(20)]
+        assert "web-1" not in got and "" not in got
+        print(f"not-ready pod excluded {seen_after * 1000:.1f} ms after its status was written")
+        assert seen_after < 5.0          # a watch hop: milliseconds, unless the machine is swamped
+        await wait_for(lambda: len(cl.route().backends) == 2, what="endpoints rewritten without web-1")
 
-            # ready again: back in rotation once the Endpoints object lists it
-            await set_ready(cl.client, "web-1", cl.ips["web-1"], True)
-            await until(lambda: len(cl.route().backends) == 3, "web-1 back in the endpoints")
-            got = [await ask("127.0.0.1", port) for _ in range(30)]
-            assert got.count("web-1") == 10
+        # ready again: back in rotation once the Endpoints object lists it
+        await set_ready(cl.client, "web-1", cl.ips["web-1"], True)
+        await wait_for(lambda: len(cl.route().backends) == 3, what="web-1 back in the endpoints")
+        got = [await ask("127.0.0.1", port) for _ in range(30)]
+        assert got.count("web-1") == 10
 
-            # web-2 is being deleted (graceful): excluded as soon as the deletionTimestamp is seen
-            deleting = await cl.client.delete("Pod", "web-2", grace_period=30)
-            await until(lambda: proxy.pods.get("default/web-2").metadata.deletionTimestamp, "deletion seen")
-            got = [await ask("127.0.0.1", port) for _ in range(20)]
-            assert "web-2" not in got and "" not in got
-            assert deleting.metadata.deletionTimestamp
-    run(main())
+        # web-2 is being deleted (graceful): excluded as soon as the deletionTimestamp is seen
+        deleting = await cl.client.delete("Pod", "web-2", grace_period=30)
+        await wait_for(lambda: proxy.pods.get("default/web-2").metadata.deletionTimestamp, what="deletion seen")
+        got = [await ask("127.0.0.1", port) for _ in range(20)]
+        assert "web-2" not in got and "" not in got
+        assert deleting.metadata.deletionTimestamp
 
 
 @pytest.mark.root
-def test_refused_connection_retried_on_another_ready_endpoint(srv, net):
-    async def main():
-        async with Cluster(srv, net) as cl:
-            port = free_node_port()
-            await cl.service(port)
-            await cl.pods(3)
-            await until(lambda: cl.route() is not None and len(cl.route().backends) == 3, "3 endpoints")
-            await until(lambda: ("127.0.0.1", port) in cl.proxies[0].listeners, "node port listening")
-            await cl.backends.stop("web-0")     # the process died; the pod is still ready in the API
-            got = [await ask("127.0.0.1", port) for _ in range(30)]
-            assert "" not in got and set(got) == {"web-1", "web-2"}
-            assert cl.route().retries >= 10
-    run(main())
+async def test_refused_connection_retried_on_another_ready_endpoint(srv, net):
+    async with Cluster(srv, net) as cl:
+        port = free_node_port()
+        await cl.service(port)
+        await cl.pods(3)
+        await wait_for(lambda: cl.route() is not None and len(cl.route().backends) == 3, what="3 endpoints")
+        await wait_for(lambda: ("127.0.0.1", port) in cl.proxies[0].listeners, what="node port listening")
+        await cl.backends.stop("web-0")     # the process died; the pod is still ready in the API
+        got = [await ask("127.0.0.1", port) for _ in range(30)]
+        assert "" not in got and set(got) == {"web-1", "web-2"}
+        assert cl.route().retries >= 10
 
 
 NETNS_CLIENT = """
@@ -440,46 +409,42 @@ print(s.makefile().readline().strip())
 
 
 @pytest.mark.root
-def test_cluster_ip_from_a_pod_network_namespace(srv, net):
-    async def main():
-        async with Cluster(srv, net) as cl:
-            svc = await cl.service(free_node_port())
-            ip = svc.spec.clusterIP
-            assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/16")
-            await cl.pods(2)
-            await until(lambda: cl.route() is not None and len(cl.route().backends) == 2, "2 endpoints")
-            await until(lambda: (ip, 80) in cl.proxies[0].listeners, "cluster IP listening")
-            ns = net.client_netns()
-            answers = []
-            for _ in range(4):
-                out = await asyncio.to_thread(subprocess.run, ["ip", "netns", "exec", ns, sys.executable, "-c",
-                                                               NETNS_CLIENT, ip, "80"],
-                                              capture_output=True, text=True, timeout=30)
-                assert out.returncode == 0, out.stderr
-                answers.append(out.stdout.strip())
-            assert sorted(answers) == ["web-0", "web-0", "web-1", "web-1"]
-            # the service goes: its address and listener go with it
-            await cl.client.delete("Service", "web")
-            await until(lambda: (ip, 80) not in cl.proxies[0].listeners, "listener closed")
-            held = await asyncio.to_thread(subprocess.run, ["ip", "-o", "addr", "show", "dev", cl.iface],
-                                           capture_output=True, text=True)
-            assert f"{ip}/32" not in held.stdout
-    run(main())
+async def test_cluster_ip_from_a_pod_network_namespace(srv, net):
+    async with Cluster(srv, net) as cl:
+        svc = await cl.service(free_node_port())
+        ip = svc.spec.clusterIP
+        assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/16")
+        await cl.pods(2)
+        await wait_for(lambda: cl.route() is not None and len(cl.route().backends) == 2, what="2 endpoints")
+        await wait_for(lambda: (ip, 80) in cl.proxies[0].listeners, what="cluster IP listening")
+        ns = net.client_netns()
+        answers = []
+        for _ in range(4):
+            out = await asyncio.to_thread(subprocess.run, ["ip", "netns", "exec", ns, sys.executable, "-c",
+                                                           NETNS_CLIENT, ip, "80"],
+                                          capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            answers.append(out.stdout.strip())
+        assert sorted(answers) == ["web-0", "web-0", "web-1", "web-1"]
+        # the service goes: its address and listener go with it
+        await cl.client.delete("Service", "web")
+        await wait_for(lambda: (ip, 80) not in cl.proxies[0].listeners, what="listener closed")
+        held = await asyncio.to_thread(subprocess.run, ["ip", "-o", "addr", "show", "dev", cl.iface],
+                                       capture_output=True, text=True)
+        assert f"{ip}/32" not in held.stdout
 
 
 @pytest.mark.root
-def test_standby_proxy_takes_over(srv, net):
-    async def main():
-        async with Cluster(srv, net, proxies=2) as cl:
-            a, b = cl.proxies
-            port = free_node_port()
-            await cl.service(port)
-            await cl.pods(2)
-            await until(lambda: ("127.0.0.1", port) in a.listeners, "active proxy listening")
-            assert not b.active.is_set() and not b.listeners
-            await until(lambda: cl.route(b) is not None and len(cl.route(b).backends) == 2, "standby warm")
-            await a.close()
-            await until(lambda: ("127.0.0.1", port) in b.listeners, "standby took over")
-            got = [await ask("127.0.0.1", port) for _ in range(4)]
-            assert sorted(got) == ["web-0", "web-0", "web-1", "web-1"]
-    run(main())
+async def test_standby_proxy_takes_over(srv, net):
+    async with Cluster(srv, net, proxies=2) as cl:
+        a, b = cl.proxies
+        port = free_node_port()
+        await cl.service(port)
+        await cl.pods(2)
+        await wait_for(lambda: ("127.0.0.1", port) in a.listeners, what="active proxy listening")
+        assert not b.active.is_set() and not b.listeners
+        await wait_for(lambda: cl.route(b) is not None and len(cl.route(b).backends) == 2, what="standby warm")
+        await a.close()
+        await wait_for(lambda: ("127.0.0.1", port) in b.listeners, what="standby took over")
+        got = [await ask("127.0.0.1", port) for _ in range(4)]
+        assert sorted(got) == ["web-0", "web-0", "web-1", "web-1"]

@@ -7,6 +7,7 @@ import asyncio
 from minik8s.api import codec
 from minik8s.api.pb import core_pb2
 from minik8s.scheduler.nodeinfo import NodeInfo, PodInfo
+from support.wait import wait_for
 
 TIMEOUT = 30.0
 
@@ -93,21 +94,10 @@ class Harness:
         for o in objs:
             await self.admin.create(o)
 
-    async def until(self, cond, timeout: float = TIMEOUT, what: str = "condition"):
-        """Poll the async `cond()` until it returns something truthy (and return that)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            result = await cond()
-            if result:
-                return result
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{what} not reached in {timeout}s")
-            await asyncio.sleep(0.02)
-
     async def node_of(self, name: str, namespace: str = "default") -> str:
         async def bound():
             return (await self.admin.get("Pod", name, namespace)).spec.nodeName
-        return await self.until(bound, what=f"pod {name} bound")
+        return await wait_for(bound, what=f"pod {name} bound")
 
     async def events(self, name: str, reason: str) -> list:
         return [e for e in (await self.admin.list("Event")).items
@@ -117,11 +107,7 @@ class Harness:
         async def found():
             evs = await self.events(name, reason)
             return evs[-1] if evs else None
-        return await self.until(found, what=f"{reason} event for {name}")
-
-
-def run(coro, timeout: float = 120):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+        return await wait_for(found, what=f"{reason} event for {name}")
 
 
 def cache_with(nodes, pods=()):

@@ -5,7 +5,6 @@ import asyncio
 
 from minik8s.scheduler.metrics import Metrics
 from minik8s.scheduler.queue import QueueDepth
-from schedtest import run
 
 
 def test_render():
@@ -26,17 +25,14 @@ def test_render():
     assert 'scheduler_pending_pods{queue="unschedulable"} 3' in text
 
 
-def test_served_over_http():
-    async def main():
-        m = Metrics()
-        m.attempt("error", "p", 0.1)
-        server = await m.serve("127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        body = await reader.read()
-        writer.close()
-        server.close()
-        return body.decode()
-    body = run(main())
+async def test_served_over_http():
+    m = Metrics()
+    m.attempt("error", "p", 0.1)
+    server = await m.serve("127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    body = (await reader.read()).decode()
+    writer.close()
+    server.close()
     assert body.startswith("HTTP/1.1 200 OK") and 'result="error",profile="p"} 1' in body

@@ -8,7 +8,7 @@ import pytest
 
 from minik8s.api.clock import FakeClock
 from minik8s.scheduler.queue import SchedulingQueue
-from schedtest import make_pod, pod_info, run
+from schedtest import make_pod, pod_info
 
 
 def queue(clock=None, interested=None) -> SchedulingQueue:
@@ -19,103 +19,86 @@ async def pop_now(q: SchedulingQueue):
     return await asyncio.wait_for(q.pop(), 1)
 
 
-def test_priority_then_first_come():
-    async def main():
-        q = queue()
-        for name, prio in (("low", 0), ("high-1", 100), ("mid", 10), ("high-2", 100)):
-            q.add(pod_info(make_pod(name, priority=prio)))
-        return [(await pop_now(q)).info.name for _ in range(4)]
-    assert run(main()) == ["high-1", "high-2", "mid", "low"]
+async def test_priority_then_first_come():
+    q = queue()
+    for name, prio in (("low", 0), ("high-1", 100), ("mid", 10), ("high-2", 100)):
+        q.add(pod_info(make_pod(name, priority=prio)))
+    assert [(await pop_now(q)).info.name for _ in range(4)] == ["high-1", "high-2", "mid", "low"]
 
 
-def test_backoff_doubles_up_to_the_cap():
+async def test_backoff_doubles_up_to_the_cap():
     clock = FakeClock()
     q = queue(clock)
     expected = [1, 2, 4, 8, 10, 10]
-
-    async def main():
-        q.add(pod_info(make_pod("p")))
-        waits = []
-        for _ in expected:
-            qp = await pop_now(q)
-            q.add_backoff(qp)
-            waited = 0.0
-            while q.depth().active == 0:
-                clock.advance(0.5)
-                waited += 0.5
-                q.flush()
-            waits.append(waited)
-        return waits
-    assert run(main()) == expected
+    q.add(pod_info(make_pod("p")))
+    waits = []
+    for _ in expected:
+        qp = await pop_now(q)
+        q.add_backoff(qp)
+        waited = 0.0
+        while q.depth().active == 0:
+            clock.advance(0.5)
+            waited += 0.5
+            q.flush()
+        waits.append(waited)
+    assert waits == expected
 
 
-def test_unschedulable_pods_move_on_events_their_plugins_care_about():
+async def test_unschedulable_pods_move_on_events_their_plugins_care_about():
     events = {"NodeResourcesFit": {"NodeAdd", "PodDelete"}, "TaintToleration": {"NodeAdd", "NodeUpdate"}}
     clock = FakeClock()
     q = queue(clock, lambda qp, ev: any(ev in events[p] for p in qp.unschedulable_plugins))
-
-    async def main():
-        q.add(pod_info(make_pod("needs-cpu")))
-        q.add(pod_info(make_pod("needs-toleration")))
-        a, b = await pop_now(q), await pop_now(q)
-        q.add_unschedulable(a, frozenset({"NodeResourcesFit"}))
-        q.add_unschedulable(b, frozenset({"TaintToleration"}))
-        clock.advance(20)                   # past any backoff
-        q.move_all("NodeUpdate")
-        assert [(await pop_now(q)).info.name] == ["needs-toleration"]
-        assert q.depth().unschedulable == 1
-        q.move_all("PodDelete")
-        assert (await pop_now(q)).info.name == "needs-cpu"
-    run(main())
+    q.add(pod_info(make_pod("needs-cpu")))
+    q.add(pod_info(make_pod("needs-toleration")))
+    a, b = await pop_now(q), await pop_now(q)
+    q.add_unschedulable(a, frozenset({"NodeResourcesFit"}))
+    q.add_unschedulable(b, frozenset({"TaintToleration"}))
+    clock.advance(20)                   # past any backoff
+    q.move_all("NodeUpdate")
+    assert [(await pop_now(q)).info.name] == ["needs-toleration"]
+    assert q.depth().unschedulable == 1
+    q.move_all("PodDelete")
+    assert (await pop_now(q)).info.name == "needs-cpu"
 
 
-def test_a_pod_moved_before_its_backoff_waits_it_out():
+async def test_a_pod_moved_before_its_backoff_waits_it_out():
     clock = FakeClock()
     q = queue(clock)
-
-    async def main():
-        q.add(pod_info(make_pod("p")))
-        qp = await pop_now(q)
-        q.add_unschedulable(qp, frozenset({"NodeResourcesFit"}))
-        q.move_all("NodeAdd")
-        assert q.depth().backoff == 1 and q.depth().active == 0
-        clock.advance(1)
-        q.flush()
-        assert (await pop_now(q)).info.name == "p"
-    run(main())
+    q.add(pod_info(make_pod("p")))
+    qp = await pop_now(q)
+    q.add_unschedulable(qp, frozenset({"NodeResourcesFit"}))
+    q.move_all("NodeAdd")
+    assert q.depth().backoff == 1 and q.depth().active == 0
+    clock.advance(1)
+    q.flush()
+    assert (await pop_now(q)).info.name == "p"
 
 
-def test_unschedulable_pods_are_retried_after_five_minutes():
+async def test_unschedulable_pods_are_retried_after_five_minutes():
     clock = FakeClock()
     q = queue(clock, lambda qp, ev: False)
-
-    async def main():
-        q.add(pod_info(make_pod("p")))
-        q.add_unschedulable(await pop_now(q), frozenset({"NodeResourcesFit"}))
-        clock.advance(299)
-        q.flush()
-        assert q.depth().unschedulable == 1
-        clock.advance(2)
-        q.flush()
-        assert (await pop_now(q)).info.name == "p"
-    run(main())
+    q.add(pod_info(make_pod("p")))
+    q.add_unschedulable(await pop_now(q), frozenset({"NodeResourcesFit"}))
+    clock.advance(299)
+    q.flush()
+    assert q.depth().unschedulable == 1
+    clock.advance(2)
+    q.flush()
+    assert (await pop_now(q)).info.name == "p"
 
 
-def test_flusher_runs_on_the_clock():
+async def test_flusher_runs_on_the_clock():
     clock = FakeClock()
     q = queue(clock)
-
-    async def main():
-        flusher = asyncio.create_task(q.run())
-        q.add(pod_info(make_pod("p")))
-        q.add_backoff(await pop_now(q))
-        popped = asyncio.create_task(q.pop())
-        for _ in range(20):
-            await asyncio.sleep(0)
-            clock.advance(0.1)
-        assert (await asyncio.wait_for(popped, 1)).info.name == "p"
-        flusher.cancel()
-    run(main())
+    flusher = asyncio.create_task(q.run())
+    q.add(pod_info(make_pod("p")))
+    q.add_backoff(await pop_now(q))
+    popped = asyncio.create_task(q.pop())
+    for _ in range(20):
+        await asyncio.sleep(0)
+        clock.advance(0.1)
+    assert (await asyncio.wait_for(popped, 1)).info.name == "p"
+    flusher.cancel()
 
 
 @pytest.mark.parametrize("change, moves", [
@@ -123,28 +106,23 @@ def test_flusher_runs_on_the_clock():
     (dict(node_selector={"zone": "a"}), True),
     (dict(), False),          # the same spec (a status update): no new try
 ])
-def test_updating_an_unschedulable_pod(change, moves):
+async def test_updating_an_unschedulable_pod(change, moves):
     clock = FakeClock()
     q = queue(clock, lambda qp, ev: False)
-
-    async def main():
-        q.add(pod_info(make_pod("p")))
-        q.add_unschedulable(await pop_now(q), frozenset({"NodeAffinity"}))
-        clock.advance(20)
-        q.update(pod_info(make_pod("p", **change)))
-        return q.depth().active == 1
-    assert run(main()) is moves
+    q.add(pod_info(make_pod("p")))
+    q.add_unschedulable(await pop_now(q), frozenset({"NodeAffinity"}))
+    clock.advance(20)
+    q.update(pod_info(make_pod("p", **change)))
+    assert (q.depth().active == 1) is moves
 
 
-def test_deleted_pods_leave_every_part():
-    async def main():
-        q = queue()
-        q.add(pod_info(make_pod("a")))
-        q.add(pod_info(make_pod("b")))
-        q.delete("a")
-        qp = await pop_now(q)
-        q.delete("b")
-        q.add_unschedulable(qp, frozenset())       # deleted while in flight: dropped
-        return qp.info.name, q.depth()
-    name, depth = run(main())
+async def test_deleted_pods_leave_every_part():
+    q = queue()
+    q.add(pod_info(make_pod("a")))
+    q.add(pod_info(make_pod("b")))
+    q.delete("a")
+    qp = await pop_now(q)
+    q.delete("b")
+    q.add_unschedulable(qp, frozenset())       # deleted while in flight: dropped
+    name, depth = qp.info.name, q.depth()
     assert name == "b" and (depth.active, depth.backoff, depth.unschedulable) == (0, 0, 0)

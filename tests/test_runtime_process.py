@@ -25,26 +25,10 @@ from kubelet.runtime.base import (
 )
 from kubelet.runtime.process import ProcessRuntime
 from kubelet.runtime.shim import STARTED_FILE, alive, read_json
+from support.wait import wait_for
 
 CRI_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) (F|P) (.*)$")
 _names = itertools.count()
-
-
-def run(coro, timeout: float = 60):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-async def until(cond, timeout: float = 10.0, what: str = "condition"):
-    """Polls an async or plain condition until it is truthy; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not reached in {timeout}s"
-        await asyncio.sleep(0.02)
 
 
 def _free_pod_cidr() -> str:
@@ -62,17 +46,16 @@ def _free_pod_cidr() -> str:
 
 
 @pytest.fixture
-def runtime(tmp_path):
-    rt = ProcessRuntime(str(tmp_path / "state"), f"test-{os.getpid()}-{next(_names)}", _free_pod_cidr())
+async def runtime(tmp_path):
+    # pyroute2's synchronous calls run a loop of their own: never in this one's thread
+    cidr = await asyncio.to_thread(_free_pod_cidr)
+    rt = ProcessRuntime(str(tmp_path / "state"), f"test-{os.getpid()}-{next(_names)}", cidr)
     yield rt
-
-    async def clean():
-        for sb in await rt.list_sandboxes():
-            await rt.remove_sandbox(sb.id)
-        for c in await rt.list_containers():
-            await rt.remove_container(c.id)
-    run(clean())
-    rt.network.remove_bridge()
+    for sb in await rt.list_sandboxes():
+        await rt.remove_sandbox(sb.id)
+    for c in await rt.list_containers():
+        await rt.remove_container(c.id)
+    await asyncio.to_thread(rt.network.remove_bridge)
     rt.cgroups.prune()
 
 
@@ -93,7 +76,7 @@ async def start(rt: ProcessRuntime, sandbox_id: str, cfg: ContainerConfig) -> st
 
 
 async def exited(rt: ProcessRuntime, cid: str, timeout: float = 10.0):
-    return await until(lambda: _if_exited(rt, cid), timeout, f"exit of {cid}")
+    return await wait_for(lambda: _if_exited(rt, cid), timeout, f"exit of {cid}")
 
 
 async def _if_exited(rt, cid):
@@ -110,17 +93,16 @@ def log_text(rt: ProcessRuntime, cid: str) -> str:
         return ""
 
 
-def http_get(url: str, attempts: int = 100) -> bytes:
-    """GET with a bounded number of tries while the server starts; never through a proxy, as the
-    URL is always one of our pods."""
+def http_get(url: str) -> bytes:
+    """One GET, never through a proxy, as the URL is always one of our pods."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    for _ in range(attempts):
-        try:
-            with opener.open(url, timeout=2) as r:
-                return r.read()
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} never answered")
+    with opener.open(url, timeout=2) as r:
+        return r.read()
+
+
+async def listening(rt: ProcessRuntime, server_cid: str) -> None:
+    """Until SERVER has said it listens: from then on a connection is accepted."""
+    await wait_for(lambda: "stdout F listening" in log_text(rt, server_cid), what="the server listening")
 
 
 # A one-reply HTTP server (http.server would look its address up in DNS, which pods must not reach).
@@ -130,6 +112,7 @@ SERVER = textwrap.dedent("""
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((sys.argv[1], 8080))
     s.listen()
+    print("listening", flush=True)
     body = sys.argv[2].encode()
     while True:
         c, _ = s.accept()
@@ -139,44 +122,34 @@ SERVER = textwrap.dedent("""
 """)
 
 CLIENT = textwrap.dedent("""
-    import time, urllib.request
-    for _ in range(100):
-        try:
-            print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2).read().decode())
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        raise SystemExit(1)
+    import urllib.request
+    print(urllib.request.urlopen("http://127.0.0.1:8080/", timeout=2).read().decode())
 """)
 
 
 @pytest.mark.root
-def test_a_pods_containers_share_one_ip_and_reach_each_other_on_localhost(runtime):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        assert ipaddress.IPv4Address(sb.ip) in runtime.network.cidr and sb.ready
-        server = await start(runtime, sb.id, container("server", "python3", "-c", SERVER, "127.0.0.1",
-                                                       "hello from the pod"))
-        client = await start(runtime, sb.id, container("client", "python3", "-c", CLIENT))
-        done = await exited(runtime, client, 30)
-        assert (done.exit_code, done.reason) == (0, "Completed")
-        assert "stdout F hello from the pod" in log_text(runtime, client)
-        sibling = await start(runtime, sb.id, container("sibling", "sleep", "600"))
-        for cid in (server, sibling):
-            code, out = await runtime.exec_sync(cid, ["ip", "-4", "-o", "addr", "show", "eth0"], 10)
-            assert code == 0 and f"inet {sb.ip}/" in out.decode()
-    run(main())
+async def test_a_pods_containers_share_one_ip_and_reach_each_other_on_localhost(runtime):
+    sb = await runtime.run_sandbox(sandbox_config())
+    assert ipaddress.IPv4Address(sb.ip) in runtime.network.cidr and sb.ready
+    server = await start(runtime, sb.id, container("server", "python3", "-c", SERVER, "127.0.0.1",
+                                                   "hello from the pod"))
+    await listening(runtime, server)
+    client = await start(runtime, sb.id, container("client", "python3", "-c", CLIENT))
+    done = await exited(runtime, client, 30)
+    assert (done.exit_code, done.reason) == (0, "Completed")
+    assert "stdout F hello from the pod" in log_text(runtime, client)
+    sibling = await start(runtime, sb.id, container("sibling", "sleep", "600"))
+    for cid in (server, sibling):
+        code, out = await runtime.exec_sync(cid, ["ip", "-4", "-o", "addr", "show", "eth0"], 10)
+        assert code == 0 and f"inet {sb.ip}/" in out.decode()
 
 
 @pytest.mark.root
-def test_the_host_reaches_the_pod_ip(runtime):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        await start(runtime, sb.id, container("web", "python3", "-c", SERVER, "0.0.0.0", "pod says hi"))
-        return sb.ip
-    ip = run(main())
-    assert http_get(f"http://{ip}:8080/") == b"pod says hi"
+async def test_the_host_reaches_the_pod_ip(runtime):
+    sb = await runtime.run_sandbox(sandbox_config())
+    web = await start(runtime, sb.id, container("web", "python3", "-c", SERVER, "0.0.0.0", "pod says hi"))
+    await listening(runtime, web)
+    assert await asyncio.to_thread(http_get, f"http://{sb.ip}:8080/") == b"pod says hi"
 
 
 @pytest.mark.root
@@ -214,148 +187,129 @@ def test_pod_traffic_off_the_node_meets_the_forward_filter(runtime):
     ("kill -KILL $$", 137, "Error"),
     ("kill -TERM $$", 143, "Error"),
 ])
-def test_exit_codes_and_reasons(runtime, script, code, reason):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        s = await exited(runtime, await start(runtime, sb.id, container("c", "sh", "-c", script)))
-        assert (s.exit_code, s.reason) == (code, reason)
-        assert s.finished_at >= s.started_at > 0
-    run(main())
+async def test_exit_codes_and_reasons(runtime, script, code, reason):
+    sb = await runtime.run_sandbox(sandbox_config())
+    s = await exited(runtime, await start(runtime, sb.id, container("c", "sh", "-c", script)))
+    assert (s.exit_code, s.reason) == (code, reason)
+    assert s.finished_at >= s.started_at > 0
 
 
 @pytest.mark.root
-def test_a_missing_executable_fails_the_start_and_no_command_fails_the_create(runtime):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        cid = await runtime.create_container(sb.id, container("c", "no-such-binary-mk8s"))
-        with pytest.raises(RuntimeError_) as e:
-            await runtime.start_container(cid)
-        assert e.value.reason == "RunContainerError" and "executable file not found" in e.value.message
-        s = await runtime.container_status(cid)
-        assert (s.state, s.exit_code, s.reason) == ("exited", 128, "StartError")
-        with pytest.raises(CreateContainerError, match="no command specified"):
-            await runtime.create_container(sb.id, container("empty"))
-    run(main())
+async def test_a_missing_executable_fails_the_start_and_no_command_fails_the_create(runtime):
+    sb = await runtime.run_sandbox(sandbox_config())
+    cid = await runtime.create_container(sb.id, container("c", "no-such-binary-mk8s"))
+    with pytest.raises(RuntimeError_) as e:
+        await runtime.start_container(cid)
+    assert e.value.reason == "RunContainerError" and "executable file not found" in e.value.message
+    s = await runtime.container_status(cid)
+    assert (s.state, s.exit_code, s.reason) == ("exited", 128, "StartError")
+    with pytest.raises(CreateContainerError, match="no command specified"):
+        await runtime.create_container(sb.id, container("empty"))
 
 
 @pytest.mark.root
-def test_stop_sends_term_and_kills_after_the_timeout(runtime):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        stubborn = await start(runtime, sb.id, container(
-            "stubborn", "sh", "-c", 'trap "" TERM; echo ready; while :; do sleep 0.05; done'))
-        polite = await start(runtime, sb.id, container("polite", "sleep", "600"))
-        await until(lambda: "ready" in log_text(runtime, stubborn), what="trap installed")
-        t0 = time.monotonic()
-        await runtime.stop_container(polite, 30)
-        assert time.monotonic() - t0 < 10
-        t0 = time.monotonic()
-        await runtime.stop_container(stubborn, 1.0)
-        assert time.monotonic() - t0 >= 1.0
-        s1, s2 = await runtime.container_status(polite), await runtime.container_status(stubborn)
-        assert (s1.state, s1.exit_code) == ("exited", 143)
-        assert (s2.state, s2.exit_code, s2.reason) == ("exited", 137, "Error")
-    run(main())
+async def test_stop_sends_term_and_kills_after_the_timeout(runtime):
+    sb = await runtime.run_sandbox(sandbox_config())
+    stubborn = await start(runtime, sb.id, container(
+        "stubborn", "sh", "-c", 'trap "" TERM; echo ready; while :; do sleep 0.05; done'))
+    polite = await start(runtime, sb.id, container("polite", "sleep", "600"))
+    await wait_for(lambda: "ready" in log_text(runtime, stubborn), what="trap installed")
+    t0 = time.monotonic()
+    await runtime.stop_container(polite, 30)
+    assert time.monotonic() - t0 < 10
+    t0 = time.monotonic()
+    await runtime.stop_container(stubborn, 1.0)
+    assert time.monotonic() - t0 >= 1.0
+    s1, s2 = await runtime.container_status(polite), await runtime.container_status(stubborn)
+    assert (s1.state, s1.exit_code) == ("exited", 143)
+    assert (s2.state, s2.exit_code, s2.reason) == ("exited", 137, "Error")
 
 
 @pytest.mark.root
-def test_logs_are_written_in_the_cri_format(runtime):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        cid = await start(runtime, sb.id, container("c", "sh", "-c", "echo out; echo err >&2; printf partial"))
-        await exited(runtime, cid)
-        return log_text(runtime, cid)
-    lines = [CRI_LINE.match(line).groups() for line in run(main()).splitlines()]
+async def test_logs_are_written_in_the_cri_format(runtime):
+    sb = await runtime.run_sandbox(sandbox_config())
+    cid = await start(runtime, sb.id, container("c", "sh", "-c", "echo out; echo err >&2; printf partial"))
+    await exited(runtime, cid)
+    lines = [CRI_LINE.match(line).groups() for line in log_text(runtime, cid).splitlines()]
     assert sorted(lines) == [("stderr", "F", "err"), ("stdout", "F", "out"), ("stdout", "P", "partial")]
 
 
 @pytest.mark.root
-def test_exec_runs_in_the_containers_namespaces_cwd_and_env(runtime, tmp_path):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        cid = await start(runtime, sb.id, container("c", "sleep", "600", working_dir=str(tmp_path), env={"GREETING": "hi"}))
-        code, out = await runtime.exec_sync(cid, ["sh", "-c", 'echo "$GREETING"; pwd; hostname; exit 4'], 10)
-        assert (code, out.decode().split()) == (4, ["hi", str(tmp_path), "host-pod-uid-1"])
-        code, out = await runtime.exec_sync(cid, ["readlink", "/proc/self/ns/net"], 10)
-        assert out.decode().strip() != os.readlink("/proc/self/ns/net")
+async def test_exec_runs_in_the_containers_namespaces_cwd_and_env(runtime, tmp_path):
+    sb = await runtime.run_sandbox(sandbox_config())
+    cid = await start(runtime, sb.id, container("c", "sleep", "600", working_dir=str(tmp_path), env={"GREETING": "hi"}))
+    code, out = await runtime.exec_sync(cid, ["sh", "-c", 'echo "$GREETING"; pwd; hostname; exit 4'], 10)
+    assert (code, out.decode().split()) == (4, ["hi", str(tmp_path), "host-pod-uid-1"])
+    code, out = await runtime.exec_sync(cid, ["readlink", "/proc/self/ns/net"], 10)
+    assert out.decode().strip() != os.readlink("/proc/self/ns/net")
 
-        session = await runtime.exec(cid, ["cat"], stdin=True)
-        await session.write_stdin(b"echo me\n")
-        await session.close_stdin()
-        assert [c async for c in session.output()] == [("stdout", b"echo me\n")]
-        assert await session.wait() == 0
+    session = await runtime.exec(cid, ["cat"], stdin=True)
+    await session.write_stdin(b"echo me\n")
+    await session.close_stdin()
+    assert [c async for c in session.output()] == [("stdout", b"echo me\n")]
+    assert await session.wait() == 0
 
-        session = await runtime.exec(cid, ["sh", "-c", "tty; stty size; exit 5"], tty=True)
-        await session.resize(100, 40)
-        out = b"".join([c async for _, c in session.output()]).decode()
-        assert out.startswith("/dev/pts/") and "40 100" in out and await session.wait() == 5
+    session = await runtime.exec(cid, ["sh", "-c", "tty; stty size; exit 5"], tty=True)
+    await session.resize(100, 40)
+    out = b"".join([c async for _, c in session.output()]).decode()
+    assert out.startswith("/dev/pts/") and "40 100" in out and await session.wait() == 5
 
-        with pytest.raises(TimeoutError):
-            await runtime.exec_sync(cid, ["sleep", "30"], 0.5)
-        code, out = await runtime.exec_sync(cid, ["no-such-binary-mk8s"], 10)
-        assert code == 127 and b"executable file not found" in out
-        await runtime.stop_container(cid, 5)
-        with pytest.raises(RuntimeError_, match="not running"):
-            await runtime.exec_sync(cid, ["true"], 10)
-    run(main())
+    with pytest.raises(TimeoutError):
+        await runtime.exec_sync(cid, ["sleep", "30"], 0.5)
+    code, out = await runtime.exec_sync(cid, ["no-such-binary-mk8s"], 10)
+    assert code == 127 and b"executable file not found" in out
+    await runtime.stop_container(cid, 5)
+    with pytest.raises(RuntimeError_, match="not running"):
+        await runtime.exec_sync(cid, ["true"], 10)
 
 
 @pytest.mark.root
-def test_volumes_are_shared_between_a_pods_containers_and_invisible_to_the_host(runtime, tmp_path):
+async def test_volumes_are_shared_between_a_pods_containers_and_invisible_to_the_host(runtime, tmp_path):
     volume, mount_path = tmp_path / "emptydir", tmp_path / "mnt" / "data"
     volume.mkdir()
-
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        writer = await start(runtime, sb.id, container(
-            "writer", "sh", "-c", f"echo shared > {mount_path}/note; sleep 600", mounts=[Mount(str(volume), str(mount_path))]))
-        reader = await start(runtime, sb.id, container(
-            "reader", "sh", "-c", f"while [ ! -e {mount_path}/note ]; do sleep 0.05; done; cat {mount_path}/note; "
-                                  f"touch {mount_path}/mine || echo read-only; sleep 600",
-            mounts=[Mount(str(volume), str(mount_path), read_only=True)]))
-        await until(lambda: "stdout F read-only" in log_text(runtime, reader), what="the reader's checks")
-        assert "stdout F shared" in log_text(runtime, reader)
-        assert (volume / "note").read_text() == "shared\n" and not (volume / "mine").exists()
-        assert os.listdir(mount_path) == []     # the binds live only in the containers' namespaces
-        # the writer made the mount point; it stays while the reader still mounts on it
-        await runtime.remove_container(writer)
-        assert await runtime.exec_sync(reader, ["cat", f"{mount_path}/note"], 10) == (0, b"shared\n")
-        await runtime.remove_container(reader)
-        assert not (tmp_path / "mnt").exists()
-    run(main())
+    sb = await runtime.run_sandbox(sandbox_config())
+    writer = await start(runtime, sb.id, container(
+        "writer", "sh", "-c", f"echo shared > {mount_path}/note; sleep 600", mounts=[Mount(str(volume), str(mount_path))]))
+    reader = await start(runtime, sb.id, container(
+        "reader", "sh", "-c", f"while [ ! -e {mount_path}/note ]; do sleep 0.05; done; cat {mount_path}/note; "
+                              f"touch {mount_path}/mine || echo read-only; sleep 600",
+        mounts=[Mount(str(volume), str(mount_path), read_only=True)]))
+    await wait_for(lambda: "stdout F read-only" in log_text(runtime, reader), what="the reader's checks")
+    assert "stdout F shared" in log_text(runtime, reader)
+    assert (volume / "note").read_text() == "shared\n" and not (volume / "mine").exists()
+    assert os.listdir(mount_path) == []     # the binds live only in the containers' namespaces
+    # the writer made the mount point; it stays while the reader still mounts on it
+    await runtime.remove_container(writer)
+    assert await runtime.exec_sync(reader, ["cat", f"{mount_path}/note"], 10) == (0, b"shared\n")
+    await runtime.remove_container(reader)
+    assert not (tmp_path / "mnt").exists()
 
 
 @pytest.mark.root
-def test_memory_limit_is_enforced_by_an_oom_kill(runtime):
+async def test_memory_limit_is_enforced_by_an_oom_kill(runtime):
     if runtime.cgroups.available():
         pytest.skip(f"cgroups unusable here: {runtime.cgroups.available()}")
-
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        cid = await start(runtime, sb.id, container("hog", "python3", "-c", "b = b'x' * (512 << 20)",
-                                                   memory_limit_bytes=32 << 20))
-        s = await exited(runtime, cid, 30)
-        assert (s.exit_code, s.reason) == (137, "OOMKilled")
-    run(main())
+    sb = await runtime.run_sandbox(sandbox_config())
+    cid = await start(runtime, sb.id, container("hog", "python3", "-c", "b = b'x' * (512 << 20)",
+                                               memory_limit_bytes=32 << 20))
+    s = await exited(runtime, cid, 30)
+    assert (s.exit_code, s.reason) == (137, "OOMKilled")
 
 
 @pytest.mark.root
-def test_cpu_limit_caps_usage_and_stats_come_from_the_cgroup(runtime):
+async def test_cpu_limit_caps_usage_and_stats_come_from_the_cgroup(runtime):
     if runtime.cgroups.available():
         pytest.skip(f"cgroups unusable here: {runtime.cgroups.available()}")
-
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config())
-        cid = await start(runtime, sb.id, container("spin", "python3", "-c", "while True: pass", cpu_request_millis=200,
-                                                    cpu_limit_millis=200, memory_limit_bytes=256 << 20))
-        first = await until(lambda: _busy_stats(runtime, cid), what="cpu use")
-        # a rate needs an interval: measure over at least one second of wall time
-        await until(lambda: time.time() - first.timestamp >= 1.0, what="a second")
-        second = await runtime.stats(cid)
-        cores = (second.cpu_usage_ns - first.cpu_usage_ns) / 1e9 / (second.timestamp - first.timestamp)
-        assert 0 < cores < 0.3      # a spinning process held to 200m (less when the machine is busy)
-        assert 0 < second.memory_bytes < 256 << 20
-    run(main())
+    sb = await runtime.run_sandbox(sandbox_config())
+    cid = await start(runtime, sb.id, container("spin", "python3", "-c", "while True: pass", cpu_request_millis=200,
+                                                cpu_limit_millis=200, memory_limit_bytes=256 << 20))
+    first = await wait_for(lambda: _busy_stats(runtime, cid), what="cpu use")
+    # a rate needs an interval: measure over at least one second of wall time
+    await wait_for(lambda: time.time() - first.timestamp >= 1.0, what="a second")
+    second = await runtime.stats(cid)
+    cores = (second.cpu_usage_ns - first.cpu_usage_ns) / 1e9 / (second.timestamp - first.timestamp)
+    assert 0 < cores < 0.3      # a spinning process held to 200m (less when the machine is busy)
+    assert 0 < second.memory_bytes < 256 << 20
 
 
 async def _busy_stats(rt, cid):
@@ -382,59 +336,55 @@ ORIGINAL_KUBELET = textwrap.dedent("""
 
 
 @pytest.mark.root
-def test_a_restarted_kubelet_adopts_running_containers_without_restarting_them(runtime):
+async def test_a_restarted_kubelet_adopts_running_containers_without_restarting_them(runtime):
     # the first kubelet is a process of its own that exits, as a crashed kubelet would
     out = subprocess.run([sys.executable, "-c", ORIGINAL_KUBELET, runtime.state_dir, runtime.network.node_name,
                           str(runtime.network.cidr)], capture_output=True, text=True, timeout=60, check=True)
     ids = __import__("json").loads(out.stdout)
     started = read_json(os.path.join(runtime.state_dir, "containers", ids["container"], STARTED_FILE))
-
-    async def main():
-        [sb] = await runtime.list_sandboxes()
-        assert (sb.id, sb.ready, sb.labels) == (ids["sandbox"], True, {LABEL_POD_UID: "adopt-me"})
-        [c] = await runtime.list_containers(sb.id)
-        assert (c.id, c.state, c.labels) == (ids["container"], "running", {LABEL_CONTAINER_NAME: "ticker"})
-        assert c.started_at == started["started_at"] and alive(started["pid"], started["pid_start"])
-        ticks = log_text(runtime, c.id).count("tick")
-        await until(lambda: log_text(runtime, c.id).count("tick") > ticks + 3, what="logs still flowing")
-        assert log_text(runtime, c.id).count("pid=") == 1           # started once, never again
-        assert f"pid={started['pid']}" in log_text(runtime, c.id)
-        await runtime.stop_container(c.id, 5)
-        assert (await runtime.container_status(c.id)).exit_code == 143
-    run(main())
+    [sb] = await runtime.list_sandboxes()
+    assert (sb.id, sb.ready, sb.labels) == (ids["sandbox"], True, {LABEL_POD_UID: "adopt-me"})
+    [c] = await runtime.list_containers(sb.id)
+    assert (c.id, c.state, c.labels) == (ids["container"], "running", {LABEL_CONTAINER_NAME: "ticker"})
+    assert c.started_at == started["started_at"] and alive(started["pid"], started["pid_start"])
+    ticks = log_text(runtime, c.id).count("tick")
+    await wait_for(lambda: log_text(runtime, c.id).count("tick") > ticks + 3, what="logs still flowing")
+    assert log_text(runtime, c.id).count("pid=") == 1           # started once, never again
+    assert f"pid={started['pid']}" in log_text(runtime, c.id)
+    await runtime.stop_container(c.id, 5)
+    assert (await runtime.container_status(c.id)).exit_code == 143
 
 
 @pytest.mark.root
-def test_removing_the_sandbox_removes_its_processes_netns_veth_and_ip(runtime):
+async def test_removing_the_sandbox_removes_its_processes_netns_veth_and_ip(runtime):
     from pyroute2 import IPRoute
 
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config("teardown-uid"))
-        assert await runtime.run_sandbox(sandbox_config("teardown-uid")) == sb     # one live sandbox per pod
-        cid = await start(runtime, sb.id, container("c", "sleep", "600"))
-        started = read_json(os.path.join(runtime.state_dir, "containers", cid, STARTED_FILE))
-        await runtime.stop_sandbox(sb.id)
-        assert not alive(started["pid"], started["pid_start"])
-        assert [s.ready for s in await runtime.list_sandboxes()] == [False]
-        await runtime.remove_sandbox(sb.id)
-        assert await runtime.list_sandboxes() == [] and await runtime.list_containers() == []
-        await until(lambda: not alive(started["shim_pid"], started["shim_start"]), what="the shim's exit")
-    run(main())
+    sb = await runtime.run_sandbox(sandbox_config("teardown-uid"))
+    assert await runtime.run_sandbox(sandbox_config("teardown-uid")) == sb     # one live sandbox per pod
+    cid = await start(runtime, sb.id, container("c", "sleep", "600"))
+    started = read_json(os.path.join(runtime.state_dir, "containers", cid, STARTED_FILE))
+    await runtime.stop_sandbox(sb.id)
+    assert not alive(started["pid"], started["pid_start"])
+    assert [s.ready for s in await runtime.list_sandboxes()] == [False]
+    await runtime.remove_sandbox(sb.id)
+    assert await runtime.list_sandboxes() == [] and await runtime.list_containers() == []
+    await wait_for(lambda: not alive(started["shim_pid"], started["shim_start"]), what="the shim's exit")
     assert not os.path.exists(runtime.network.netns_path("teardown-uid"))
     assert runtime.network.pod_ip("teardown-uid") is None
-    with IPRoute() as ipr:
-        assert not ipr.link_lookup(ifname=PodNetwork._veth_names("teardown-uid")[0])
+
+    def veth_links():
+        with IPRoute() as ipr:
+            return ipr.link_lookup(ifname=PodNetwork._veth_names("teardown-uid")[0])
+    assert not await asyncio.to_thread(veth_links)
 
 
 @pytest.mark.root
-def test_host_network_sandbox_shares_the_hosts_namespace(runtime):
-    async def main():
-        sb = await runtime.run_sandbox(sandbox_config(host_network=True))
-        assert sb.ip == "127.0.0.1"
-        cid = await start(runtime, sb.id, container("c", "sleep", "600"))
-        _, out = await runtime.exec_sync(cid, ["readlink", "/proc/self/ns/net"], 10)
-        assert out.decode().strip() == os.readlink("/proc/self/ns/net")
-    run(main())
+async def test_host_network_sandbox_shares_the_hosts_namespace(runtime):
+    sb = await runtime.run_sandbox(sandbox_config(host_network=True))
+    assert sb.ip == "127.0.0.1"
+    cid = await start(runtime, sb.id, container("c", "sleep", "600"))
+    _, out = await runtime.exec_sync(cid, ["readlink", "/proc/self/ns/net"], 10)
+    assert out.decode().strip() == os.readlink("/proc/self/ns/net")
 
 
 @pytest.mark.root

@@ -19,6 +19,7 @@ from kubelet.logs import LogOptions, read_log
 from kubelet.runtime.base import ContainerStatus
 from kubelet.status import ObservedPod, generate_status, get_phase
 from kubelet.sync import go_duration
+from support.wait import wait_for
 
 
 def pod(spec: dict, status: dict | None = None) -> core_pb2.Pod:
@@ -173,47 +174,44 @@ def _write_log(path, lines):
                             for i, (s, t, text) in enumerate(lines)))
 
 
-def _read(path, **opts) -> bytes:
-    async def main():
-        return b"".join([c async for c in read_log(str(path), LogOptions(**opts), now=1704067210.0)])
-    return asyncio.run(main())
+async def _read(path, **opts) -> bytes:
+    return b"".join([c async for c in read_log(str(path), LogOptions(**opts), now=1704067210.0)])
 
 
-def test_log_reader_options(tmp_path):
+async def test_log_reader_options(tmp_path):
     log = tmp_path / "0.log"
     _write_log(log, [("stdout", "F", "one"), ("stderr", "P", "tw"), ("stderr", "F", "o"), ("stdout", "F", "three"),
                      ("stdout", "F", "four")])
-    assert _read(log) == b"one\ntwo\nthree\nfour\n"
-    assert _read(log, tail_lines=2) == b"three\nfour\n"
-    assert _read(log, tail_lines=0) == b""
-    assert _read(log, timestamps=True, tail_lines=1) == b"2024-01-01T00:00:04.000000000Z four\n"
-    assert _read(log, since_seconds=7) == b"three\nfour\n"       # now is :10; lines from :03 on
-    assert _read(log, limit_bytes=6) == b"one\ntw"
-    assert _read(tmp_path / "missing.log") == b""
+    assert await _read(log) == b"one\ntwo\nthree\nfour\n"
+    assert await _read(log, tail_lines=2) == b"three\nfour\n"
+    assert await _read(log, tail_lines=0) == b""
+    assert await _read(log, timestamps=True, tail_lines=1) == b"2024-01-01T00:00:04.000000000Z four\n"
+    assert await _read(log, since_seconds=7) == b"three\nfour\n"       # now is :10; lines from :03 on
+    assert await _read(log, limit_bytes=6) == b"one\ntw"
+    assert await _read(tmp_path / "missing.log") == b""
 
 
-def test_log_reader_follows_until_the_container_stops(tmp_path):
+async def test_log_reader_follows_until_the_container_stops(tmp_path):
     log = tmp_path / "0.log"
     _write_log(log, [("stdout", "F", "first")])
+    alive, asked = {"v": True}, {"n": 0}
 
-    async def main():
-        alive = {"v": True}
+    async def running():
+        asked["n"] += 1
+        return alive["v"]
+    chunks = []
 
-        async def running():
-            return alive["v"]
-        chunks = []
-
-        async def consume():
-            async for c in read_log(str(log), LogOptions(follow=True), 0.0, running):
-                chunks.append(c)
-        task = asyncio.ensure_future(consume())
-        await asyncio.sleep(0.2)
-        with open(log, "a") as f:
-            f.write("2024-01-01T00:00:09.000000000Z stdout F second\n")
-        alive["v"] = False
-        await asyncio.wait_for(task, 5)
-        return b"".join(chunks)
-    assert asyncio.run(main()) == b"first\nsecond\n"
+    async def consume():
+        async for c in read_log(str(log), LogOptions(follow=True), 0.0, running):
+            chunks.append(c)
+    task = asyncio.ensure_future(consume())
+    # the reader asks whether the container runs once it has read to the end and is following
+    await wait_for(lambda: asked["n"], what="the reader following at the end of the log")
+    with open(log, "a") as f:
+        f.write("2024-01-01T00:00:09.000000000Z stdout F second\n")
+    alive["v"] = False
+    await asyncio.wait_for(task, 5)
+    assert b"".join(chunks) == b"first\nsecond\n"
 
 
 def gpu_pod(uid: str, *counts: int, init: int = 0) -> core_pb2.Pod:

@@ -15,7 +15,7 @@ from minik8s.api.clock import FakeClock
 from minik8s.api.pb import apps_pb2
 from minik8s.api.workloads import controller_ref
 from minik8s.cli.main import main as minictl
-from support import FakeKubelet, running_manager
+from support import FakeKubelet, running_manager, wait_for_sync
 
 NS = "default"
 
@@ -58,12 +58,6 @@ class Background:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
             self.loop.close()
-
-
-@pytest.fixture
-def client(srv):
-    c = srv.client()
-    yield c
 
 
 class Result:
@@ -205,7 +199,7 @@ def test_pause_resume_restart_and_scale(srv, client):
         def scaled():
             d = client.get("Deployment", "web", NS)
             return d.status.observedGeneration == d.metadata.generation and d.status.availableReplicas == 4
-        _poll(scaled)
+        wait_for_sync(scaled, what="4 available replicas of the paused deployment")
         r = ctl(srv, "rollout", "status", "deployment/web", "--watch=false")
         assert r.code == 0 and r.out == \
             'Waiting for deployment "web" rollout to finish: 0 out of 4 new replicas have been updated...\n'
@@ -259,15 +253,7 @@ def test_delete_cascade(srv, client, cascade):
                 return len(rss) == 1 and not any(r.uid == d.metadata.uid for r in rss[0].metadata.ownerReferences) \
                     and live == pods
             return not rss and not live
-        _poll(settled)
+        wait_for_sync(settled, what=f"deployment deleted with --cascade={cascade}")
         if cascade == "orphan":
             rs = client.list("ReplicaSet", NS).items[0]
             assert all(controller_ref(p).uid == rs.metadata.uid for p in client.list("Pod", NS).items)
-
-
-def _poll(cond, timeout=30.0):
-    import time
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.02)

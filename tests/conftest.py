@@ -86,6 +86,17 @@ def pytest_minik8s_markers_runtest_setup(item):
         _pytest.fail(f"{reason} (MINIK8S_REQUIRE_DOCKER=1 forbids skipping)", pytrace=False)
 
 
+# --- the user's kubeconfig ----------------------------------------------------------------------
+# `minictl up` merges its context into $KUBECONFIG (else ~/.kube/config). No test may write the
+# real user's file: for the whole session KUBECONFIG names a file of the session's own, which every
+# `minictl up` the tests and lessons start inherits. A test wanting a file of its own sets its own.
+@_pytest.fixture(scope="session", autouse=True)
+def session_kubeconfig(tmp_path_factory):
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KUBECONFIG", str(tmp_path_factory.mktemp("kube") / "config"))
+        yield
+
+
 # --- API server fixtures -------------------------------------------------------------------
 # @pytest.mark.apiserver_args("--watch-window", "50") on a test or module starts the server with
 # those flags.

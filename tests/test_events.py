@@ -1,5 +1,5 @@
 """The event recorder against a real API server: the Event it writes, repeats counted into one Event,
-and failures that are logged rather than raised."""
+two recorders picking one name, and failures that are logged rather than raised."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ import re
 import pytest
 
 from minik8s.api.clock import FakeClock, rfc3339
-from minik8s.api.pb import core_pb2
+from minik8s.api.pb import apps_pb2, autoscaling_pb2, core_pb2
 from minik8s.client.events import NORMAL, WARNING, EventRecorder, SyncEventRecorder
 
 # a hung watch fails its test instead of the run
@@ -116,3 +116,36 @@ def test_sync_recorder_writes_and_aggregates_from_plain_code(srv):
     rec.close()
     [ev] = client.list("Event", "default").items
     assert (ev.source.component, ev.source.host, ev.count) == ("kubelet", "node-1", 2)
+
+
+async def test_two_recorders_on_a_stopped_clock_never_lose_or_mix_events(srv):
+    """A Deployment and its HPA share a name; on one stopped clock their recorders pick the same event
+    name. The second write takes that name plus a few random hex digits, and its repeat counts there."""
+    clock = FakeClock()
+    deployment, hpa = apps_pb2.Deployment(), autoscaling_pb2.HorizontalPodAutoscaler()
+    for obj in (deployment, hpa):
+        obj.metadata.name, obj.metadata.namespace = "small", "default"
+    async with srv.async_client("controller-manager") as c:
+        deployments = EventRecorder(c, "deployment-controller", clock=clock)
+        autoscaler = EventRecorder(c, "horizontal-pod-autoscaler", clock=clock)
+        deployments.event(deployment, NORMAL, "ScalingReplicaSet", "Scaled up replica set small-5d4f to 1")
+        await deployments.flush()
+        scaled = "New size: 2; reason: cpu resource utilization (percentage of request) above target"
+        autoscaler.event(hpa, NORMAL, "SuccessfulRescale", scaled)
+        autoscaler.event(hpa, NORMAL, "SuccessfulRescale", scaled)          # a repeat
+        await autoscaler.flush()
+        kubelet = SyncEventRecorder(srv.client("node-1"), "kubelet", host="node-1", clock=clock)
+        kubelet.event(pod("small"), NORMAL, "Pulled", 'Container image "nginx" already present on machine')
+        kubelet.close()
+
+        evs = await events_of(c, "small")
+        assert sorted((e.involvedObject.kind, e.reason, e.count) for e in evs) == [
+            ("Deployment", "ScalingReplicaSet", 1), ("HorizontalPodAutoscaler", "SuccessfulRescale", 2),
+            ("Pod", "Pulled", 1)]
+        stem = f"small.{int(clock.now() * 1e9):016x}"
+        names = {e.involvedObject.kind: e.metadata.name for e in evs}
+        assert names["Deployment"] == stem
+        for kind in ("HorizontalPodAutoscaler", "Pod"):
+            assert re.fullmatch(re.escape(stem) + r"[0-9a-f]{4}", names[kind])
+        await deployments.stop()
+        await autoscaler.stop()

@@ -5,18 +5,24 @@ Recording never blocks and never fails the caller: events go on a bounded queue 
 writer drains, and a write that fails is logged. A repeat of an event (same object, type, reason,
 message and source) within ten minutes of the last one is not a new Event: the writer patches the
 existing one's count and lastTimestamp, as upstream's event correlator does, so a pod that fails to
-schedule every second makes one Event with a rising count rather than thousands."""
+schedule every second makes one Event with a rising count rather than thousands.
+
+Names are upstream's `<object name>.<hex nanoseconds>`. Two recorders (two components, or two
+controllers on one stopped test clock) can pick the same name for the same object name; the one
+whose create finds the name taken writes under that name plus a few random hex digits, and its
+repeats follow it there, so no event is lost and none is counted into another's."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import queue
+import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from minik8s.api.clock import Clock, rfc3339
-from minik8s.api.errors import NotFound
+from minik8s.api.errors import AlreadyExists, NotFound
 from minik8s.api.kinds import UnknownKind, for_message
 from minik8s.api.pb import core_pb2
 
@@ -79,9 +85,10 @@ class EventCorrelator:
         self.clock, self.window, self.size = clock, window, size
         self._seen: OrderedDict[tuple, _Seen] = OrderedDict()
 
-    def correlate(self, ev: core_pb2.Event) -> bool:
-        """True when `ev` repeats a recent event: `ev` then takes that event's name, first timestamp and
-        the next count. False when it is new (and now remembered)."""
+    def correlate(self, ev: core_pb2.Event) -> tuple[_Seen, bool]:
+        """The record of the Event that `ev` counts into, and whether `ev` repeats a recent event (it
+        then takes that event's name, first timestamp and the next count) or is new (and now
+        remembered). The writer names the Event by the record: a rename reaches every repeat."""
         key = _repeat_key(ev)
         now = self.clock.now()
         seen = self._seen.get(key)
@@ -91,16 +98,22 @@ class EventCorrelator:
             self._seen.move_to_end(key)
             ev.metadata.name, ev.metadata.namespace = seen.name, seen.namespace
             ev.count, ev.firstTimestamp = seen.count, seen.first_timestamp
-            return True
-        self._seen[key] = _Seen(ev.metadata.name, ev.metadata.namespace, ev.count, ev.firstTimestamp, now)
+            return seen, True
+        seen = self._seen[key] = _Seen(ev.metadata.name, ev.metadata.namespace, ev.count, ev.firstTimestamp, now)
         self._seen.move_to_end(key)
         while len(self._seen) > self.size:
             self._seen.popitem(last=False)
-        return False
+        return seen, False
 
 
 def _repeat_patch(ev: core_pb2.Event) -> dict:
     return {"count": ev.count, "lastTimestamp": ev.lastTimestamp}
+
+
+def _rename(ev: core_pb2.Event, seen: _Seen) -> None:
+    """Another recorder wrote an Event of this name first: this one takes the name plus a few random hex
+    digits, and so do its repeats."""
+    seen.name = ev.metadata.name = f"{seen.name}{secrets.token_hex(2)}"
 
 
 class _Recorder:
@@ -119,7 +132,7 @@ class _Recorder:
         except (UnknownKind, AttributeError, ValueError) as e:
             log.error("dropping event %s %r: %s", reason, message, e)
             return
-        self._enqueue(ev, self.correlator.correlate(ev))
+        self._enqueue(ev, *self.correlator.correlate(ev))
 
     def eventf(self, obj, type_: str, reason: str, fmt: str, *args) -> None:
         self.event(obj, type_, reason, fmt % args if args else fmt)
@@ -147,7 +160,7 @@ class _Recorder:
         self._last_nanos = nanos
         return nanos
 
-    def _enqueue(self, ev: core_pb2.Event, repeat: bool) -> None:
+    def _enqueue(self, ev: core_pb2.Event, seen: _Seen, repeat: bool) -> None:
         raise NotImplementedError
 
 
@@ -165,7 +178,7 @@ class EventRecorder(_Recorder):
         self._pending: asyncio.Queue | None = None
         self._writer: asyncio.Task | None = None
 
-    def _enqueue(self, ev: core_pb2.Event, repeat: bool) -> None:
+    def _enqueue(self, ev: core_pb2.Event, seen: _Seen, repeat: bool) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -177,15 +190,15 @@ class EventRecorder(_Recorder):
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_loop(), name=f"events-{self.component}")
         try:
-            self._pending.put_nowait((ev, repeat))
+            self._pending.put_nowait((ev, seen, repeat))
         except asyncio.QueueFull:
             _warn_dropped(ev)
 
     async def _write_loop(self) -> None:
         while True:
-            ev, repeat = await self._pending.get()
+            ev, seen, repeat = await self._pending.get()
             try:
-                await self._write(ev, repeat)
+                await self._write(ev, seen, repeat)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -193,14 +206,19 @@ class EventRecorder(_Recorder):
             finally:
                 self._pending.task_done()
 
-    async def _write(self, ev: core_pb2.Event, repeat: bool) -> None:
+    async def _write(self, ev: core_pb2.Event, seen: _Seen, repeat: bool) -> None:
+        ev.metadata.name = seen.name
         if repeat:
             try:
                 await self.client.patch("Event", ev.metadata.name, _repeat_patch(ev), ev.metadata.namespace)
                 return
             except NotFound:
                 pass        # deleted (or never written): write it whole
-        await self.client.create(ev)
+        try:
+            await self.client.create(ev)
+        except AlreadyExists:
+            _rename(ev, seen)
+            await self.client.create(ev)
 
     async def flush(self) -> None:
         """Wait until every event recorded so far has been written (or its failure logged)."""
@@ -225,14 +243,14 @@ class SyncEventRecorder(_Recorder):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def _enqueue(self, ev: core_pb2.Event, repeat: bool) -> None:
+    def _enqueue(self, ev: core_pb2.Event, seen: _Seen, repeat: bool) -> None:
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._write_loop, name=f"events-{self.component}",
                                                 daemon=True)
                 self._thread.start()
         try:
-            self._pending.put_nowait((ev, repeat))
+            self._pending.put_nowait((ev, seen, repeat))
         except queue.Full:
             _warn_dropped(ev)
 
@@ -248,14 +266,19 @@ class SyncEventRecorder(_Recorder):
             finally:
                 self._pending.task_done()
 
-    def _write(self, ev: core_pb2.Event, repeat: bool) -> None:
+    def _write(self, ev: core_pb2.Event, seen: _Seen, repeat: bool) -> None:
+        ev.metadata.name = seen.name
         if repeat:
             try:
                 self.client.patch("Event", ev.metadata.name, _repeat_patch(ev), ev.metadata.namespace)
                 return
             except NotFound:
                 pass
-        self.client.create(ev)
+        try:
+            self.client.create(ev)
+        except AlreadyExists:
+            _rename(ev, seen)
+            self.client.create(ev)
 
     def flush(self) -> None:
         """Block until every event recorded so far has been written (or its failure logged)."""

@@ -148,9 +148,7 @@ async def test_drain_waits_for_the_budget_then_moves_every_pod(srv):
                        timeout=60, what="drain blocked by the budget")
         assert (await admin.get("Node", "node-1")).spec.unschedulable
         # a third replica Ready elsewhere frees one disruption at a time
-        rs = await admin.get("ReplicaSet", "web", NS)
-        rs.spec.replicas = 3
-        await admin.update(rs)
+        await admin.patch("ReplicaSet", "web", {"spec": {"replicas": 3}}, NS)
         code, out, err = await asyncio.wait_for(drain, 120)
         assert code == 0, err
         lines = out.splitlines()

@@ -110,9 +110,7 @@ async def test_grpc_eviction_waits_for_the_budget_then_marks_and_deletes(srv):
         assert not pod.metadata.deletionTimestamp and disruption_target(pod) is None
 
         # a third replica becomes Ready: one disruption is allowed
-        rs = await admin.get("ReplicaSet", "web", NS)
-        rs.spec.replicas = 3
-        await admin.update(rs)
+        await admin.patch("ReplicaSet", "web", {"spec": {"replicas": 3}}, NS)
         await wait_for(lambda: allowed(admin, "web", 1), what="3 healthy, one may go")
         evicted = await admin.evict(NS, victim)
         assert evicted.metadata.deletionTimestamp and evicted.metadata.deletionGracePeriodSeconds == 30
@@ -196,9 +194,7 @@ async def test_rest_eviction_as_kubectl_drain_sends_it(srv):
         async with http.post(url + "?dryRun=All", json=eviction(victim)) as r:
             assert r.status == 400      # refused, never carried out
 
-        rs = await admin.get("ReplicaSet", "api", NS)
-        rs.spec.replicas = 3
-        await admin.update(rs)
+        await admin.patch("ReplicaSet", "api", {"spec": {"replicas": 3}}, NS)
         await wait_for(lambda: allowed(admin, "api", 1), what="one may go")
         async with http.post(url, json=eviction(victim, grace=7)) as r:
             assert r.status == 201

@@ -84,9 +84,7 @@ async def test_min_available_number_and_percentage(srv):
         await wait_for(lambda: status_is(admin, "web-half", (3, 2, 3, 1, ("True", "SufficientPods"))),
                        what="minAvailable 50% of 3")
         # raising the bar is a new generation, observed
-        pdb = await admin.get("PodDisruptionBudget", "web-min2", NS)
-        pdb.spec.minAvailable.number_value = 3
-        await admin.update(pdb)
+        await admin.patch("PodDisruptionBudget", "web-min2", {"spec": {"minAvailable": 3}}, NS)
         await wait_for(lambda: status_is(admin, "web-min2", (3, 3, 3, 0, ("False", "InsufficientPods"))),
                        what="minAvailable 3 of 3")
 

@@ -27,7 +27,7 @@ async def cluster_dns(srv, home: str):
     """The DNS server on port 53 of a fresh /32 held on a dummy interface of this test's own; yields
     the address."""
     ip = f"10.96.254.{random.randint(2, 250)}"
-    ifname = address.iface_name_for(home)
+    ifname = address.dns_iface(home)
     await asyncio.to_thread(address.hold, ifname, ip)
     try:
         async with srv.async_client() as c:

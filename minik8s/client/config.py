@@ -33,6 +33,19 @@ class ClientConfig:
         return cls(server=data["server"], token=token, ca_file=data.get("certificateAuthority"),
                    tls_server_name=data.get("tlsServerName"))
 
+    @classmethod
+    def for_component(cls, home: str | None = None, token_file: str | None = None,
+                      server: str | None = None) -> "ClientConfig":
+        """A control-plane component's config: the home's server and CA, with the bearer token read
+        from the component's own `--token-file` and the server overridden by `--server` when given."""
+        cfg = cls.load(home)
+        if token_file:
+            with open(token_file) as f:
+                cfg.token = f.read().strip()
+        if server:
+            cfg.server = server
+        return cfg
+
     def save(self, home: str | None = None, path: str | None = None) -> str:
         path = path or os.path.join(home_dir(home), "config.yaml")
         os.makedirs(os.path.dirname(path), exist_ok=True)

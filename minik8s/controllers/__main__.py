@@ -83,11 +83,7 @@ async def _main(args) -> int:
     from minik8s.controllers.manager import ControllerManager
 
     home = home_dir(args.home)
-    cfg = ClientConfig.load(home)
-    token = cfg.token
-    if args.token_file:
-        with open(args.token_file) as f:
-            token = f.read().strip()
+    cfg = ClientConfig.for_component(home, args.token_file, args.server)
     file_settings = _cluster_settings(home)
 
     def pick(flag, key, default):
@@ -99,7 +95,7 @@ async def _main(args) -> int:
     for name in CONTROLLER_SETTINGS:
         if name in file_settings:
             settings[name] = float(file_settings[name])
-    client = AsyncClient(args.server or cfg.server, token, cfg.ca_file)
+    client = AsyncClient(config=cfg)
     manager = ControllerManager(
         client, controllers=pick(args.controllers, "controllers", "*"), settings=settings,
         leader_elect=bool(pick(args.leader_elect, "leaderElect", True)), identity=args.identity,
@@ -111,7 +107,7 @@ async def _main(args) -> int:
         loop.add_signal_handler(sig, manager.stop)
     logging.getLogger("minik8s.controllers").info(
         "controller manager starting: server %s, controllers %s, leader election %s",
-        args.server or cfg.server, ",".join(manager.names), "on" if manager.leader_elect else "off")
+        cfg.server, ",".join(manager.names), "on" if manager.leader_elect else "off")
     try:
         await manager.run()
     finally:

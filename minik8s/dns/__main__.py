@@ -37,15 +37,10 @@ async def _main(args) -> int:
     from minik8s.dns.app import ClusterDNS
 
     home = os.path.abspath(home_dir(args.home))
-    cfg = ClientConfig.load(home)
-    token = cfg.token
-    if args.token_file:
-        with open(args.token_file) as f:
-            token = f.read().strip()
-    client = AsyncClient(args.server or cfg.server, token, cfg.ca_file)
+    client = AsyncClient(config=ClientConfig.for_component(home, args.token_file, args.server))
     hosts = ([args.cluster_ip] if args.cluster_ip else []) + args.listen
     dns = ClusterDNS(client, args.cluster_domain, resolv_conf=args.resolv_conf, own_addresses=tuple(hosts))
-    ifname = address.iface_name_for(home)
+    ifname = address.dns_iface(home)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

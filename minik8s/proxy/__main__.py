@@ -33,19 +33,15 @@ def parse_args(argv):
 async def _main(args) -> int:
     from minik8s.client.aio import AsyncClient
     from minik8s.client.config import ClientConfig, home_dir
-    from minik8s.proxy.hostnet import iface_name_for
+    from minik8s.client.hostaddr import iface_name_for
     from minik8s.proxy.proxier import ServiceProxy
 
     home = os.path.abspath(home_dir(args.home))
-    cfg = ClientConfig.load(home)
-    token = cfg.token
-    if args.token_file:
-        with open(args.token_file) as f:
-            token = f.read().strip()
-    client = AsyncClient(args.server or cfg.server, token, cfg.ca_file)
+    cfg = ClientConfig.for_component(home, args.token_file, args.server)
+    client = AsyncClient(config=cfg)
     addresses = tuple(a.strip() for a in args.nodeport_addresses.split(",") if a.strip())
     proxy = ServiceProxy(client, args.node_name, nodeport_addresses=addresses,
-                         cluster_ips=not args.no_cluster_ips, iface=args.iface or iface_name_for(home),
+                         cluster_ips=not args.no_cluster_ips, iface=args.iface or iface_name_for(home, "s"),
                          lock_path=os.path.join(home, "run", "proxy.lock"))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -53,7 +49,7 @@ async def _main(args) -> int:
     if args.ignored:
         logging.getLogger("minik8s.proxy").info("ignoring kubelet flags: %s", " ".join(args.ignored))
     logging.getLogger("minik8s.proxy").info("service proxy starting: node %s, server %s, node ports on %s",
-                                            args.node_name or "-", args.server or cfg.server,
+                                            args.node_name or "-", cfg.server,
                                             ",".join(addresses) or "nothing")
     try:
         await proxy.run()

@@ -1,12 +1,6 @@
-"""What the proxy needs from the host's network: a dummy interface holding the cluster IPs, and the
+"""What the proxy needs from the host's network beyond the ClusterIP addresses themselves (held on an
+interface of the proxy's own, `mk8s-s` and a hash of the cluster home: minik8s.client.hostaddr): the
 check that keeps the proxy's outgoing connections inside the cluster.
-
-Cluster IPs: every ClusterIP is put as a /32 on a dummy interface of the proxy's own (`mk8s-s` and a
-hash of the cluster home, so two clusters on one host never touch each other's addresses; a bridge
-without ports where the kernel has no dummy driver). An
-address on any interface is local to the host, so a pod whose default route points at its node's
-bridge reaches `ClusterIP:port` by local delivery to the proxy's listening socket: no forwarding, no
-NAT, nothing leaves the host. Needs root (netlink) and pyroute2.
 
 Destinations: the proxy connects only to backends on a pod network this project made: the address
 must lie in some Node's podCIDR *and* the host must reach it over a directly connected route (no
@@ -15,11 +9,8 @@ bridges of the Docker runtime's networks). A pod IP of the fake runtime (no brid
 object someone wrote by hand naming any other address, is refused rather than sent out of the host."""
 from __future__ import annotations
 
-import errno
-import hashlib
 import ipaddress
 import logging
-import os
 
 log = logging.getLogger("minik8s.proxy")
 
@@ -27,11 +18,6 @@ ROUTE_FILE = "/proc/net/route"
 PROJECT_IFACE_PREFIXES = ("mk8s-", "br-")
 RTF_GATEWAY = 0x2
 RTF_UP = 0x1
-
-
-def iface_name_for(home: str) -> str:
-    """The dummy interface of the cluster whose home is `home` (at most 15 characters)."""
-    return "mk8s-s" + hashlib.sha1(os.path.abspath(home).encode()).hexdigest()[:8]
 
 
 def connected_routes(path: str = ROUTE_FILE) -> list[tuple[ipaddress.IPv4Network, str]]:
@@ -110,94 +96,3 @@ class DestinationPolicy:
             if addr in net and iface.startswith(self.prefixes):
                 return True, ""
         return False, "no pod bridge of this project on this host routes to it"
-
-
-class ServiceAddresses:
-    """The dummy interface holding the cluster IPs (as /32s). Every method is idempotent and blocking:
-    pyroute2's IPRoute runs an event loop of its own, so call these from a thread (the proxy keeps
-    one worker thread for them), never from a coroutine."""
-
-    def __init__(self, ifname: str):
-        self.ifname = ifname
-        self._ipr = None
-
-    @staticmethod
-    def unavailable() -> str | None:
-        """Why cluster IPs cannot be served here, or None."""
-        if os.geteuid() != 0:
-            return "putting cluster IPs on a host interface needs root"
-        try:
-            import pyroute2  # noqa: F401
-        except ImportError:
-            return "putting cluster IPs on a host interface needs pyroute2 (pip install pyroute2)"
-        return None
-
-    def _ip(self):
-        if self._ipr is None:
-            from pyroute2 import IPRoute
-            self._ipr = IPRoute()
-        return self._ipr
-
-    def _index(self, create: bool = True) -> int | None:
-        from pyroute2.netlink.exceptions import NetlinkError
-        ipr = self._ip()
-        found = ipr.link_lookup(ifname=self.ifname)
-        if not found:
-            if not create:
-                return None
-            try:
-                _tolerate(lambda: ipr.link("add", ifname=self.ifname, kind="dummy"), errno.EEXIST)
-            except NetlinkError as e:
-                if e.code != errno.EOPNOTSUPP:
-                    raise
-                # no dummy driver in this kernel: a bridge without ports holds addresses just as well
-                _tolerate(lambda: ipr.link("add", ifname=self.ifname, kind="bridge"), errno.EEXIST)
-            found = ipr.link_lookup(ifname=self.ifname)
-            ipr.link("set", index=found[0], state="up")
-        return found[0]
-
-    def current(self) -> set[str]:
-        idx = self._index(create=False)
-        if idx is None:
-            return set()
-        return {a.get_attr("IFA_ADDRESS") for a in self._ip().get_addr(index=idx, family=2)}
-
-    def add(self, ip: str) -> None:
-        idx = self._index()
-        ipr = self._ip()
-        _tolerate(lambda: ipr.addr("add", index=idx, address=ip, prefixlen=32), errno.EEXIST)
-        ipr.link("set", index=idx, state="up")
-
-    def remove(self, ip: str) -> None:
-        idx = self._index(create=False)
-        if idx is None:
-            return
-        ipr = self._ip()
-        _tolerate(lambda: ipr.addr("del", index=idx, address=ip, prefixlen=32), errno.EADDRNOTAVAIL)
-
-    def sync(self, wanted: set[str]) -> None:
-        """Make the interface hold exactly `wanted`."""
-        have = self.current()
-        for ip in sorted(wanted - have):
-            self.add(ip)
-        for ip in sorted(have - wanted):
-            self.remove(ip)
-
-    def delete(self) -> None:
-        idx = self._index(create=False)
-        if idx is not None:
-            _tolerate(lambda: self._ip().link("del", index=idx), errno.ENODEV)
-
-    def close(self) -> None:
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
-
-
-def _tolerate(op, code: int) -> None:
-    from pyroute2.netlink.exceptions import NetlinkError
-    try:
-        op()
-    except NetlinkError as e:
-        if e.code != code:
-            raise

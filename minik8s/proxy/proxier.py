@@ -32,7 +32,8 @@ from minik8s.api.service_env import is_service_ip_set
 from minik8s.client.informer import SharedInformerFactory, key_of
 from minik8s.client.workqueue import WorkQueue, run_workers
 
-from minik8s.proxy.hostnet import DestinationPolicy, ServiceAddresses
+from minik8s.client.hostaddr import HostAddresses
+from minik8s.proxy.hostnet import DestinationPolicy
 from minik8s.proxy.tcp import Backend, Listener, Route, describe_bind_error
 
 log = logging.getLogger("minik8s.proxy")
@@ -148,11 +149,11 @@ class ServiceProxy:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.cluster_ip_problem: str | None = None
-        self.addresses: ServiceAddresses | None = None
+        self.addresses: HostAddresses | None = None
         if cluster_ips:
-            self.cluster_ip_problem = ServiceAddresses.unavailable()
+            self.cluster_ip_problem = HostAddresses.unavailable()
             if self.cluster_ip_problem is None:
-                self.addresses = ServiceAddresses(iface or "mk8s-svc0")
+                self.addresses = HostAddresses(iface or "mk8s-svc0")
         else:
             self.cluster_ip_problem = "cluster IPs are off (--no-cluster-ips)"
         self._netlink = ThreadPoolExecutor(1, thread_name_prefix="proxy-netlink") if self.addresses else None

@@ -39,11 +39,7 @@ async def serve(args, config: SchedulerConfig) -> None:
     from minik8s.client.aio import AsyncClient
     from minik8s.scheduler.scheduler import Scheduler
 
-    cc = ClientConfig.load(args.home)
-    if args.token_file:
-        with open(args.token_file) as f:
-            cc.token = f.read().strip()
-    client = AsyncClient(config=cc)
+    client = AsyncClient(config=ClientConfig.for_component(args.home, args.token_file))
     sched = Scheduler(client, config, record_decisions=not args.no_decision_record)
     server = await sched.metrics.serve(args.metrics_address, args.metrics_port) if args.metrics_port else None
     loop = asyncio.get_running_loop()

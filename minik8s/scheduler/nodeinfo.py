@@ -13,87 +13,12 @@ milli-cpu for cpu, whole units (bytes, devices) for everything else."""
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 
 from minik8s.api.clock import parse_time
-from minik8s.api.quantity import QuantityError, parse_quantity
+# the requests and taints rules are shared with the cluster autoscaler; re-exported for the plugins
+from minik8s.api.nodefit import (CPU, MEMORY, NO_EXECUTE, NO_SCHEDULE, PODS, PREFER_NO_SCHEDULE,  # noqa: F401
+                                 effective_taints, pod_requests, quantity)
 from minik8s.api.selectors import SelectorError, from_label_selector_obj
-
-CPU = "cpu"
-MEMORY = "memory"
-PODS = "pods"
-DEFAULT_MILLI_CPU_REQUEST = 100                 # what a container that requests no cpu counts as in scores
-DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024      # ... and no memory
-
-TAINT_NOT_READY = "node.kubernetes.io/not-ready"
-TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
-TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE = "NoSchedule", "NoExecute", "PreferNoSchedule"
-
-
-@lru_cache(maxsize=4096)
-def quantity(resource: str, text: str) -> int:
-    """A resource quantity as the int the scheduler adds up: milli-cpu, else whole units (rounded up).
-    An unparsable quantity (the API server rejects those) counts as 0."""
-    try:
-        q = parse_quantity(text)
-    except QuantityError:
-        return 0
-    return q.milli_value() if resource == CPU else q.value()
-
-
-def _resource_order(name: str) -> tuple[int, str]:
-    return ({CPU: 0, MEMORY: 1, "ephemeral-storage": 2}.get(name, 3), name)
-
-
-def _add(into: dict, reqs) -> None:
-    for name, text in reqs.items():
-        into[name] = into.get(name, 0) + quantity(name, text)
-
-
-def _max_into(into: dict, other: dict) -> None:
-    for name, v in other.items():
-        if v > into.get(name, 0):
-            into[name] = v
-
-
-def _container_requests(c, nonzero: bool) -> dict:
-    out: dict = {}
-    _add(out, c.resources.requests)
-    if nonzero:
-        out.setdefault(CPU, DEFAULT_MILLI_CPU_REQUEST)      # missing, not an explicit 0, as upstream
-        out.setdefault(MEMORY, DEFAULT_MEMORY_REQUEST)
-    return out
-
-
-def pod_requests(spec, nonzero: bool = False) -> dict[str, int]:
-    """The pod's effective requests, as upstream's resource.PodRequests. With `nonzero`, a container
-    that does not request cpu (memory) counts 100m (200Mi), as scoring does; only cpu and memory then."""
-    reqs: dict = {}
-    for c in spec.containers:
-        for name, v in _container_requests(c, nonzero).items():
-            reqs[name] = reqs.get(name, 0) + v
-    sidecars: dict = {}       # restartable init containers started so far keep running beside the rest
-    init_peak: dict = {}
-    for c in spec.initContainers:
-        own = _container_requests(c, nonzero)
-        if c.HasField("restartPolicy") and c.restartPolicy == "Always":
-            for name, v in own.items():
-                reqs[name] = reqs.get(name, 0) + v
-                sidecars[name] = sidecars.get(name, 0) + v
-            running = dict(sidecars)
-        else:
-            running = dict(own)
-            for name, v in sidecars.items():
-                running[name] = running.get(name, 0) + v
-        _max_into(init_peak, running)
-    _max_into(reqs, init_peak)
-    if spec.overhead:
-        _add(reqs, spec.overhead)
-    if nonzero:
-        return {CPU: reqs.get(CPU, 0), MEMORY: reqs.get(MEMORY, 0)}
-    # upstream's order, which is the order of a node's `Insufficient ...` reasons
-    return {k: reqs[k] for k in sorted(reqs, key=_resource_order) if reqs[k]}
 
 
 def host_ports(spec) -> tuple[tuple[str, str, int], ...]:
@@ -171,26 +96,6 @@ class PodInfo:
     @property
     def terminating(self) -> bool:
         return bool(self.pod.metadata.deletionTimestamp)
-
-
-def _condition(node, type_: str) -> str:
-    for c in node.status.conditions:
-        if c.type == type_:
-            return c.status
-    return ""
-
-
-def effective_taints(node) -> list[tuple[str, str, str]]:
-    """The node's taints as (key, value, effect), plus the NoSchedule taint upstream's node lifecycle
-    controller puts on a node that is not Ready (Ready=Unknown: unreachable; False or absent: not-ready),
-    unless it is there already."""
-    taints = [(t.key, t.value, t.effect) for t in node.spec.taints]
-    ready = _condition(node, "Ready")
-    if ready != "True":
-        key = TAINT_UNREACHABLE if ready == "Unknown" else TAINT_NOT_READY
-        if not any(k == key and e == NO_SCHEDULE for k, _, e in taints):
-            taints.append((key, "", NO_SCHEDULE))
-    return taints
 
 
 class NodeInfo:

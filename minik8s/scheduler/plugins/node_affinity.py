@@ -6,51 +6,11 @@ Exists and DoesNotExist test the key, Gt and Lt compare it as an integer; NotIn 
 on a node without the label. `matchFields` may name `metadata.name`. An empty term matches nothing."""
 from __future__ import annotations
 
+from minik8s.api.nodefit import NODE_AFFINITY_MISMATCH, compile_term, required_node_terms
 from minik8s.scheduler.framework import SKIP, default_normalize_score, unschedulable
 
 NAME = "NodeAffinity"
-REJECTED = unschedulable(NAME, "node(s) didn't match Pod's node affinity/selector", resolvable=False)
-
-
-def _int(s: str) -> int | None:
-    try:
-        return int(s)
-    except (TypeError, ValueError):
-        return None
-
-
-def _requirement(req, field: bool):
-    """A predicate on (labels, node name) for one NodeSelectorRequirement; None if it is malformed."""
-    key, op, values = req.key, req.operator, frozenset(req.values)
-    if field:
-        if key != "metadata.name" or op not in ("In", "NotIn") or len(values) != 1:
-            return None
-        return (lambda labels, name: name in values) if op == "In" else (lambda labels, name: name not in values)
-    if op == "In":
-        return lambda labels, name: labels.get(key) in values
-    if op == "NotIn":
-        return lambda labels, name: labels.get(key) not in values
-    if op == "Exists":
-        return lambda labels, name: key in labels
-    if op == "DoesNotExist":
-        return lambda labels, name: key not in labels
-    if op in ("Gt", "Lt") and len(req.values) == 1 and _int(req.values[0]) is not None:
-        bound = _int(req.values[0])
-        if op == "Gt":
-            return lambda labels, name: (v := _int(labels.get(key))) is not None and v > bound
-        return lambda labels, name: (v := _int(labels.get(key))) is not None and v < bound
-    return None
-
-
-def compile_term(term):
-    """A predicate for a NodeSelectorTerm: all its requirements hold. Empty or malformed: never."""
-    preds = [_requirement(r, False) for r in term.matchExpressions] + \
-            [_requirement(r, True) for r in term.matchFields]
-    if not preds or any(p is None for p in preds):
-        return lambda labels, name: False
-    if len(preds) == 1:
-        return preds[0]
-    return lambda labels, name: all(p(labels, name) for p in preds)
+REJECTED = unschedulable(NAME, NODE_AFFINITY_MISMATCH, resolvable=False)
 
 
 class NodeAffinity:
@@ -64,11 +24,7 @@ class NodeAffinity:
     def pre_filter(self, state, pod, snapshot):
         spec = pod.pod.spec
         selector = tuple(spec.nodeSelector.items())
-        terms = None
-        aff = spec.affinity
-        if aff.HasField("nodeAffinity") and aff.nodeAffinity.HasField("requiredDuringSchedulingIgnoredDuringExecution"):
-            terms = [compile_term(t) for t in
-                     aff.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms]
+        terms = required_node_terms(spec)
         if not selector and terms is None:
             return SKIP
         state[NAME] = (selector, terms)

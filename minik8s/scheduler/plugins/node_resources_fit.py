@@ -10,11 +10,10 @@ node's requests with this pod added (containers that request nothing count 100m 
   (utilization 0..100, score 0..10)."""
 from __future__ import annotations
 
+from minik8s.api.nodefit import CPU, MEMORY, TOO_MANY_PODS
 from minik8s.scheduler.framework import MAX_NODE_SCORE, Status, unschedulable
-from minik8s.scheduler.nodeinfo import CPU, MEMORY
 
 NAME = "NodeResourcesFit"
-TOO_MANY_PODS = "Too many pods"
 STRATEGIES = ("MostAllocated", "LeastAllocated", "RequestedToCapacityRatio")
 MAX_CUSTOM_SCORE = 10       # shape scores are 0..10, scaled to 0..100
 

@@ -2,12 +2,11 @@
 node.kubernetes.io/unschedulable:NoSchedule taint (DaemonSet pods do)."""
 from __future__ import annotations
 
+from minik8s.api.nodefit import NO_SCHEDULE, NODE_UNSCHEDULABLE, TAINT_UNSCHEDULABLE, pod_tolerations, tolerates
 from minik8s.scheduler.framework import SKIP, unschedulable
-from minik8s.scheduler.nodeinfo import NO_SCHEDULE, TAINT_UNSCHEDULABLE
-from minik8s.scheduler.plugins.taint_toleration import pod_tolerations, tolerates
 
 NAME = "NodeUnschedulable"
-REJECTED = unschedulable(NAME, "node(s) were unschedulable", resolvable=False)
+REJECTED = unschedulable(NAME, NODE_UNSCHEDULABLE, resolvable=False)
 _TAINT = (TAINT_UNSCHEDULABLE, "", NO_SCHEDULE)
 
 

@@ -2,36 +2,12 @@
 them (Filter); its PreferNoSchedule taints count against it (Score, fewest untolerated is best)."""
 from __future__ import annotations
 
+from minik8s.api.nodefit import (PREFER_NO_SCHEDULE, pod_tolerations, tolerates,  # noqa: F401
+                                 untolerated, untolerated_message)
 from minik8s.scheduler.framework import SKIP, Status, default_normalize_score, unschedulable
-from minik8s.scheduler.nodeinfo import PREFER_NO_SCHEDULE
 
 NAME = "TaintToleration"
 EVENTS = frozenset({"NodeAdd", "NodeUpdate"})
-
-
-def pod_tolerations(pod) -> tuple[tuple[str, str, str, str], ...]:
-    """(key, operator, value, effect) of each of the pod's tolerations."""
-    return tuple((t.key, t.operator or "Equal", t.value, t.effect) for t in pod.spec.tolerations)
-
-
-def tolerates(toleration: tuple[str, str, str, str], taint: tuple[str, str, str]) -> bool:
-    """Upstream's ToleratesTaint: an empty effect matches every effect, an empty key with Exists every
-    key; Equal compares values, Exists does not."""
-    key, op, value, effect = toleration
-    if effect and effect != taint[2]:
-        return False
-    if key and key != taint[0]:
-        return False
-    if op == "Exists":
-        return True
-    return op == "Equal" and value == taint[1]
-
-
-def untolerated(tolerations, taints) -> tuple[str, str, str] | None:
-    for taint in taints:
-        if not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
 
 
 class TaintToleration:
@@ -54,8 +30,7 @@ class TaintToleration:
             return None
         st = self._statuses.get(taint[:2])
         if st is None:
-            st = self._statuses[taint[:2]] = unschedulable(
-                NAME, f"node(s) had untolerated taint {{{taint[0]}: {taint[1]}}}", resolvable=False)
+            st = self._statuses[taint[:2]] = unschedulable(NAME, untolerated_message(taint), resolvable=False)
         return st
 
     def pre_score(self, state, pod, snapshot):

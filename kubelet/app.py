@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 
 from kubelet import config as kconfig
+from minik8s.client.home import node_identity, token_file
 from kubelet.paths import node_root
 
 
-def docker_answers() -> bool:
+def docker_answers(timeout: float = 3) -> bool:
+    """Whether a Docker engine answers a ping within `timeout` seconds."""
     try:
         import docker
-        client = docker.from_env(timeout=3)
+        client = docker.from_env(timeout=timeout)
     except Exception:
         return False
     try:
@@ -45,9 +47,8 @@ def make_runtime(kind: str, home: str, node: str, pod_cidr: str, settings: kconf
 
 
 def token_file_for(home: str, node: str) -> str:
-    """Where `minictl up` writes a node's token (minik8s/cli/up.py: `node-<name>` unless it starts so)."""
-    ident = node if node.startswith("node-") else f"node-{node}"
-    return os.path.join(home, "pki", f"{ident}.token")
+    """Where `minictl up` writes a node's token."""
+    return token_file(home, node_identity(node))
 
 
 def read_token(path: str) -> str:

@@ -19,20 +19,8 @@ def _docker_address() -> str:
 @_functools.lru_cache(maxsize=None)
 def _docker_available() -> bool:
     """Whether a Docker engine answers a ping (asked once per session, 5 s at most)."""
-    try:
-        import docker
-    except ImportError:
-        return False
-    try:
-        client = docker.from_env(timeout=5)
-    except Exception:
-        return False
-    try:
-        return bool(client.ping())
-    except Exception:
-        return False
-    finally:
-        client.close()
+    from kubelet.app import docker_answers
+    return docker_answers(timeout=5)
 
 
 def _is_root() -> bool:

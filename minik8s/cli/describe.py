@@ -416,9 +416,7 @@ def _describe_deployment(client, info, o, w):
         w.w(0, f"RollingUpdateStrategy:\t{int_or_string(ru.maxUnavailable)} max unavailable, "
                f"{int_or_string(ru.maxSurge)} max surge")
     _pod_template(w, spec.template)
-    if st.conditions:
-        _conditions_table(w, st.conditions, [("Type", lambda c: c.type), ("Status", lambda c: c.status),
-                                             ("Reason", lambda c: c.reason)])
+    _status_conditions(w, st.conditions)
     try:
         rss = _owned(client.list("ReplicaSet", m.namespace), m.uid)
     except Exception:
@@ -440,6 +438,31 @@ def _describe_deployment(client, info, o, w):
     w.w(0, f"NewReplicaSet:\t{rs_line(new) if new else '<none>'}")
 
 
+def _workload_header(w, m, selector, controlled_by: bool = True) -> None:
+    """The lines kubectl's describers of workloads open with: name, namespace, selector, labels,
+    annotations and (for those that have one) the controller."""
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Namespace:\t{m.namespace}")
+    w.w(0, f"Selector:\t{format_selector(selector)}")
+    _labels(w, m)
+    _annotations(w, m)
+    ctl = _controller(m) if controlled_by else None
+    if ctl:
+        w.w(0, f"Controlled By:\t{ctl}")
+
+
+def _pods_status(w, client, ns, selector) -> None:
+    c = _pod_phase_counts(client, ns, selector)
+    w.w(0, f"Pods Status:\t{c['Running']} Running / {c['Pending']} Waiting / {c['Succeeded']} Succeeded / "
+           f"{c['Failed']} Failed")
+
+
+def _status_conditions(w, conditions) -> None:
+    if conditions:
+        _conditions_table(w, conditions, [("Type", lambda c: c.type), ("Status", lambda c: c.status),
+                                          ("Reason", lambda c: c.reason)])
+
+
 def _pod_phase_counts(client, ns, selector) -> dict:
     counts = {"Running": 0, "Pending": 0, "Succeeded": 0, "Failed": 0}
     from minik8s.api.selectors import from_label_selector_obj
@@ -455,39 +478,22 @@ def _pod_phase_counts(client, ns, selector) -> dict:
 @describer(kinds.REPLICA_SET)
 def _describe_replicaset(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
-    w.w(0, f"Name:\t{m.name}")
-    w.w(0, f"Namespace:\t{m.namespace}")
-    w.w(0, f"Selector:\t{format_selector(spec.selector)}")
-    _labels(w, m)
-    _annotations(w, m)
-    ctl = _controller(m)
-    if ctl:
-        w.w(0, f"Controlled By:\t{ctl}")
+    _workload_header(w, m, spec.selector)
     w.w(0, f"Replicas:\t{st.replicas} current / {spec.replicas if spec.HasField('replicas') else 1} desired")
-    c = _pod_phase_counts(client, m.namespace, spec.selector)
-    w.w(0, f"Pods Status:\t{c['Running']} Running / {c['Pending']} Waiting / {c['Succeeded']} Succeeded / "
-           f"{c['Failed']} Failed")
+    _pods_status(w, client, m.namespace, spec.selector)
     _pod_template(w, spec.template)
-    if st.conditions:
-        _conditions_table(w, st.conditions, [("Type", lambda c: c.type), ("Status", lambda c: c.status),
-                                             ("Reason", lambda c: c.reason)])
+    _status_conditions(w, st.conditions)
 
 
 @describer(kinds.STATEFUL_SET)
 def _describe_statefulset(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
-    w.w(0, f"Name:\t{m.name}")
-    w.w(0, f"Namespace:\t{m.namespace}")
-    w.w(0, f"Selector:\t{format_selector(spec.selector)}")
-    _labels(w, m)
-    _annotations(w, m)
+    _workload_header(w, m, spec.selector, controlled_by=False)
     w.w(0, f"Replicas:\t{spec.replicas if spec.HasField('replicas') else 1} desired | {st.replicas} total")
     w.w(0, f"Update Strategy:\t{spec.updateStrategy.type}")
     if spec.updateStrategy.type == "RollingUpdate":
         w.w(1, f"Partition:\t{spec.updateStrategy.rollingUpdate.partition}")
-    c = _pod_phase_counts(client, m.namespace, spec.selector)
-    w.w(0, f"Pods Status:\t{c['Running']} Running / {c['Pending']} Waiting / {c['Succeeded']} Succeeded / "
-           f"{c['Failed']} Failed")
+    _pods_status(w, client, m.namespace, spec.selector)
     _pod_template(w, spec.template)
     w.w(0, "Volume Claims:" + ("\t<none>" if not spec.volumeClaimTemplates else ""))
     for t in spec.volumeClaimTemplates:
@@ -510,23 +516,14 @@ def _describe_daemonset(client, info, o, w):
     w.w(0, f"Number of Nodes Scheduled with Up-to-date Pods: {st.updatedNumberScheduled}")
     w.w(0, f"Number of Nodes Scheduled with Available Pods: {st.numberAvailable}")
     w.w(0, f"Number of Nodes Misscheduled: {st.numberMisscheduled}")
-    c = _pod_phase_counts(client, m.namespace, spec.selector)
-    w.w(0, f"Pods Status:\t{c['Running']} Running / {c['Pending']} Waiting / {c['Succeeded']} Succeeded / "
-           f"{c['Failed']} Failed")
+    _pods_status(w, client, m.namespace, spec.selector)
     _pod_template(w, spec.template)
 
 
 @describer(kinds.JOB)
 def _describe_job(client, info, o, w):
     m, spec, st = o.metadata, o.spec, o.status
-    w.w(0, f"Name:\t{m.name}")
-    w.w(0, f"Namespace:\t{m.namespace}")
-    w.w(0, f"Selector:\t{format_selector(spec.selector)}")
-    _labels(w, m)
-    _annotations(w, m)
-    ctl = _controller(m)
-    if ctl:
-        w.w(0, f"Controlled By:\t{ctl}")
+    _workload_header(w, m, spec.selector)
     w.w(0, f"Parallelism:\t{spec.parallelism if spec.HasField('parallelism') else 1}")
     w.w(0, f"Completions:\t{spec.completions if spec.HasField('completions') else '<unset>'}")
     w.w(0, f"Completion Mode:\t{spec.completionMode if spec.HasField('completionMode') else 'NonIndexed'}")
@@ -547,9 +544,7 @@ def _describe_job(client, info, o, w):
     if spec.completionMode == "Indexed":
         w.w(0, f"Completed Indexes:\t{_capped_indexes(st.completedIndexes)}")
     _pod_template(w, spec.template)
-    if st.conditions:
-        _conditions_table(w, st.conditions, [("Type", lambda c: c.type), ("Status", lambda c: c.status),
-                                             ("Reason", lambda c: c.reason)])
+    _status_conditions(w, st.conditions)
 
 
 def _capped_indexes(indexes: str, soft_limit: int = 50) -> str:

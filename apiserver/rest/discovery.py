@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 
+from minik8s.api import conversion
 from minik8s.api.kinds import KINDS, KindInfo
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -28,10 +29,12 @@ def has_scale(info: KindInfo) -> bool:
 
 
 def group_versions() -> dict[str, list[str]]:
+    """Each group's versions, the stored ones first (the first is the preferred version)."""
     out: dict[str, list[str]] = {}
-    for k in KINDS.values():
-        if k.version not in out.setdefault(k.group, []):
-            out[k.group].append(k.version)
+    for group, version in [(k.group, k.version) for k in KINDS.values()] + \
+            [(s.info.group, s.version) for s in conversion.other_versions()]:
+        if version not in out.setdefault(group, []):
+            out[group].append(version)
     return out
 
 
@@ -82,7 +85,8 @@ def _resource(info: KindInfo) -> list[dict]:
 
 
 def resource_list(group: str, version: str) -> dict | None:
-    kinds = [k for k in KINDS.values() if k.group == group and k.version == version]
+    kinds = [k for k in KINDS.values() if k.group == group and k.version == version] + \
+        [s.info for s in conversion.other_versions() if s.info.group == group and s.version == version]
     if not kinds:
         return None
     gv = f"{group}/{version}" if group else version

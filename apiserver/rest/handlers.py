@@ -48,7 +48,7 @@ class Objects:
     # ---------------------------------------------------------------- reads
     def get(self, request, t: Target) -> web.Response:
         rec = self.registry.get(t.info, t.namespace, t.name)
-        obj = to_json(t.info, rec.raw)
+        obj = to_json(t.info, rec.raw, t.version)
         if tables.wants_table(request.headers.get("Accept", "")):
             return dumps(tables.table([obj], self.registry.clock.now(), request.query.get("includeObject", "")))
         return dumps(obj)
@@ -68,26 +68,28 @@ class Objects:
             last = recs[-1]
             meta["continue"] = base64.urlsafe_b64encode(json.dumps([last.namespace, last.name]).encode()).decode()
             meta["remainingItemCount"] = rest
-        items = [to_json(t.info, r.raw) for r in recs]
+        items = [to_json(t.info, r.raw, t.version) for r in recs]
         if tables.wants_table(request.headers.get("Accept", "")):
             return dumps(tables.table(items, self.registry.clock.now(), q.get("includeObject", ""), meta))
-        return dumps({"kind": f"{t.info.kind}List", "apiVersion": t.info.api_version, "metadata": meta,
+        return dumps({"kind": f"{t.info.kind}List", "apiVersion": t.api_version, "metadata": meta,
                       "items": items})
 
     # ---------------------------------------------------------------- writes
     async def create(self, request, t: Target, ident) -> web.Response:
         if t.name:
             raise RestError("MethodNotAllowed", f"the server does not allow this method on the requested resource")
-        obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")))
+        obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")),
+                            version=t.version)
         _namespace_matches(t, obj)
         authorize_write(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
         raw = await self.registry.create(t.info, obj, dry_run=_dry_run(request),
                                          check=node_pod_check(ident, "create"))
-        return web.Response(status=201, body=json.dumps(to_json(t.info, raw)).encode(),
+        return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
                             content_type="application/json")
 
     async def update(self, request, t: Target, ident) -> web.Response:
-        obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")))
+        obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")),
+                            version=t.version)
         _namespace_matches(t, obj)
         if obj.metadata.name != t.name:
             raise BadRequest(f"the name of the object ({obj.metadata.name}) does not match the name on the URL "
@@ -96,7 +98,7 @@ class Objects:
         authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, t.subresource)
         raw = await self.registry.update(t.info, obj, status=status, check=node_pod_check(ident, "update"),
                                          dry_run=_dry_run(request))
-        return dumps(to_json(t.info, raw))
+        return dumps(to_json(t.info, raw, t.version))
 
     async def patch(self, request, t: Target, ident) -> web.Response:
         kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
@@ -110,21 +112,21 @@ class Objects:
             try:
                 self.registry.get(t.info, t.namespace, t.name)
             except NotFound:
-                obj = decode_object(t.info, body)
+                obj = decode_object(t.info, body, version=t.version)
                 _namespace_matches(t, obj)
                 raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_pod_check(ident, "create"))
-                return web.Response(status=201, body=json.dumps(to_json(t.info, raw)).encode(),
+                return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
                                     content_type="application/json")
         raw = await self._patch(t, ident, lambda cur: patches.apply_patch(kind_of_patch, cur, body), status, dry_run)
-        return dumps(to_json(t.info, raw))
+        return dumps(to_json(t.info, raw, t.version))
 
     async def _patch(self, t: Target, ident, change, status: bool, dry_run: bool) -> bytes:
         """Read, patch, write with the read resourceVersion; a write that lost a race is tried again."""
         for attempt in range(CONFLICT_RETRIES):
             cur = self.registry.get(t.info, t.namespace, t.name)
-            current = to_json(t.info, cur.raw)
+            current = to_json(t.info, cur.raw, t.version)
             new = change(current)
-            obj = decode_object(t.info, new)
+            obj = decode_object(t.info, new, version=t.version)
             if obj.metadata.name != t.name or (t.info.namespaced and obj.metadata.namespace != cur.namespace):
                 raise BadRequest("the name and namespace of an object cannot be changed by a patch")
             pinned = bool(obj.metadata.resourceVersion) and obj.metadata.resourceVersion != current["metadata"]["resourceVersion"]
@@ -156,10 +158,10 @@ class Objects:
             if isinstance(pre, dict) and pre else None
         authorize_write(ident, "delete", t.info.kind, t.namespace or "default", t.name)
         if _dry_run(request) or opts.get("dryRun"):
-            return dumps(to_json(t.info, self.registry.get(t.info, t.namespace, t.name).raw))
+            return dumps(to_json(t.info, self.registry.get(t.info, t.namespace, t.name).raw, t.version))
         raw = await self.registry.delete(t.info, t.namespace, t.name, grace=grace, propagation=str(propagation),
                                          preconditions=preconditions, check=node_pod_check(ident, "delete"))
-        return dumps(to_json(t.info, raw))
+        return dumps(to_json(t.info, raw, t.version))
 
     async def delete_collection(self, request, t: Target, ident) -> web.Response:
         q = request.query
@@ -175,7 +177,7 @@ class Objects:
     # ---------------------------------------------------------------- scale, binding, eviction
     def _scale(self, t: Target) -> tuple[dict, bytes]:
         rec = self.registry.get(t.info, t.namespace, t.name)
-        obj = to_json(t.info, rec.raw)
+        obj = to_json(t.info, rec.raw, t.version)
         meta = obj["metadata"]
         sel = obj.get("spec", {}).get("selector", {})
         text = ",".join([f"{k}={v}" for k, v in sel.get("matchLabels", {}).items()] +

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from google.protobuf.descriptor import FieldDescriptor as FD
 
+from minik8s.api import conversion
 from minik8s.api.kinds import KINDS
 
 from apiserver.rest.discovery import group_versions
@@ -62,20 +63,36 @@ def _param(name: str) -> dict:
     return {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
 
 
+def _converted_schema(info, schemas: dict) -> dict:
+    """A kind served at a version other than its stored one: its metadata as stored, spec and
+    status left open (the server converts and validates them)."""
+    meta = info.message.DESCRIPTOR.fields_by_name["metadata"]
+    open_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {"type": "object", "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                             "metadata": _field(meta, schemas),
+                                             "spec": dict(open_object), "status": dict(open_object)}}
+
+
 @lru_cache(maxsize=None)
 def group_version_document(group: str, version: str) -> bytes:
     schemas: dict = {}
     paths: dict = {}
-    for info in KINDS.values():
-        if info.group != group or info.version != version:
-            continue
-        _message(info.message.DESCRIPTOR, schemas)
+    served = [(info, info.message.DESCRIPTOR.full_name) for info in KINDS.values()
+              if info.group == group and info.version == version]
+    for other in conversion.other_versions():
+        if other.info.group == group and other.version == version:
+            name = f"{other.info.message.DESCRIPTOR.full_name}.{version}"
+            schemas[name] = _converted_schema(other.info, schemas)
+            served.append((other.info, name))
+    for info, schema_name in served:
+        if schema_name == info.message.DESCRIPTOR.full_name:
+            _message(info.message.DESCRIPTOR, schemas)
         gvk = [{"group": group, "version": version, "kind": info.kind}]
-        schemas[info.message.DESCRIPTOR.full_name]["x-kubernetes-group-version-kind"] = gvk
+        schemas[schema_name]["x-kubernetes-group-version-kind"] = gvk
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         ns = "/namespaces/{namespace}" if info.namespaced else ""
         ref = {"content": {"application/json": {"schema": {
-            "$ref": f"#/components/schemas/{info.message.DESCRIPTOR.full_name}"}}}}
+            "$ref": f"#/components/schemas/{schema_name}"}}}}
         op = {"x-kubernetes-group-version-kind": gvk[0], "responses": {"200": {"description": "OK", **ref}}}
         paths[f"{prefix}{ns}/{info.plural}/{{name}}"] = {
             "get": dict(op, operationId=f"read{info.kind}", **{"x-kubernetes-action": "get"}),

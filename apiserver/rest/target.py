@@ -7,14 +7,15 @@ from dataclasses import dataclass
 
 import yaml
 
-from minik8s.api import codec
+from minik8s.api import codec, conversion
 from minik8s.api.errors import BadRequest, NotFound
 from minik8s.api.kinds import KINDS, KindInfo
 
 from apiserver.rest.status import RestError
 
-# (group, version, plural) -> kind
+# (group, version, plural) -> kind, at its stored version and at every version it is converted to
 BY_RESOURCE: dict[tuple[str, str, str], KindInfo] = {(k.group, k.version, k.plural): k for k in KINDS.values()}
+BY_RESOURCE.update({(s.info.group, s.version, s.info.plural): s.info for s in conversion.other_versions()})
 NOT_FOUND = "the server could not find the requested resource"
 
 
@@ -24,6 +25,13 @@ class Target:
     namespace: str = ""
     name: str = ""
     subresource: str = ""
+    version: str = ""           # the version the URL names; "" or the record's own is the stored one
+
+    @property
+    def api_version(self) -> str:
+        """The apiVersion the URL names, which the objects in its answers carry."""
+        version = self.version or self.info.version
+        return f"{self.info.group}/{version}" if self.info.group else version
 
 
 def resolve(group: str, version: str, path: str) -> Target:
@@ -41,13 +49,12 @@ def resolve(group: str, version: str, path: str) -> Target:
     name = segs[1] if len(segs) > 1 else ""
     if info.namespaced and name and not namespace:
         raise NotFound(NOT_FOUND)      # a namespaced object is only reachable under its namespace
-    return Target(info, namespace, name, segs[2] if len(segs) > 2 else "")
+    return Target(info, namespace, name, segs[2] if len(segs) > 2 else "", version)
 
 
-def to_json(info: KindInfo, raw: bytes) -> dict:
-    d = codec.to_dict(info.message.FromString(raw))
-    d["apiVersion"], d["kind"] = info.api_version, info.kind
-    return d
+def to_json(info: KindInfo, raw: bytes, version: str = "") -> dict:
+    """A stored object as JSON at `version` (the stored version when empty)."""
+    return conversion.from_stored(info, version or info.version, codec.to_dict(info.message.FromString(raw)))
 
 
 def parse_body(raw: bytes, content_type: str) -> object:
@@ -79,11 +86,12 @@ def _utf8_only(data: object, fmt: str) -> object:
     return data
 
 
-def decode_object(info: KindInfo, data: object, name: str = ""):
-    """A request body as the kind's message; every undecodable field named, as strict decoding does."""
+def decode_object(info: KindInfo, data: object, name: str = "", version: str = ""):
+    """A request body (JSON at `version`, the stored one when empty) as the kind's message; every
+    undecodable field named, as strict decoding does."""
     if not isinstance(data, dict):
         raise BadRequest(f"the body of the request must be a {info.kind} object")
     try:
-        return codec.from_dict(info.message, data)
+        return codec.from_dict(info.message, conversion.convert_in(info, version or info.version, data))
     except codec.FieldError as e:
         raise BadRequest(f"strict decoding error: {e}", e.errors) from None

@@ -8,7 +8,6 @@ import json
 
 from aiohttp import web
 
-from minik8s.api import codec
 from minik8s.api.errors import ApiError, BadRequest
 from minik8s.api.kinds import KINDS
 from minik8s.api.pb import api_pb2
@@ -16,7 +15,7 @@ from minik8s.api.pb import api_pb2
 from apiserver.registry import Registry
 from apiserver.rest import tables
 from apiserver.rest.status import from_error
-from apiserver.rest.target import Target
+from apiserver.rest.target import Target, to_json
 from apiserver.server import _selectors
 
 
@@ -79,9 +78,7 @@ async def watch(request, t: Target, registry: Registry, bookmark_interval: float
             out = []
             for ev in api_pb2.WatchResponse.FromString(item).events:
                 info = KINDS[ev.kind]
-                obj = codec.to_dict(info.message.FromString(ev.object))
-                obj["apiVersion"], obj["kind"] = info.api_version, info.kind
-                out.append(event(ev.type, obj))
+                out.append(event(ev.type, to_json(info, ev.object, t.version if info is t.info else "")))
             await resp.write(b"".join(out))
     except ConnectionResetError:
         pass
@@ -91,7 +88,7 @@ async def watch(request, t: Target, registry: Registry, bookmark_interval: float
 
 
 def _bookmark(t: Target, rv: int) -> dict:
-    return {"kind": t.info.kind, "apiVersion": t.info.api_version, "metadata": {"resourceVersion": str(rv)}}
+    return {"kind": t.info.kind, "apiVersion": t.api_version, "metadata": {"resourceVersion": str(rv)}}
 
 
 def _line(body: dict) -> bytes:

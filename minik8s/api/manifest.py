@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from minik8s.api import codec
-from minik8s.api.kinds import KINDS, KindInfo, UnknownKind, for_api_version
+from minik8s.api.conversion import to_stored
+from minik8s.api.kinds import KINDS, KindInfo, UnknownKind
 
 STDIN = "-"
 STDIN_NAME = "STDIN"            # kubectl's name for it in messages
@@ -130,12 +131,14 @@ def decode_object(data: Any, prefix: str = "") -> tuple[KindInfo | None, Any, li
     if errors:
         return None, None, errors
     try:
-        info = for_api_version(api_version, kind)
+        info, stored = to_stored(data)          # a kind served at another version is converted first
     except UnknownKind as e:
         msg = e.args[0] if e.args else str(e)
         return None, None, [f"{prefix.rstrip('.')}: {msg}" if prefix else msg]
+    except codec.FieldError as e:
+        return None, None, [f"{prefix}{p}: {m}" for p, m in e.errors]
     try:
-        obj = codec.from_dict(info.message, data)
+        obj = codec.from_dict(info.message, stored)
     except codec.FieldError as e:
         return info, None, [f"{prefix}{p}: {m}" if p else f"{prefix.rstrip('.') or 'document'}: {m}"
                             for p, m in e.errors]

@@ -35,6 +35,12 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("Lease", "describer"): _GENERIC_DESCRIBER,
     ("NodeMetrics", "describer"): _GENERIC_DESCRIBER,
     ("PodMetrics", "describer"): _GENERIC_DESCRIBER,
+    ("Role", "defaults"): "upstream defines no defaults for rbac.authorization.k8s.io/v1 Role",
+    ("ClusterRole", "defaults"): "upstream defines no defaults for rbac.authorization.k8s.io/v1 ClusterRole",
+    ("Role", "describer"): _GENERIC_DESCRIBER,
+    ("ClusterRole", "describer"): _GENERIC_DESCRIBER,
+    ("RoleBinding", "describer"): _GENERIC_DESCRIBER,
+    ("ClusterRoleBinding", "describer"): _GENERIC_DESCRIBER,
 }
 
 

@@ -605,6 +605,23 @@ def _secret_row(o, now, wide):
     return [o.metadata.name, o.type, str(len(o.data)), since(o.metadata.creationTimestamp, now)]
 
 
+@columns(kinds.ROLE, ["NAME", "CREATED AT"])
+@columns(kinds.CLUSTER_ROLE, ["NAME", "CREATED AT"])
+def _role_row(o, now, wide):
+    return [o.metadata.name, o.metadata.creationTimestamp]
+
+
+@columns(kinds.ROLE_BINDING, ["NAME", "ROLE", "AGE"], ["USERS", "GROUPS", "SERVICEACCOUNTS"])
+@columns(kinds.CLUSTER_ROLE_BINDING, ["NAME", "ROLE", "AGE"], ["USERS", "GROUPS", "SERVICEACCOUNTS"])
+def _role_binding_row(o, now, wide):
+    row = [o.metadata.name, f"{o.roleRef.kind}/{o.roleRef.name}", since(o.metadata.creationTimestamp, now)]
+    if wide:
+        row += [", ".join(s.name for s in o.subjects if s.kind == "User"),
+                ", ".join(s.name for s in o.subjects if s.kind == "Group"),
+                ", ".join(f"{s.namespace}/{s.name}" for s in o.subjects if s.kind == "ServiceAccount")]
+    return row
+
+
 @columns(kinds.NODE_METRICS, ["NAME", "CPU", "MEMORY", "WINDOW"])
 @columns(kinds.POD_METRICS, ["NAME", "CPU", "MEMORY", "WINDOW"])
 def _metrics_row(o, now, wide):

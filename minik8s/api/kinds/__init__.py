@@ -22,6 +22,7 @@ from minik8s.api.kinds.persistentvolume import PERSISTENT_VOLUME
 from minik8s.api.kinds.persistentvolumeclaim import PERSISTENT_VOLUME_CLAIM
 from minik8s.api.kinds.pod import POD
 from minik8s.api.kinds.poddisruptionbudget import POD_DISRUPTION_BUDGET
+from minik8s.api.kinds.rbac import CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING
 from minik8s.api.kinds.replicaset import REPLICA_SET
 from minik8s.api.kinds.secret import SECRET
 from minik8s.api.kinds.service import SERVICE
@@ -32,12 +33,14 @@ __all__ = ["KINDS", "KindInfo", "Strategy", "UnknownKind", "lookup", "for_messag
            "NAMESPACE", "NODE", "POD", "SERVICE", "ENDPOINTS", "PERSISTENT_VOLUME_CLAIM", "EVENT",
            "REPLICA_SET", "DEPLOYMENT", "JOB", "CRONJOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
            "LEASE", "NODE_METRICS", "POD_METRICS", "CONFIG_MAP", "SECRET",
-           "PERSISTENT_VOLUME", "STORAGE_CLASS", "STATEFUL_SET", "DAEMON_SET"]
+           "PERSISTENT_VOLUME", "STORAGE_CLASS", "STATEFUL_SET", "DAEMON_SET",
+           "ROLE", "CLUSTER_ROLE", "ROLE_BINDING", "CLUSTER_ROLE_BINDING"]
 
 # the order settles which kind an unqualified word means: core kinds first
 _ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, PERSISTENT_VOLUME, EVENT, CONFIG_MAP,
         SECRET, REPLICA_SET, DEPLOYMENT, STATEFUL_SET, DAEMON_SET, STORAGE_CLASS, JOB,
-        CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS]
+        CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS,
+        ROLE, CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING]
 
 KINDS: dict[str, KindInfo] = {k.kind: k for k in _ALL}
 _BY_MESSAGE = {k.message: k for k in _ALL}

@@ -8,12 +8,12 @@ import datetime
 import ipaddress
 import os
 
-CERT, KEY = "apiserver-rest.crt", "apiserver-rest.key"
+from minik8s.client.home import rest_serving_cert
 
 
 def self_signed(pki: str, address: str) -> tuple[str, str]:
     """(certificate file, key file), made on first use."""
-    cert_path, key_path = os.path.join(pki, CERT), os.path.join(pki, KEY)
+    cert_path, key_path = rest_serving_cert(pki)
     if os.path.exists(cert_path) and os.path.exists(key_path):
         return cert_path, key_path
     from cryptography import x509

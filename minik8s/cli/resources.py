@@ -8,11 +8,10 @@ import json
 import sys
 import time
 
+from minik8s.api.workloads import LAST_APPLIED_ANNOTATION as LAST_APPLIED
 from minik8s.cli.common import (CliError, api_error_line, bool_flag, client_for, duration, file_flags,
                                 load_manifests, lookup, namespace_of, output_flag, parse_resources, report,
                                 selector_args, selector_flags, sort_objects, target_namespace)
-
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 # ---------------------------------------------------------------- flags

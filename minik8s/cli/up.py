@@ -181,6 +181,7 @@ def _node_entries(cluster: dict) -> list[tuple[str, dict]]:
 
 def load_cluster(args, home: str) -> dict:
     import yaml
+    from minik8s.api.nodegroups import parse_autoscaler_settings, parse_node_groups
     saved = os.path.join(home, "cluster.yaml")
     cluster = dict(CLUSTER_DEFAULTS)
     source = getattr(args, "file", None) or (saved if os.path.exists(saved) else None)
@@ -190,7 +191,7 @@ def load_cluster(args, home: str) -> dict:
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a mapping")
         unknown = set(data) - {"apiVersion", "kind", "apiServer", "runtime", "nodes", "scheduler",
-                               "controllerManager", "kubelet"}
+                               "controllerManager", "kubelet", "nodeGroups", "clusterAutoscaler"}
         if unknown:
             raise ValueError(f"{source}: {sorted(unknown)[0]}: unknown field")
         server = data.get("apiServer")
@@ -208,6 +209,11 @@ def load_cluster(args, home: str) -> dict:
         for key in set(server) & set(TOLERATION_FLAGS):
             if isinstance(server[key], bool) or not isinstance(server[key], int) or server[key] < 0:
                 raise ValueError(f"{source}: apiServer.{key}: {server[key]!r} is not a number of seconds")
+        try:
+            parse_node_groups(data.get("nodeGroups"))
+            parse_autoscaler_settings(data.get("clusterAutoscaler"))
+        except ValueError as e:
+            raise ValueError(f"{source}: {e}") from None
         # key by key: what the file leaves out keeps its default
         data = dict(data, apiServer={**CLUSTER_DEFAULTS["apiServer"], **server})
         cluster.update(data)
@@ -230,7 +236,8 @@ def _identities(nodes: list[str]) -> dict[str, tuple[str, str]]:
     ids = {"admin": ("admin", "system:masters"),
            "scheduler": ("system:kube-scheduler", ""),
            "controller-manager": ("system:kube-controller-manager", ""),
-           "kube-dns": ("system:kube-dns", "")}
+           "kube-dns": ("system:kube-dns", ""),
+           "cluster-autoscaler": ("system:cluster-autoscaler", "")}
     for n in nodes:
         ids[node_identity(n)] = (f"system:node:{n}", "system:nodes")
     return ids
@@ -281,6 +288,9 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
         if importlib.util.find_spec(f"{module}.__main__") is not None:
             out.append((name, [py, "-m", module, "--home", home,
                                "--token-file", token_file(home, ident)]))
+    if cluster.get("nodeGroups") and importlib.util.find_spec("minik8s.autoscaler.__main__") is not None:
+        out.append(("cluster-autoscaler", [py, "-m", "minik8s.autoscaler", "--home", home,
+                                           "--token-file", token_file(home, "cluster-autoscaler")]))
     dns_ip = (cluster.get("kubelet") or {}).get("clusterDNS") or []
     if dns_ip and importlib.util.find_spec("minik8s.dns.__main__") is not None:
         out.append(("dns", [py, "-m", "minik8s.dns", "--home", home, "--token-file", token_file(home, "kube-dns"),
@@ -511,9 +521,10 @@ def _write_kubeconfig(home: str, host: str, tls: tuple | None) -> None:
     kubeconfig as context minik8s, so `kubectl --context minik8s` works at once."""
     from minik8s.cli.kubeconfig import merge_into_user_config, write_kubeconfig
     from minik8s.client.config import ClientConfig
+    from minik8s.client.home import pki_dir, rest_serving_cert
     with open(os.path.join(home, "run", "rest.port")) as f:
         port = int(f.read())
-    ca = tls[0] if tls else os.path.join(home, "pki", "apiserver-rest.crt")    # apiserver/rest/certs.py
+    ca = tls[0] if tls else rest_serving_cert(pki_dir(home))[0]
     write_kubeconfig(home, host, port, ClientConfig.load(home).token, ca)
     merge_into_user_config(home)
 
@@ -641,7 +652,9 @@ def cmd_down(args) -> int:
     run = os.path.join(home, "run")
     names = sorted(n[:-4] for n in os.listdir(run) if n.endswith(".pid")) if os.path.isdir(run) else []
     # the nodes first; then their pods go, whether or not a kubelet was still running; then the rest
-    stopped = _stop(run, [n for n in names if _stop_rank(n) == 0])
+    # the cluster autoscaler first, so that it adds no node for the pods the stopping nodes leave
+    stopped = _stop(run, [n for n in names if n == "cluster-autoscaler"])
+    stopped += _stop(run, [n for n in names if _stop_rank(n) == 0])
     if os.path.isdir(os.path.join(home, "kubelet")):
         _remove_pods(home)
     for rank in sorted({_stop_rank(n) for n in names} - {0}):

@@ -22,6 +22,12 @@ def token_file(home: str, identity: str) -> str:
     return os.path.join(pki_dir(home), f"{identity}.token")
 
 
+def rest_serving_cert(pki: str) -> tuple[str, str]:
+    """(certificate, key) of the REST API's self-signed serving certificate, used when the cluster
+    has no CA of its own (a loopback cluster): the API server makes it, kubeconfigs trust it."""
+    return os.path.join(pki, "apiserver-rest.crt"), os.path.join(pki, "apiserver-rest.key")
+
+
 def token_csv(home: str) -> str:
     """The API server's token file."""
     return os.path.join(pki_dir(home), "tokens.csv")

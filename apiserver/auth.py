@@ -19,7 +19,8 @@ from minik8s.api import kinds, selectors
 from minik8s.api.errors import Forbidden, Unauthenticated
 from minik8s.api.pod_references import referenced_names
 
-CONTROL_PLANE_USERS = {"system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy"}
+CONTROL_PLANE_USERS = {"system:kube-scheduler", "system:kube-controller-manager", "system:kube-proxy",
+                       "system:cluster-autoscaler"}
 NODE_READ_BY_REFERENCE = ("ConfigMap", "Secret")
 
 

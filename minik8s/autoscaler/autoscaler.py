@@ -131,7 +131,7 @@ class ClusterAutoscaler:
 
     async def _enforce_min(self, groups: list[NodeGroup], targets: dict[str, int]) -> bool:
         grew = False
-        names = set(self.nodes.keys())
+        names = {n.metadata.name for n in self.nodes.list()}
         for g in groups:
             if targets[g.name] < g.min:
                 added = await self._grow(g, names, g.min - targets[g.name])

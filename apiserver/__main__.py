@@ -13,6 +13,7 @@ from minik8s.client.home import token_csv
 
 from apiserver.admission import DEFAULT_TOLERATION_SECONDS, default_admission
 from apiserver.auth import TokenAuthenticator
+from apiserver.authorizer import Authorizer
 from apiserver.logarchive import DEFAULT_MAX_AGE, LogArchive, archive_path
 from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
@@ -75,13 +76,13 @@ async def _run(args, data: str, tokens: str, admission) -> int:
     registry = Registry(SQLiteStorage(data), window=args.watch_window,
                         service_cidr=args.service_cluster_ip_range,
                         admission=admission)
-    auth, tunnels = TokenAuthenticator(tokens), TunnelRegistry()
+    auth, tunnels, authz = TokenAuthenticator(tokens), TunnelRegistry(), Authorizer(registry)
     archive = None if args.disable_log_archive else LogArchive(
         archive_path(args.home), max_bytes=args.log_archive_max_bytes, max_age=args.log_archive_max_age)
     try:
         server, port = await serve(registry, auth, args.address, args.port, args.tls_cert_file,
-                                   args.tls_private_key_file, args.bookmark_interval, tunnels, archive)
-        rest, rest_port = await _serve_rest(args, registry, auth, tunnels, port)
+                                   args.tls_private_key_file, args.bookmark_interval, tunnels, archive, authz)
+        rest, rest_port = await _serve_rest(args, registry, auth, tunnels, port, authz)
     except (ValueError, OSError) as e:
         print(f"apiserver: {e}", file=sys.stderr)
         return 1
@@ -103,11 +104,11 @@ async def _run(args, data: str, tokens: str, admission) -> int:
     return 0
 
 
-async def _serve_rest(args, registry, auth, tunnels, grpc_port: int):
+async def _serve_rest(args, registry, auth, tunnels, grpc_port: int, authz):
     """The Kubernetes REST API in this process: the port asked for, else the one after gRPC's when
     free, else any free one."""
     from apiserver.rest.app import build_app, serve_rest
-    app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION)
+    app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION, authz)
     tls = (args.tls_cert_file, args.tls_private_key_file)
     if not all(tls):
         from apiserver.rest.certs import self_signed
@@ -118,7 +119,7 @@ async def _serve_rest(args, registry, auth, tunnels, grpc_port: int):
         try:
             return await serve_rest(app, args.address, grpc_port + 1, *tls)
         except OSError:
-            app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION)
+            app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION, authz)
     return await serve_rest(app, args.address, 0, *tls)
 
 

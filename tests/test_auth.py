@@ -34,7 +34,7 @@ def test_calls_without_a_valid_token_are_unauthenticated(srv, token):
 def test_identities_are_reported(srv):
     assert srv.client().version().user == "admin"
     v = srv.client("node-1").version()
-    assert v.user == "system:node:node-1" and list(v.groups) == ["system:nodes"]
+    assert v.user == "system:node:node-1" and list(v.groups) == ["system:nodes", "system:authenticated"]
 
 
 def test_node_may_write_its_own_node_and_lease_only(srv):
@@ -67,7 +67,7 @@ def test_node_may_update_status_of_pods_bound_to_it_only(srv):
     assert n1.update_status(p).status.phase == "Running"
     assert n1.patch("pods", "mine", {"status": {"podIP": "10.0.0.5"}}, status=True).status.podIP == "10.0.0.5"
     for name in ("theirs", "unbound"):
-        other = n1.get("pods", name)
+        other = admin.get("pods", name)
         other.status.phase = "Running"
         with pytest.raises(Forbidden, match="pods bound to it"):
             n1.update_status(other)

@@ -11,7 +11,8 @@ from aiohttp import web
 from minik8s.api.errors import ApiError, NotFound, TooLarge, Unauthenticated
 from minik8s.api.kinds import UnknownKind
 
-from apiserver.auth import TokenAuthenticator, authorize_read
+from apiserver.auth import TokenAuthenticator
+from apiserver.authorizer import Authorizer
 from apiserver.registry import Registry
 from apiserver.rest import discovery, exec as remote, openapi, watch as watches
 from apiserver.rest.handlers import Objects, dumps
@@ -58,12 +59,14 @@ def _auth(authenticator: TokenAuthenticator):
 
 
 class RestAPI:
-    def __init__(self, registry: Registry, tunnels: TunnelRegistry, bookmark_interval: float, version: str):
+    def __init__(self, registry: Registry, tunnels: TunnelRegistry, bookmark_interval: float, version: str,
+                 authz: Authorizer):
         self.registry = registry
+        self.authz = authz
         self.tunnels = tunnels
         self.bookmark_interval = bookmark_interval
         self.version = version
-        self.objects = Objects(registry)
+        self.objects = Objects(registry, authz)
 
     # ---------------------------------------------------------------- discovery
     async def version_(self, request):
@@ -107,8 +110,8 @@ class RestAPI:
         method, sub = request.method, t.subresource
         if method == "GET" and t.info is not None:
             watching = request.query.get("watch", "").lower() in ("1", "true")
-            authorize_read(ident, self.registry, "watch" if watching else "get" if t.name else "list",
-                           t.info.kind, t.namespace, t.name, request.query.get("fieldSelector", ""))
+            self.authz.check(ident, "watch" if watching else "get" if t.name else "list", t.info.kind,
+                             t.namespace, t.name, sub, request.query.get("fieldSelector", ""))
         if sub in ("", "status"):
             if not t.name:
                 if sub:
@@ -142,13 +145,15 @@ class RestAPI:
         if sub == "log" and method == "GET":
             return await remote.logs(request, t, self.registry, self.tunnels)
         if sub == "exec" and method in ("GET", "POST"):
+            self.authz.check(ident, "create", "Pod", t.namespace, t.name, "exec")
             return await remote.exec_(request, t, ident, self.registry, self.tunnels)
         raise NotFound(NOT_FOUND)
 
 
 def build_app(registry: Registry, auth: TokenAuthenticator, tunnels: TunnelRegistry,
-              bookmark_interval: float = 60.0, version: str = "") -> web.Application:
-    api = RestAPI(registry, tunnels, bookmark_interval, version)
+              bookmark_interval: float = 60.0, version: str = "",
+              authorizer: Authorizer | None = None) -> web.Application:
+    api = RestAPI(registry, tunnels, bookmark_interval, version, authorizer or Authorizer(registry))
     app = web.Application(middlewares=[_errors, _auth(auth)], client_max_size=MAX_BODY)
     r = app.router
     r.add_get("/version", api.version_)

@@ -14,6 +14,7 @@ from minik8s.api.pb import apps_pb2, core_pb2, policy_pb2
 from minik8s.autoscaler.autoscaler import ClusterAutoscaler
 from minik8s.autoscaler.scaledown import TO_BE_DELETED_TAINT
 from support import FakeKubelet, running_manager, wait_for
+from support.minictl import Ctl
 
 TIMEOUT = 30.0
 
@@ -157,6 +158,14 @@ async def test_pending_pod_gets_a_node_of_the_group_that_fits(srv):
                             ignoring=(Exception,))
         assert "cloudProviderTarget: 1" in cm.data["status"]
         assert "ScaleUp: 0->1 for 1 unschedulable pod(s) (small-1)" in cm.data["status"]
+        await rig.scan()                            # the next scan sees the node registered and Ready
+        out = await asyncio.to_thread(Ctl(srv.home), "get", "nodegroups", "--server", srv.address,
+                                      "--token", srv.tokens["admin"])
+        assert out.returncode == 0, out.stderr
+        header, small, gpu = out.stdout.splitlines()
+        assert header.split()[:8] == ["NAME", "MIN", "MAX", "CURRENT", "READY", "TARGET", "SCALE-UP", "CANDIDATES"]
+        assert small.split()[:8] == ["small", "0", "3", "1", "1", "1", "NoActivity", "0"]
+        assert "ScaleUp: 0->1 for 1 unschedulable pod(s)" in small and gpu.split()[:4] == ["gpu", "0", "2", "0"]
 
         # a training pod asking for a GPU: the GPU group grows from zero
         tolerate = [{"key": "nvidia.com/gpu", "operator": "Exists"}]

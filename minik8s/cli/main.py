@@ -17,10 +17,12 @@ import os
 import sys
 
 from minik8s.cli import configcmds, copycmds, imagecmds, nodecmds, podcmds, resources, rollout, runcmds, up, watchcmds
+from minik8s.cli import nodegroupcmds
 from minik8s.cli.common import CliError, Failed, Parser, api_error_line, global_flags
 
 COMMANDS = [*resources.COMMANDS, *watchcmds.COMMANDS, *up.COMMANDS, *rollout.COMMANDS, *podcmds.COMMANDS,
-            *copycmds.COMMANDS, *configcmds.COMMANDS, *nodecmds.COMMANDS, *runcmds.COMMANDS, *imagecmds.COMMANDS]
+            *copycmds.COMMANDS, *configcmds.COMMANDS, *nodecmds.COMMANDS, *runcmds.COMMANDS, *imagecmds.COMMANDS,
+            *nodegroupcmds.COMMANDS]
 
 # global flags that take a value as the next word
 _VALUE_FLAGS = {"--home", "-s", "--server", "--token", "--certificate-authority", "--request-timeout", "-n",
@@ -81,6 +83,10 @@ def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]
     """Parse like kubectl: flags before or after the command and between its arguments
     (`minictl get pods -n x web-1`)."""
     i = command_index(argv)
+    if i is not None and argv[i] == "get" and command_word(argv[i + 1:]) in nodegroupcmds.WORDS:
+        # node groups are no API kind: `get nodegroups` is the autoscaler's status
+        j = i + 1 + command_index(argv[i + 1:])
+        argv = argv[:i] + ["nodegroups"] + argv[i + 1:j] + argv[j + 1:]
     if i is not None and argv[i] in {c[0] for c in COMMANDS}:
         parser = command_parser(argv[i])
         rest = argv[:i] + argv[i + 1:]

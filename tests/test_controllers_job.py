@@ -5,13 +5,14 @@ successPolicy, activeDeadlineSeconds, suspend, finalizer tracking across a contr
 pi-style Job to completion on a real cluster."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 import pytest
 
 from minik8s.api.clock import FakeClock, rfc3339
-from minik8s.api.pb import batch_pb2
-from minik8s.client.informer import copy
+from minik8s.api.pb import batch_pb2, core_pb2
+from minik8s.client.informer import Informer, copy
 from minik8s.controllers.controller_utils import controller_ref
 from minik8s.controllers.job import TRACKING_FINALIZER
 from support import running_manager, wait_for
@@ -386,6 +387,91 @@ async def test_restarted_controller_neither_duplicates_pods_nor_counts_twice(srv
         indexes = [p.metadata.annotations["batch.kubernetes.io/job-completion-index"] for p in active]
         assert len(set(indexes)) == len(indexes) == 3
         assert all(TRACKING_FINALIZER not in p.metadata.finalizers for p in pods if p not in active)
+
+
+class DiesAfter:
+    """The controller manager's client, except that the first call `hit` picks reaches the server
+    and then never returns: the process died the moment its request landed. Everything else is
+    the real client."""
+
+    def __init__(self, client, hit):
+        self._client, self._hit = client, hit
+        self.fired = asyncio.Event()
+
+    def __getattr__(self, name):
+        real = getattr(self._client, name)
+        if name not in ("create", "patch", "update_status"):
+            return real
+
+        async def call(*args, **kw):
+            result = await real(*args, **kw)
+            if not self.fired.is_set() and self._hit(name, args[0]):
+                self.fired.set()
+                await asyncio.Event().wait()
+            return result
+        return call
+
+
+# where the first controller dies: (the call that lands last, whether it dies before the pods end)
+KILL_POINTS = {
+    "after-a-pod-create": (lambda verb, obj: verb == "create" and isinstance(obj, core_pb2.Pod), True),
+    "after-uncounted-written": (lambda verb, obj: verb == "update_status" and isinstance(obj, batch_pb2.Job)
+                                and bool(obj.status.uncountedTerminatedPods.succeeded
+                                         or obj.status.uncountedTerminatedPods.failed), False),
+    "after-a-finalizer-removed": (lambda verb, obj: verb == "patch" and obj == "Pod", False),
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+async def test_controller_killed_mid_sync_neither_creates_extra_pods_nor_loses_counts(srv, admin, point):
+    """The controller dies inside a sync (its last request landed, nothing after it ran); a new one
+    takes over with empty expectations and finishes the Job: every pod it ever made is accounted
+    once (3 succeeded, 1 failed), no index of work got a second pod, no finalizer is left."""
+    hit, dies_early = KILL_POINTS[point]
+    clock = FakeClock()
+    created: set[str] = set()
+    watcher = Informer(admin, "Pod", namespace=NS)
+    watcher.add_event_handler(lambda p: created.add(p.metadata.uid), None, None)
+    await watcher.start()
+
+    async def end_three(j):
+        pods = await wait_for(lambda: n_pods(admin, j, 3), what="3 pods")
+        await finish(admin, pods[0], clock)
+        await finish(admin, pods[1], clock)
+        clock.advance(1)                         # a failure after the last success: its replacement waits
+        await finish(admin, pods[2], clock, code=1)
+    try:
+        j = job("killed", completions=3, parallelism=3, backoff_limit=6)
+        async with srv.async_client("controller-manager") as cm:
+            dying = DiesAfter(cm, hit)
+            async with running_manager(dying, "job", clock):
+                j = await admin.create(j)
+                if not dies_early:
+                    await end_three(j)
+                await asyncio.wait_for(dying.fired.wait(), 30)
+        async with job_controller(srv, clock):
+            if dies_early:
+                await end_three(j)
+            counted = await wait_for(lambda: job_with(admin, "killed", lambda j: (
+                j.status.succeeded, j.status.failed, j.status.active) == (2, 1, 0)
+                and not j.status.uncountedTerminatedPods.succeeded and not j.status.uncountedTerminatedPods.failed),
+                what="2 succeeded and 1 failed counted")
+            assert len(created) == 3, "a pod the dead controller asked for was made again"
+            clock.advance(10.5)                  # the replacement's backoff after one failure
+            last = await wait_for(lambda: _unfinished(admin, j), what="the replacement")
+            await finish(admin, last, clock)
+            done = await wait_for(lambda: job_with(admin, "killed", lambda j: ("Complete", "CompletionsReached") in conds(j)),
+                                  what="Complete")
+        assert (done.status.succeeded, done.status.failed) == (3, 1) and counted.status.startTime
+        assert len(created) == 4
+        pods = await job_pods(admin, j)
+        assert len(pods) == 4 and all(TRACKING_FINALIZER not in p.metadata.finalizers for p in pods)
+    finally:
+        await watcher.stop()
+
+
+async def _unfinished(client, j):
+    return next((p for p in await job_pods(client, j) if p.status.phase not in ("Succeeded", "Failed")), None)
 
 
 async def test_finalizer_removed_from_pods_of_a_deleted_job(srv, admin):

@@ -34,7 +34,7 @@ API_VERSION = "kubescheduler.config.k8s.io/v1"
 DEFAULT_PLUGINS = {
     # the order filters run in decides which reason a node that fails several reports (upstream's order)
     "filter": ["NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
-               "InterPodAffinity"],
+               "VolumeBinding", "InterPodAffinity"],
     "score": [("TaintToleration", 3), ("NodeAffinity", 2), ("NodeResourcesFit", 1),
               ("NodeResourcesBalancedAllocation", 1), ("NodeBusyness", 1)],
     "postFilter": ["DefaultPreemption"],

@@ -42,6 +42,7 @@ DECISION_ANNOTATION = "scheduler.minik8s.io/decision"
 MAX_BINDS_IN_FLIGHT = 256
 ANNOTATION_WRITERS = 2
 TERMINAL = ("Succeeded", "Failed")
+STORAGE_KINDS = ("PersistentVolumeClaim", "PersistentVolume", "StorageClass")     # what VolumeBinding reads
 _perf = time.perf_counter
 
 
@@ -78,13 +79,15 @@ class Scheduler:
         self.profiles: dict[str, Framework] = {}
         for prof in config.profiles:
             recorder = EventRecorder(client, prof.scheduler_name, clock=self.clock)
-            handle = Handle(client, self.clock, prof.scheduler_name, recorder, self._annotate)
+            handle = Handle(client, self.clock, prof.scheduler_name, recorder, self._annotate,
+                            informers=self.factory)
             self.profiles[prof.scheduler_name] = Framework(prof, REGISTRY, handle, self.metrics)
         self._plugin_events = {n: getattr(p, "events", frozenset())
                                for fwk in self.profiles.values() for n, p in fwk.plugins.items()}
         self.pods = self.factory.informer("Pod")
         self.nodes = self.factory.informer("Node")
         self.node_metrics = self.factory.informer("NodeMetrics")
+        self.storage = [self.factory.informer(k) for k in STORAGE_KINDS]
         self._binds: asyncio.Semaphore | None = None
         self._annotations: asyncio.Queue | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -100,6 +103,9 @@ class Scheduler:
         self.nodes.add_event_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
         self.node_metrics.add_event_handler(self._on_metrics, lambda old, new: self._on_metrics(new),
                                             self._on_metrics_delete)
+        for inf, kind in zip(self.storage, STORAGE_KINDS):
+            inf.add_event_handler(lambda _o, k=kind: self.queue.move_all(k + "Add"),
+                                  lambda _old, _new, k=kind: self.queue.move_all(k + "Update"), None)
         await self.factory.start_all()
         await self.factory.wait_for_cache_sync()
         self._workers = [asyncio.create_task(self.queue.run(), name="scheduler-queue-flush")]
@@ -170,6 +176,7 @@ class Scheduler:
     async def _bind(self, fwk: Framework, qp: QueuedPod, state, node: str, annotations: dict) -> None:
         pi = qp.info
         try:
+            await fwk.pre_bind(state, pi, node)
             await fwk.bind(pi, node, annotations)
         except Exception as e:
             self.cache.forget(pi.uid)

@@ -14,7 +14,7 @@ def test_defaults():
     (prof,) = parse({}).profiles
     assert prof.scheduler_name == "default-scheduler"
     assert prof.filter == ["NodeUnschedulable", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit",
-                           "InterPodAffinity"]
+                           "VolumeBinding", "InterPodAffinity"]
     assert dict(prof.score) == {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1,
                                 "NodeResourcesBalancedAllocation": 1, "NodeBusyness": 1}
     assert prof.plugin_args["NodeResourcesFit"]["scoringStrategy"]["type"] == "MostAllocated"

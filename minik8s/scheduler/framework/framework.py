@@ -1,5 +1,5 @@
 """A profile's plugins, run for one pod: PreFilter, Filter and Score through a per-kind Evaluation,
-PostFilter when nothing fits, Reserve/Unreserve around the assume, Bind.
+PostFilter when nothing fits, Reserve/Unreserve around the assume, PreBind (filters that have one), Bind.
 
 `schedule()` is synchronous: the scheduler calls it between awaits, so the SchedulerCache it reads
 cannot change under it. Only binding and PostFilter's API work are asynchronous."""
@@ -34,6 +34,7 @@ class Handle:
     recorder: object = None
     annotate: Callable | None = None
     run_filters: Callable | None = None     # (state, pod, node_info) -> Status | None; set by the Framework
+    informers: object = None                # the scheduler's SharedInformerFactory (claims, volumes, classes)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Framework:
         self.pre_filters: list[PreFilterPlugin] = [p for p in self.filters if hasattr(p, "pre_filter")]
         self.scorers: list[tuple[ScorePlugin, int]] = [(plugin(n), w) for n, w in profile.score]
         self.pre_scores: list[PreScorePlugin] = [p for p, _ in self.scorers if hasattr(p, "pre_score")]
+        self.pre_binds = [p for p in self.filters if hasattr(p, "pre_bind")]
         self.post_filters: list[PostFilterPlugin] = [plugin(n) for n in profile.post_filter]
         self.reserves: list[ReservePlugin] = [plugin(n) for n in profile.reserve]
         self.binders: list[BindPlugin] = [plugin(n) for n in profile.bind]
@@ -169,6 +171,16 @@ class Framework:
     def unreserve(self, state: CycleState, pod: PodInfo, node: str) -> None:
         for p in reversed(self.reserves):
             p.unreserve(state, pod, node)
+
+    async def pre_bind(self, state: CycleState, pod: PodInfo, node: str) -> None:
+        """The API writes that must land before the bind (a claim's selected node); raises when one failed."""
+        t0 = _perf()
+        try:
+            for p in self.pre_binds:
+                if p.name not in state.skipped:
+                    await p.pre_bind(state, pod, node)
+        finally:
+            self._observe("PreBind", _perf() - t0)
 
     async def bind(self, pod: PodInfo, node: str, annotations: dict[str, str]) -> None:
         """Run the binders until one binds; raises the binder's error when the bind failed."""

@@ -9,7 +9,8 @@ from minik8s.scheduler.plugins.node_ports import NodePorts
 from minik8s.scheduler.plugins.node_resources_fit import NodeResourcesFit
 from minik8s.scheduler.plugins.node_unschedulable import NodeUnschedulable
 from minik8s.scheduler.plugins.taint_toleration import TaintToleration
+from minik8s.scheduler.plugins.volume_binding import VolumeBinding
 
 REGISTRY = {cls.name: cls for cls in (NodeUnschedulable, TaintToleration, NodeAffinity, NodePorts,
-                                      NodeResourcesFit, InterPodAffinity, BalancedAllocation, NodeBusyness,
-                                      DefaultPreemption, DefaultBinder)}
+                                      NodeResourcesFit, VolumeBinding, InterPodAffinity, BalancedAllocation,
+                                      NodeBusyness, DefaultPreemption, DefaultBinder)}

@@ -21,13 +21,6 @@ def _categories(info: KindInfo) -> list[str]:
     return ["all"] if info.kind in _ALL_CATEGORY else []
 
 
-def has_scale(info: KindInfo) -> bool:
-    """Kinds whose spec has replicas and a selector serve the scale subresource."""
-    spec = info.message.DESCRIPTOR.fields_by_name.get("spec")
-    fields = spec.message_type.fields_by_name if spec is not None and spec.message_type else {}
-    return "replicas" in fields and "selector" in fields
-
-
 def group_versions() -> dict[str, list[str]]:
     """Each group's versions, the stored ones first (the first is the preferred version)."""
     out: dict[str, list[str]] = {}
@@ -73,7 +66,7 @@ def _resource(info: KindInfo) -> list[dict]:
     sub = {"singularName": "", "namespaced": info.namespaced, "kind": info.kind, "verbs": ["get", "patch", "update"]}
     if info.has_status:
         subs.append(dict(sub, name=f"{info.plural}/status"))
-    if has_scale(info):
+    if info.has_scale:
         subs.append(dict(sub, name=f"{info.plural}/scale", group="autoscaling", version="v1", kind="Scale"))
     if info.kind == "Pod":
         subs.append(dict(sub, name="pods/log", verbs=["get"]))

@@ -13,14 +13,13 @@ from minik8s.api import codec
 from minik8s.api.errors import ApiError, BadRequest, Conflict, NotFound
 from minik8s.api.kinds import KINDS
 
-from apiserver.authorizer import Authorizer
+from apiserver.auth import authorize_write, node_pod_check
 from apiserver.eviction import evict
-from apiserver.node_authorizer import node_write_check
 from apiserver.registry import Registry
 from apiserver.rest import patch as patches, tables
-from apiserver.rest.discovery import has_scale
 from apiserver.rest.status import CODES, SUCCESS, RestError, response, status
 from apiserver.rest.target import Target, decode_object, parse_body, to_json
+from apiserver.scale import get_scale, update_scale
 from apiserver.server import _selectors
 
 CONFLICT_RETRIES = 5
@@ -43,9 +42,8 @@ def _bool(request, name: str) -> bool:
 
 
 class Objects:
-    def __init__(self, registry: Registry, authz: Authorizer):
+    def __init__(self, registry: Registry):
         self.registry = registry
-        self.authz = authz
 
     # ---------------------------------------------------------------- reads
     def get(self, request, t: Target) -> web.Response:
@@ -83,9 +81,9 @@ class Objects:
         obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")),
                             version=t.version)
         _namespace_matches(t, obj)
-        self.authz.check(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
+        authorize_write(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
         raw = await self.registry.create(t.info, obj, dry_run=_dry_run(request),
-                                         check=node_write_check(ident, "create"))
+                                         check=node_pod_check(ident, "create"))
         return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
                             content_type="application/json")
 
@@ -97,8 +95,8 @@ class Objects:
             raise BadRequest(f"the name of the object ({obj.metadata.name}) does not match the name on the URL "
                              f"({t.name})")
         status = t.subresource == "status"
-        self.authz.check(ident, "update", t.info.kind, t.namespace or "default", t.name, t.subresource)
-        raw = await self.registry.update(t.info, obj, status=status, check=node_write_check(ident, "update"),
+        authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, t.subresource)
+        raw = await self.registry.update(t.info, obj, status=status, check=node_pod_check(ident, "update"),
                                          dry_run=_dry_run(request))
         return dumps(to_json(t.info, raw, t.version))
 
@@ -106,7 +104,7 @@ class Objects:
         kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
         body = parse_body(await request.read(), "application/yaml" if kind_of_patch == patches.APPLY else "application/json")
         status = t.subresource == "status"
-        self.authz.check(ident, "patch", t.info.kind, t.namespace or "default", t.name, t.subresource)
+        authorize_write(ident, "patch", t.info.kind, t.namespace or "default", t.name, t.subresource)
         dry_run = _dry_run(request)
         if kind_of_patch == patches.APPLY:
             if not request.query.get("fieldManager"):
@@ -116,7 +114,7 @@ class Objects:
             except NotFound:
                 obj = decode_object(t.info, body, version=t.version)
                 _namespace_matches(t, obj)
-                raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_write_check(ident, "create"))
+                raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_pod_check(ident, "create"))
                 return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
                                     content_type="application/json")
         raw = await self._patch(t, ident, lambda cur: patches.apply_patch(kind_of_patch, cur, body), status, dry_run)
@@ -136,7 +134,7 @@ class Objects:
                 obj.metadata.resourceVersion = str(cur.rv)
             try:
                 return await self.registry.update(t.info, obj, status=status, dry_run=dry_run,
-                                                  check=node_write_check(ident, "update"))
+                                                  check=node_pod_check(ident, "update"))
             except Conflict:
                 if pinned or attempt + 1 == CONFLICT_RETRIES:
                     raise
@@ -158,68 +156,46 @@ class Objects:
         pre = opts.get("preconditions") or {}
         preconditions = SimpleNamespace(uid=pre.get("uid", ""), resourceVersion=pre.get("resourceVersion", "")) \
             if isinstance(pre, dict) and pre else None
-        self.authz.check(ident, "delete", t.info.kind, t.namespace or "default", t.name)
+        authorize_write(ident, "delete", t.info.kind, t.namespace or "default", t.name)
         if _dry_run(request) or opts.get("dryRun"):
             return dumps(to_json(t.info, self.registry.get(t.info, t.namespace, t.name).raw, t.version))
         raw = await self.registry.delete(t.info, t.namespace, t.name, grace=grace, propagation=str(propagation),
-                                         preconditions=preconditions, check=node_write_check(ident, "delete"))
+                                         preconditions=preconditions, check=node_pod_check(ident, "delete"))
         return dumps(to_json(t.info, raw, t.version))
 
     async def delete_collection(self, request, t: Target, ident) -> web.Response:
         q = request.query
         ls, fs = _selectors(t.info.kind, q.get("labelSelector", ""), q.get("fieldSelector", ""))
         for rec in self.registry.list(t.info, t.namespace, ls, fs):
-            self.authz.check(ident, "delete", t.info.kind, rec.namespace or "default", rec.name)
+            authorize_write(ident, "delete", t.info.kind, rec.namespace or "default", rec.name)
             try:
-                await self.registry.delete(t.info, rec.namespace, rec.name, check=node_write_check(ident, "delete"))
+                await self.registry.delete(t.info, rec.namespace, rec.name, check=node_pod_check(ident, "delete"))
             except NotFound:
                 pass
         return dumps(SUCCESS)
 
     # ---------------------------------------------------------------- scale, binding, eviction
-    def _scale(self, t: Target) -> tuple[dict, bytes]:
-        rec = self.registry.get(t.info, t.namespace, t.name)
-        obj = to_json(t.info, rec.raw, t.version)
-        meta = obj["metadata"]
-        sel = obj.get("spec", {}).get("selector", {})
-        text = ",".join([f"{k}={v}" for k, v in sel.get("matchLabels", {}).items()] +
-                        [f"{e['key']} {e['operator'].lower()} ({','.join(e.get('values', []))})"
-                         for e in sel.get("matchExpressions", [])])
-        scale = {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                                   "creationTimestamp") if k in meta},
-                 "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
-                 "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": text}}
-        return scale, rec.raw
-
     async def scale(self, request, t: Target, ident) -> web.Response:
-        if not has_scale(t.info):
-            raise NotFound(f"the server could not find the requested resource")
+        """GET, PUT or PATCH an autoscaling/v1 Scale (apiserver/scale.py, as gRPC's GetScale/UpdateScale)."""
+        current = codec.to_dict(get_scale(self.registry, t.info, t.namespace, t.name))
         if request.method == "GET":
-            return dumps(self._scale(t)[0])
-        self.authz.check(ident, "update", t.info.kind, t.namespace or "default", t.name, "scale")
+            return dumps(current)
+        authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, "scale")
         raw_body = await request.read()
         if request.method == "PUT":
-            body = parse_body(raw_body, request.headers.get("Content-Type", ""))
-            change = lambda scale: body  # noqa: E731
+            wanted = parse_body(raw_body, request.headers.get("Content-Type", ""))
         else:
             kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
-            body = parse_body(raw_body, "application/json")
-            change = lambda scale: patches.apply_patch(kind_of_patch, scale, body)  # noqa: E731
-        scale, _ = self._scale(t)
-        wanted = change(scale)
+            wanted = patches.apply_patch(kind_of_patch, current, parse_body(raw_body, "application/json"))
         replicas = wanted.get("spec", {}).get("replicas") if isinstance(wanted, dict) else None
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             raise BadRequest("a Scale needs spec.replicas, an integer")
-        pinned_rv = (wanted.get("metadata") or {}).get("resourceVersion")
-
-        def set_replicas(cur: dict) -> dict:
-            if pinned_rv and pinned_rv != cur["metadata"]["resourceVersion"]:
-                cur["metadata"]["resourceVersion"] = pinned_rv
-            cur.setdefault("spec", {})["replicas"] = replicas
-            return cur
-        await self._patch(t, ident, set_replicas, False, _dry_run(request))
-        return dumps(self._scale(t)[0])
+        pinned = (wanted.get("metadata") or {}).get("resourceVersion") or ""
+        if request.method == "PATCH" and pinned == current["metadata"].get("resourceVersion"):
+            pinned = ""                       # a patch that leaves it as read does not pin it
+        scale = await update_scale(self.registry, t.info, t.namespace, t.name, replicas, str(pinned),
+                                   dry_run=_dry_run(request), check=node_pod_check(ident, "update"))
+        return dumps(codec.to_dict(scale))
 
     async def binding(self, request, t: Target, ident) -> web.Response:
         if t.info.kind != "Pod" or request.method != "POST":
@@ -228,7 +204,7 @@ class Objects:
         target = body.get("target") if isinstance(body, dict) else None
         if not isinstance(target, dict) or not target.get("name"):
             raise BadRequest("a Binding needs target.name, the node")
-        self.authz.check(ident, "create", "Binding", t.namespace or "default", t.name)
+        authorize_write(ident, "create", "Binding", t.namespace or "default", t.name)
         meta = body.get("metadata") or {}
         await self.registry.bind(t.namespace, t.name, str(target["name"]), uid=str(meta.get("uid", "")),
                                  annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
@@ -257,9 +233,9 @@ class Objects:
         pre = opts.get("preconditions") or {}
         preconditions = SimpleNamespace(uid=str(pre.get("uid", "")), resourceVersion=str(pre.get("resourceVersion", ""))) \
             if isinstance(pre, dict) and pre else None
-        self.authz.check(ident, "create", "Pod", t.namespace or "default", t.name, "eviction")
+        authorize_write(ident, "create", "Pod", t.namespace or "default", t.name, "eviction")
         try:
-            await evict(self.registry, t.namespace, t.name, grace, preconditions, check=node_write_check(ident, "delete"))
+            await evict(self.registry, t.namespace, t.name, grace, preconditions, check=node_pod_check(ident, "delete"))
         except ApiError as e:
             if not e.causes or e.reason not in CODES:
                 raise

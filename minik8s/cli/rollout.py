@@ -175,22 +175,20 @@ def cmd_scale(args) -> int:
     client = client_for(args)
     failed = False
     for info, ns, name in _targets(args, args.resources, client):
-        if info.kind not in ("Deployment", "ReplicaSet", "StatefulSet"):
+        if not info.has_scale:
             report(f'error: no scaler has been implemented for {{"{info.group}" "{info.kind}"}}')
             failed = True
             continue
-        try:
-            cur = client.get(info, name, ns)
-            have = cur.spec.replicas if cur.spec.HasField("replicas") else 1
-            if args.current_replicas >= 0 and have != args.current_replicas:
-                report(f"error: Expected replicas to be {args.current_replicas}, was {have}")
-                failed = True
-                continue
-            patch = {"spec": {"replicas": args.replicas}}
-            rv = args.resource_version or (cur.metadata.resourceVersion if args.current_replicas >= 0 else "")
-            if rv:
-                patch["metadata"] = {"resourceVersion": rv}
-            client.patch(info, name, patch, ns)
+        try:                                       # through the scale subresource, as kubectl
+            rv = args.resource_version
+            if args.current_replicas >= 0:
+                cur = client.get_scale(info, name, ns)
+                if cur.spec.replicas != args.current_replicas:
+                    report(f"error: Expected replicas to be {args.current_replicas}, was {cur.spec.replicas}")
+                    failed = True
+                    continue
+                rv = rv or cur.metadata.resourceVersion
+            client.update_scale(info, name, args.replicas, ns, resource_version=rv)
         except ApiError as e:
             report(api_error_line(e))
             failed = True

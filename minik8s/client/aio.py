@@ -104,6 +104,16 @@ class AsyncClient:
         return self._obj(await self._call("Evict", t.evict_request(namespace, name, grace_period,
                                                                    preconditions)))
 
+    async def get_scale(self, kind, name: str, namespace: str | None = None):
+        """The scale subresource of a Deployment, ReplicaSet or StatefulSet (an autoscaling/v1 Scale)."""
+        return t.scale(await self._call("GetScale", t.get_scale_request(kind, name, namespace)))
+
+    async def update_scale(self, kind, name: str, replicas: int, namespace: str | None = None,
+                           resource_version: str = "", dry_run: bool = False):
+        """Set spec.replicas through the scale subresource; a resource_version must be the current one."""
+        return t.scale(await self._call("UpdateScale", t.update_scale_request(kind, name, namespace, replicas,
+                                                                               resource_version, dry_run)))
+
     async def version(self) -> api_pb2.VersionResponse:
         return await self._call("Version", api_pb2.VersionRequest())
 

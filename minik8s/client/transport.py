@@ -15,7 +15,7 @@ import grpc
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Expired, Forbidden, Invalid,
                                 NotFound, TooLarge, TooManyRequests, Unauthenticated, Unavailable)
 from minik8s.api.kinds import KindInfo, for_message, lookup
-from minik8s.api.pb import api_pb2
+from minik8s.api.pb import api_pb2, autoscaling_pb2
 
 SERVICE = "/minik8s.api.API/"
 _METHODS = {
@@ -28,6 +28,8 @@ _METHODS = {
     "Delete": (api_pb2.DeleteRequest, api_pb2.ObjectResponse),
     "Bind": (api_pb2.BindRequest, api_pb2.ObjectResponse),
     "Evict": (api_pb2.EvictRequest, api_pb2.ObjectResponse),
+    "GetScale": (api_pb2.GetRequest, api_pb2.ObjectResponse),
+    "UpdateScale": (api_pb2.UpdateScaleRequest, api_pb2.ObjectResponse),
     "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
     "AppendLogs": (api_pb2.AppendLogsRequest, api_pb2.AppendLogsResponse),
     "ListLogStreams": (api_pb2.ListLogStreamsRequest, api_pb2.ListLogStreamsResponse),
@@ -154,6 +156,21 @@ def delete_request(info, name, namespace, grace_period, propagation_policy, prec
         req.preconditions.uid = preconditions.get("uid", "")
         req.preconditions.resourceVersion = preconditions.get("resourceVersion", "")
     return req
+
+
+def get_scale_request(kind, name, namespace) -> api_pb2.GetRequest:
+    info = kind_info(kind)
+    return api_pb2.GetRequest(kind=info.kind, namespace=namespace_of(info, namespace), name=name)
+
+
+def update_scale_request(kind, name, namespace, replicas, resource_version, dry_run) -> api_pb2.UpdateScaleRequest:
+    info = kind_info(kind)
+    return api_pb2.UpdateScaleRequest(kind=info.kind, namespace=namespace_of(info, namespace), name=name,
+                                      replicas=replicas, resourceVersion=resource_version, dryRun=dry_run)
+
+
+def scale(resp: api_pb2.ObjectResponse) -> autoscaling_pb2.Scale:
+    return autoscaling_pb2.Scale.FromString(resp.object)
 
 
 def evict_request(namespace, name, grace_period, preconditions):

@@ -70,6 +70,13 @@ class KindInfo:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def has_scale(self) -> bool:
+        """Whether the kind serves the scale subresource: namespaced, its spec has replicas and a selector."""
+        spec = self.message.DESCRIPTOR.fields_by_name.get("spec")
+        fields = spec.message_type.fields_by_name if spec is not None and spec.message_type else {}
+        return self.namespaced and "replicas" in fields and "selector" in fields
+
+    @property
     def singular(self) -> str:
         return self.kind.lower()
 

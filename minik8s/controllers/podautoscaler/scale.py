@@ -1,17 +1,15 @@
-"""The HPA's view of its target's scale (upstream's autoscaling/v1 Scale: spec.replicas,
-status.replicas, status.selector as a string), read from and written to any namespaced kind whose
-spec has `replicas` and `selector` (Deployment, ReplicaSet, ...).
+"""The HPA's view of its target's scale, read and written through the scale subresource (the
+API's GetScale and UpdateScale, upstream's autoscaling/v1 Scale: spec.replicas, status.replicas,
+status.selector as a string) of any kind that serves it (Deployment, ReplicaSet, StatefulSet).
 
-`get_scale` and `set_scale` are the only places that touch the target, so that they can move to a
-scale subresource without the controller noticing. `set_scale` writes spec.replicas with an update
-that carries the resourceVersion it read, re-reading and retrying on a conflict."""
+`set_scale` writes with the resourceVersion it read, reading the scale again and retrying on a
+conflict, as the target's own controller may have written its status in between."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from minik8s.api import kinds, selectors
-from minik8s.api.errors import Conflict, NotFound
-from minik8s.client.informer import copy
+from minik8s.api import kinds
+from minik8s.api.errors import Conflict
 
 SET_SCALE_RETRIES = 5         # client-go retry.DefaultRetry steps
 
@@ -22,58 +20,45 @@ class ScaleError(Exception):
 
 @dataclass
 class Scale:
-    target: object            # the target object as read, carrying its resourceVersion
+    kind: str                 # the target's kind
+    namespace: str
+    name: str
+    resource_version: str     # the target's, as read
     spec_replicas: int
     status_replicas: int
     selector: str             # "app=web,tier=fe"; "" when the target has none
 
 
-def _scalable_kind(api_version: str, kind: str):
+def _target_kind(api_version: str, kind: str) -> str:
+    """upstream's REST mapping of the reference: the kind in the apiVersion's group."""
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     info = kinds.KINDS.get(kind)
     if info is None or info.group != group:
         raise ScaleError(f"unable to determine resource for scale target reference: "
                          f'no matches for kind "{kind}" in group "{group}"')
-    spec = info.message.DESCRIPTOR.fields_by_name.get("spec")
-    fields = spec.message_type.fields_by_name if spec is not None and spec.message_type else {}
-    if "replicas" not in fields or "selector" not in fields or not info.namespaced:
-        raise ScaleError(f"{info.plural}.{info.group or 'core'} has no scale subresource: "
-                         f"the server could not find the requested resource")
-    return info
+    return info.kind
 
 
-def scale_of(obj) -> Scale:
-    spec = obj.spec
-    replicas = spec.replicas if spec.HasField("replicas") else 1
-    selector = ""
-    if spec.HasField("selector"):
-        try:
-            selector = str(selectors.from_label_selector_obj(spec.selector))
-        except selectors.SelectorError:
-            selector = ""
-    return Scale(obj, replicas, obj.status.replicas, selector)
+def _scale(kind: str, scale) -> Scale:
+    m = scale.metadata
+    return Scale(kind, m.namespace, m.name, m.resourceVersion, scale.spec.replicas, scale.status.replicas,
+                 scale.status.selector)
 
 
 async def get_scale(client, namespace: str, ref) -> Scale:
-    info = _scalable_kind(ref.apiVersion, ref.kind)
-    try:
-        obj = await client.get(info.kind, ref.name, namespace)
-    except NotFound:
-        raise ScaleError(f'{info.plural}.{info.group or "core"} "{ref.name}" not found') from None
-    return scale_of(obj)
+    kind = _target_kind(ref.apiVersion, ref.kind)
+    return _scale(kind, await client.get_scale(kind, ref.name, namespace))
 
 
 async def set_scale(client, scale: Scale, replicas: int) -> Scale:
     """Write `replicas` into the target's spec.replicas; on a conflict read it again and retry."""
-    obj = copy(scale.target)
-    kind = kinds.for_message(obj).kind
-    attempt = 1
-    while True:
-        obj.spec.replicas = replicas
+    rv = scale.resource_version
+    for attempt in range(1, SET_SCALE_RETRIES + 1):
         try:
-            return scale_of(await client.update(obj))
+            return _scale(scale.kind, await client.update_scale(scale.kind, scale.name, replicas, scale.namespace,
+                                                                resource_version=rv))
         except Conflict:
             if attempt == SET_SCALE_RETRIES:
                 raise
-            attempt += 1
-            obj = await client.get(kind, obj.metadata.name, obj.metadata.namespace)
+            rv = (await client.get_scale(scale.kind, scale.name, scale.namespace)).metadata.resourceVersion
+    raise AssertionError("unreachable")

@@ -12,7 +12,14 @@
   (upstream's "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady
   message:..." when it cannot; the kubelet starts no pod outside the host network meanwhile), and the
   pressure conditions as the eviction manager finds them (MemoryPressure True, KubeletHasInsufficientMemory;
-  DiskPressure True, KubeletHasDiskPressure; each turn with upstream's NodeHas... event)."""
+  DiskPressure True, KubeletHasDiskPressure; each turn with upstream's NodeHas... event).
+
+The Node last written is the kubelet's cache of it, so a quiet tick costs no request. A kubelet that
+went silent (stalled, or cut off from the API server: a heartbeat a whole period late, or one that
+failed) cannot trust that cache: the node lifecycle controller may have set its conditions Unknown
+meanwhile, and a status equal to the cached one would not be written before the report period (5 min)
+ran out, leaving the node NotReady. So after a silence the next status tick reads the Node again and
+posts Ready within nodeStatusUpdatePeriod of the recovery."""
 from __future__ import annotations
 
 import logging
@@ -105,6 +112,8 @@ class NodeStatusManager:
         self._runtime_version = ""
         self._lease: coordination_pb2.Lease | None = None
         self._network_error: str | None = None
+        self._last_heartbeat: float | None = None     # monotonic time of the last lease renewal or status tick
+        self._silent = False                          # a heartbeat was missed: the cached Node may be stale
 
     # ------------------------------------------------------------------ what the node is
     def capacity(self) -> dict[str, str]:
@@ -250,8 +259,8 @@ class NodeStatusManager:
 
     async def update_status(self, force: bool = False) -> None:
         """Write the Node's status if it changed, or if the report period has passed (or `force`).
-        The Node last written is the cache; it is read again only when a write conflicts."""
-        node = self.node
+        The Node last written is the cache; it is read again when a write conflicts or after a silence."""
+        node = None if self._silent else self.node
         for _ in range(3):
             if node is None:
                 try:
@@ -262,6 +271,7 @@ class NodeStatusManager:
             status = await self.desired_status(node.status)
             due = force or self.clock.monotonic() - self._last_report >= self.settings.node_status_report_period
             if not due and _same_status(status, node.status):
+                self.node, self._silent = node, False
                 return
             out = core_pb2.Node()
             out.CopyFrom(node)
@@ -272,6 +282,7 @@ class NodeStatusManager:
                 node = None
                 continue
             self._last_report = self.clock.monotonic()
+            self._silent = False
             self._ready_event(node.status, status)
             self._pressure_events(node.status, status)
             return
@@ -297,12 +308,28 @@ class NodeStatusManager:
                 what = PRESSURE_CONDITIONS[c.type][c.status == "True"][2]
                 self.event(what, f"Node {self.name} status is now: {what}")
 
+    def _heartbeat(self, ok: bool = True) -> None:
+        """Note a heartbeat (a lease renewal or a status tick); one that failed, or came a whole period
+        late, means the kubelet was silent and its cached Node may be stale."""
+        now = self.clock.monotonic()
+        gap = now - self._last_heartbeat if self._last_heartbeat is not None else 0.0
+        # heartbeats come at least every min(renew, update) period; twice that is a missed one
+        if not ok or gap > 2 * min(self.settings.lease_renew_period, self.settings.node_status_update_period):
+            if not self._silent:
+                log.info("node %s: heartbeat %s; reading the Node again", self.name,
+                         "failed" if not ok else f"late by {gap:.1f}s")
+            self._silent = True
+        if ok:
+            self._last_heartbeat = now
+
     async def status_loop(self) -> None:
         while True:
             await self.clock.sleep(self.settings.node_status_update_period)
+            self._heartbeat()
             try:
                 await self.update_status()
             except Exception as e:
+                self._heartbeat(ok=False)
                 log.warning("node status update failed: %s", e)
 
     # ------------------------------------------------------------------ the lease
@@ -341,10 +368,12 @@ class NodeStatusManager:
             for _ in range(2):          # a conflict drops the cached Lease: read it and go again
                 try:
                     await self.renew_lease()
+                    self._heartbeat()
                     break
                 except (Conflict, NotFound):
                     continue
                 except Exception as e:
+                    self._heartbeat(ok=False)
                     log.warning("lease renewal failed: %s", e)
                     break
             await self.clock.sleep(self.settings.lease_renew_period)

@@ -45,5 +45,5 @@ def cmd_nodegroups(args) -> int:
                      (g.get("scaleUp") or {}).get("status", ""), str((g.get("scaleDown") or {}).get("candidates", 0)),
                      g.get("lastDecision") or "<none>"])
     print(render_table(["NAME", "MIN", "MAX", "CURRENT", "READY", "TARGET", "SCALE-UP", "CANDIDATES",
-                        "LAST DECISION"], rows), end="")
+                        "LAST DECISION"], rows))
     return 0

@@ -19,9 +19,12 @@ from minik8s.client.home import is_loopback
 from minik8s.client.transport import status_code, trailing_metadata
 
 from apiserver import strategy
-from apiserver.auth import Identity, TokenAuthenticator, authorize_read, authorize_write, node_pod_check
+from apiserver import bootstrap_policy
+from apiserver.auth import Identity, TokenAuthenticator
+from apiserver.authorizer import Attributes, Authorizer
 from apiserver.eviction import evict
 from apiserver.logarchive import LogArchive, authorize_append, stream_key
+from apiserver.node_authorizer import node_write_check
 from apiserver.registry import Registry
 from apiserver.scale import get_scale, update_scale
 from apiserver.tunnel import TunnelRegistry
@@ -96,8 +99,10 @@ def pod_container(registry: Registry, namespace: str, name: str, container: str)
 
 class APIService:
     def __init__(self, registry: Registry, auth: TokenAuthenticator, bookmark_interval: float = 60.0,
-                 tunnels: TunnelRegistry | None = None, archive: LogArchive | None = None):
+                 tunnels: TunnelRegistry | None = None, archive: LogArchive | None = None,
+                 authorizer: Authorizer | None = None):
         self.registry = registry
+        self.authz = authorizer or Authorizer(registry)
         self.archive = archive
         self.auth = auth
         self.bookmark_interval = bookmark_interval
@@ -111,22 +116,22 @@ class APIService:
         ident = self._ident(context)
         info = _kind(req.kind)
         obj = _decode(info, req.object)
-        authorize_write(ident, "create", info.kind, obj.metadata.namespace or "default", obj.metadata.name)
-        raw = await self.registry.create(info, obj, dry_run=req.dryRun, check=node_pod_check(ident, "create"))
+        self.authz.check(ident, "create", info.kind, obj.metadata.namespace or "default", obj.metadata.name)
+        raw = await self.registry.create(info, obj, dry_run=req.dryRun, check=node_write_check(ident, "create"))
         return api_pb2.ObjectResponse(kind=info.kind, object=raw)
 
     @_rpc
     async def Get(self, req, context):
         ident = self._ident(context)
         info = _kind(req.kind)
-        authorize_read(ident, self.registry, "get", info.kind, req.namespace, req.name)
+        self.authz.check(ident, "get", info.kind, req.namespace, req.name)
         return api_pb2.ObjectResponse(kind=info.kind, object=self.registry.get(info, req.namespace, req.name).raw)
 
     @_rpc
     async def List(self, req, context):
         ident = self._ident(context)
         info = _kind(req.kind)
-        authorize_read(ident, self.registry, "list", info.kind, req.namespace, field_selector=req.fieldSelector)
+        self.authz.check(ident, "list", info.kind, req.namespace, field_selector=req.fieldSelector)
         ls, fs = _selectors(info.kind, req.labelSelector, req.fieldSelector)
         recs = self.registry.list(info, req.namespace if info.namespaced else "", ls, fs)
         head = field_bytes(1, info.kind.encode()) + field_bytes(2, str(self.registry.rv).encode())
@@ -136,9 +141,9 @@ class APIService:
         ident = self._ident(context)
         info = _kind(req.kind)
         obj = _decode(info, req.object)
-        authorize_write(ident, "update", info.kind, obj.metadata.namespace or "default", obj.metadata.name,
+        self.authz.check(ident, "update", info.kind, obj.metadata.namespace or "default", obj.metadata.name,
                         "status" if status else "")
-        raw = await self.registry.update(info, obj, status=status, check=node_pod_check(ident, "update"),
+        raw = await self.registry.update(info, obj, status=status, check=node_write_check(ident, "update"),
                                          dry_run=req.dryRun)
         return api_pb2.ObjectResponse(kind=info.kind, object=raw)
 
@@ -156,28 +161,28 @@ class APIService:
         info = _kind(req.kind)
         if req.patchType not in ("", "merge"):
             raise BadRequest(f'unsupported patch type "{req.patchType}": only "merge" is supported')
-        authorize_write(ident, "patch", info.kind, req.namespace or "default", req.name,
+        self.authz.check(ident, "patch", info.kind, req.namespace or "default", req.name,
                         "status" if req.status else "")
         raw = await self.registry.patch(info, req.namespace, req.name, req.patch, status=req.status,
-                                        check=node_pod_check(ident, "update"))
+                                        check=node_write_check(ident, "update"))
         return api_pb2.ObjectResponse(kind=info.kind, object=raw)
 
     @_rpc
     async def Delete(self, req, context):
         ident = self._ident(context)
         info = _kind(req.kind)
-        authorize_write(ident, "delete", info.kind, req.namespace or "default", req.name)
+        self.authz.check(ident, "delete", info.kind, req.namespace or "default", req.name)
         grace = req.gracePeriodSeconds if req.HasField("gracePeriodSeconds") else None
         raw = await self.registry.delete(info, req.namespace, req.name, grace=grace,
                                          propagation=req.propagationPolicy,
                                          preconditions=req.preconditions if req.HasField("preconditions") else None,
-                                         check=node_pod_check(ident, "delete"))
+                                         check=node_write_check(ident, "delete"))
         return api_pb2.ObjectResponse(kind=info.kind, object=raw)
 
     @_rpc
     async def Bind(self, req, context):
         ident = self._ident(context)
-        authorize_write(ident, "create", "Binding", req.namespace or "default", req.name)
+        self.authz.check(ident, "create", "Binding", req.namespace or "default", req.name)
         raw = await self.registry.bind(req.namespace, req.name, req.nodeName, req.uid,
                                        annotations=dict(req.annotations))
         return api_pb2.ObjectResponse(kind="Pod", object=raw)
@@ -185,18 +190,18 @@ class APIService:
     @_rpc
     async def Evict(self, req, context):
         ident = self._ident(context)
-        authorize_write(ident, "create", "Pod", req.namespace or "default", req.name, "eviction")
+        self.authz.check(ident, "create", "Pod", req.namespace or "default", req.name, "eviction")
         grace = req.gracePeriodSeconds if req.HasField("gracePeriodSeconds") else None
         raw = await evict(self.registry, req.namespace, req.name, grace,
                           req.preconditions if req.HasField("preconditions") else None,
-                          check=node_pod_check(ident, "delete"))
+                          check=node_write_check(ident, "delete"))
         return api_pb2.ObjectResponse(kind="Pod", object=raw)
 
     @_rpc
     async def GetScale(self, req, context):
         ident = self._ident(context)
         info = _kind(req.kind)
-        authorize_read(ident, self.registry, "get", info.kind, req.namespace, req.name)
+        self.authz.check(ident, "get", info.kind, req.namespace, req.name)
         scale = get_scale(self.registry, info, req.namespace, req.name)
         return api_pb2.ObjectResponse(kind="Scale", object=scale.SerializeToString())
 
@@ -204,9 +209,9 @@ class APIService:
     async def UpdateScale(self, req, context):
         ident = self._ident(context)
         info = _kind(req.kind)
-        authorize_write(ident, "update", info.kind, req.namespace or "default", req.name, "scale")
+        self.authz.check(ident, "update", info.kind, req.namespace or "default", req.name, "scale")
         scale = await update_scale(self.registry, info, req.namespace, req.name, req.replicas, req.resourceVersion,
-                                   dry_run=req.dryRun, check=node_pod_check(ident, "update"))
+                                   dry_run=req.dryRun, check=node_write_check(ident, "update"))
         return api_pb2.ObjectResponse(kind="Scale", object=scale.SerializeToString())
 
     @_rpc
@@ -219,7 +224,7 @@ class APIService:
         try:
             ident = self._ident(context)
             info = _kind(req.kind)
-            authorize_read(ident, self.registry, "watch", info.kind, req.namespace,
+            self.authz.check(ident, "watch", info.kind, req.namespace,
                            field_selector=req.fieldSelector)
             ls, fs = _selectors(info.kind, req.labelSelector, req.fieldSelector)
             rv = req.resourceVersion
@@ -270,7 +275,8 @@ class APIService:
 
     async def Logs(self, req, context):
         try:
-            self._ident(context)
+            ident = self._ident(context)
+            self.authz.check(ident, "get", "Pod", req.namespace or "default", req.name, "log")
             pod, req.container = self._pod_container(req.namespace, req.name, req.container)
             req.namespace = pod.metadata.namespace
             t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(logs=req))
@@ -299,9 +305,8 @@ class APIService:
     async def Exec(self, request_iterator, context):
         try:
             ident = self._ident(context)
-            if not ident.privileged:
-                raise Forbidden(f'User "{ident.user}" cannot create resource "pods/exec"')
             first = await anext(aiter(request_iterator))
+            self.authz.check(ident, "create", "Pod", first.namespace or "default", first.name, "exec")
             pod, first.container = self._pod_container(first.namespace, first.name, first.container)
             first.namespace = pod.metadata.namespace
             t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(exec=first))
@@ -380,7 +385,8 @@ class APIService:
 
     @_rpc
     async def ListLogStreams(self, req, context):
-        self._ident(context)
+        ident = self._ident(context)
+        self.authz.authorize(ident, Attributes("list", "", "pods", "log", req.namespace, req.pod))
         archive = self._log_archive()
         ls, _ = _selectors("Pod", req.labelSelector, "")
         return api_pb2.ListLogStreamsResponse(
@@ -389,9 +395,10 @@ class APIService:
 
     async def ReadLogs(self, req, context):
         try:
-            self._ident(context)
+            ident = self._ident(context)
             archive = self._log_archive()
             key = stream_key(req.key)
+            self.authz.check(ident, "get", "Pod", key[0] or "default", key[1], "log")
             since = archive.clock.now() - req.sinceSeconds if req.HasField("sinceSeconds") else None
 
             def pod_done() -> bool:
@@ -459,13 +466,14 @@ async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "12
                 tls_cert: str | None = None, tls_key: str | None = None,
                 bookmark_interval: float = 60.0,
                 tunnels: TunnelRegistry | None = None,
-                archive: LogArchive | None = None) -> tuple[grpc.aio.Server, int]:
+                archive: LogArchive | None = None,
+                authorizer: Authorizer | None = None) -> tuple[grpc.aio.Server, int]:
     """Start serving; returns the server and the bound port. Off loopback, TLS is required. `tunnels`
     is shared with the REST front end, so either reaches the kubelets' tunnels."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                                       ("grpc.max_send_message_length", 512 * 1024 * 1024),
                                       ("grpc.so_reuseport", 0)])
-    svc = APIService(registry, auth, bookmark_interval, tunnels, archive)
+    svc = APIService(registry, auth, bookmark_interval, tunnels, archive, authorizer)
     server.add_generic_rpc_handlers((_handlers(svc),))
     target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
     if tls_cert and tls_key:
@@ -477,6 +485,7 @@ async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "12
     else:
         bound = server.add_insecure_port(target)
     await registry.start()
+    await bootstrap_policy.reconcile(registry)
     if archive is not None:
         await archive.start()
     await server.start()

@@ -13,8 +13,9 @@ from minik8s.api import codec
 from minik8s.api.errors import ApiError, BadRequest, Conflict, NotFound
 from minik8s.api.kinds import KINDS
 
-from apiserver.auth import authorize_write, node_pod_check
+from apiserver.authorizer import Authorizer
 from apiserver.eviction import evict
+from apiserver.node_authorizer import node_write_check
 from apiserver.registry import Registry
 from apiserver.rest import patch as patches, tables
 from apiserver.rest.status import CODES, SUCCESS, RestError, response, status
@@ -42,8 +43,9 @@ def _bool(request, name: str) -> bool:
 
 
 class Objects:
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, authz: Authorizer):
         self.registry = registry
+        self.authz = authz
 
     # ---------------------------------------------------------------- reads
     def get(self, request, t: Target) -> web.Response:
@@ -81,9 +83,9 @@ class Objects:
         obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")),
                             version=t.version)
         _namespace_matches(t, obj)
-        authorize_write(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
+        self.authz.check(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
         raw = await self.registry.create(t.info, obj, dry_run=_dry_run(request),
-                                         check=node_pod_check(ident, "create"))
+                                         check=node_write_check(ident, "create"))
         return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
                             content_type="application/json")
 
@@ -95,8 +97,8 @@ class Objects:
             raise BadRequest(f"the name of the object ({obj.metadata.name}) does not match the name on the URL "
                              f"({t.name})")
         status = t.subresource == "status"
-        authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, t.subresource)
-        raw = await self.registry.update(t.info, obj, status=status, check=node_pod_check(ident, "update"),
+        self.authz.check(ident, "update", t.info.kind, t.namespace or "default", t.name, t.subresource)
+        raw = await self.registry.update(t.info, obj, status=status, check=node_write_check(ident, "update"),
                                          dry_run=_dry_run(request))
         return dumps(to_json(t.info, raw, t.version))
 
@@ -104,7 +106,7 @@ class Objects:
         kind_of_patch = patches.content_type(request.headers.get("Content-Type", ""))
         body = parse_body(await request.read(), "application/yaml" if kind_of_patch == patches.APPLY else "application/json")
         status = t.subresource == "status"
-        authorize_write(ident, "patch", t.info.kind, t.namespace or "default", t.name, t.subresource)
+        self.authz.check(ident, "patch", t.info.kind, t.namespace or "default", t.name, t.subresource)
         dry_run = _dry_run(request)
         if kind_of_patch == patches.APPLY:
             if not request.query.get("fieldManager"):
@@ -114,7 +116,7 @@ class Objects:
             except NotFound:
                 obj = decode_object(t.info, body, version=t.version)
                 _namespace_matches(t, obj)
-                raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_pod_check(ident, "create"))
+                raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_write_check(ident, "create"))
                 return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
                                     content_type="application/json")
         raw = await self._patch(t, ident, lambda cur: patches.apply_patch(kind_of_patch, cur, body), status, dry_run)
@@ -134,7 +136,7 @@ class Objects:
                 obj.metadata.resourceVersion = str(cur.rv)
             try:
                 return await self.registry.update(t.info, obj, status=status, dry_run=dry_run,
-                                                  check=node_pod_check(ident, "update"))
+                                                  check=node_write_check(ident, "update"))
             except Conflict:
                 if pinned or attempt + 1 == CONFLICT_RETRIES:
                     raise
@@ -156,20 +158,20 @@ class Objects:
         pre = opts.get("preconditions") or {}
         preconditions = SimpleNamespace(uid=pre.get("uid", ""), resourceVersion=pre.get("resourceVersion", "")) \
             if isinstance(pre, dict) and pre else None
-        authorize_write(ident, "delete", t.info.kind, t.namespace or "default", t.name)
+        self.authz.check(ident, "delete", t.info.kind, t.namespace or "default", t.name)
         if _dry_run(request) or opts.get("dryRun"):
             return dumps(to_json(t.info, self.registry.get(t.info, t.namespace, t.name).raw, t.version))
         raw = await self.registry.delete(t.info, t.namespace, t.name, grace=grace, propagation=str(propagation),
-                                         preconditions=preconditions, check=node_pod_check(ident, "delete"))
+                                         preconditions=preconditions, check=node_write_check(ident, "delete"))
         return dumps(to_json(t.info, raw, t.version))
 
     async def delete_collection(self, request, t: Target, ident) -> web.Response:
         q = request.query
         ls, fs = _selectors(t.info.kind, q.get("labelSelector", ""), q.get("fieldSelector", ""))
         for rec in self.registry.list(t.info, t.namespace, ls, fs):
-            authorize_write(ident, "delete", t.info.kind, rec.namespace or "default", rec.name)
+            self.authz.check(ident, "delete", t.info.kind, rec.namespace or "default", rec.name)
             try:
-                await self.registry.delete(t.info, rec.namespace, rec.name, check=node_pod_check(ident, "delete"))
+                await self.registry.delete(t.info, rec.namespace, rec.name, check=node_write_check(ident, "delete"))
             except NotFound:
                 pass
         return dumps(SUCCESS)
@@ -180,7 +182,7 @@ class Objects:
         current = codec.to_dict(get_scale(self.registry, t.info, t.namespace, t.name))
         if request.method == "GET":
             return dumps(current)
-        authorize_write(ident, "update", t.info.kind, t.namespace or "default", t.name, "scale")
+        self.authz.check(ident, "update", t.info.kind, t.namespace or "default", t.name, "scale")
         raw_body = await request.read()
         if request.method == "PUT":
             wanted = parse_body(raw_body, request.headers.get("Content-Type", ""))
@@ -194,7 +196,7 @@ class Objects:
         if request.method == "PATCH" and pinned == current["metadata"].get("resourceVersion"):
             pinned = ""                       # a patch that leaves it as read does not pin it
         scale = await update_scale(self.registry, t.info, t.namespace, t.name, replicas, str(pinned),
-                                   dry_run=_dry_run(request), check=node_pod_check(ident, "update"))
+                                   dry_run=_dry_run(request), check=node_write_check(ident, "update"))
         return dumps(codec.to_dict(scale))
 
     async def binding(self, request, t: Target, ident) -> web.Response:
@@ -204,7 +206,7 @@ class Objects:
         target = body.get("target") if isinstance(body, dict) else None
         if not isinstance(target, dict) or not target.get("name"):
             raise BadRequest("a Binding needs target.name, the node")
-        authorize_write(ident, "create", "Binding", t.namespace or "default", t.name)
+        self.authz.check(ident, "create", "Binding", t.namespace or "default", t.name)
         meta = body.get("metadata") or {}
         await self.registry.bind(t.namespace, t.name, str(target["name"]), uid=str(meta.get("uid", "")),
                                  annotations={str(k): str(v) for k, v in (meta.get("annotations") or {}).items()})
@@ -233,9 +235,9 @@ class Objects:
         pre = opts.get("preconditions") or {}
         preconditions = SimpleNamespace(uid=str(pre.get("uid", "")), resourceVersion=str(pre.get("resourceVersion", ""))) \
             if isinstance(pre, dict) and pre else None
-        authorize_write(ident, "create", "Pod", t.namespace or "default", t.name, "eviction")
+        self.authz.check(ident, "create", "Pod", t.namespace or "default", t.name, "eviction")
         try:
-            await evict(self.registry, t.namespace, t.name, grace, preconditions, check=node_pod_check(ident, "delete"))
+            await evict(self.registry, t.namespace, t.name, grace, preconditions, check=node_write_check(ident, "delete"))
         except ApiError as e:
             if not e.causes or e.reason not in CODES:
                 raise

@@ -12,6 +12,10 @@ kubelet process (`kubelet --fake-nodes N`) and have no proxy; every other node h
 fake: pod processes, network namespaces, containers), then stops the proxies, the controllers, the
 scheduler and the API server last.
 
+A cluster file declaring `nodeGroups` (minik8s/api/nodegroups.py, checked before anything starts) also
+gets the cluster autoscaler (`python -m minik8s.autoscaler`), which grows and shrinks those groups with
+`minictl node add/remove`.
+
 `node fail | restart | add | remove | rotate` change the nodes of the running cluster (NODE_HELP says
 how); the nodes added and removed are recorded in HOME/nodes.yaml and applied to every load of the
 cluster file. The file's `apiServer` block may also set the default not-ready / unreachable toleration
@@ -651,9 +655,10 @@ def cmd_down(args) -> int:
     home = _home(args)
     run = os.path.join(home, "run")
     names = sorted(n[:-4] for n in os.listdir(run) if n.endswith(".pid")) if os.path.isdir(run) else []
-    # the nodes first; then their pods go, whether or not a kubelet was still running; then the rest
-    # the cluster autoscaler first, so that it adds no node for the pods the stopping nodes leave
+    # the cluster autoscaler first, so that it adds no node for the pods the stopping nodes leave; then
+    # the nodes; then their pods go, whether or not a kubelet was still running; then the rest
     stopped = _stop(run, [n for n in names if n == "cluster-autoscaler"])
+    names = [n for n in names if n != "cluster-autoscaler"]
     stopped += _stop(run, [n for n in names if _stop_rank(n) == 0])
     if os.path.isdir(os.path.join(home, "kubelet")):
         _remove_pods(home)

@@ -50,6 +50,8 @@ def top_flags(p):
     p.add_argument("--containers", action="store_true", help="pods: one line per container")
     p.add_argument("--no-headers", action="store_true")
     p.add_argument("--sort-by", choices=("cpu", "memory"), help="sort by cpu or memory")
+    p.add_argument("--bins", action="store_true", help="nodes: draw each node as a bin filled by its pods' requests")
+    p.add_argument("-w", "--watch", action="store_true", help="with --bins: redraw every 2 seconds")
 
 
 # name, implementation, help, flags: main.py adds these to its COMMANDS
@@ -401,6 +403,9 @@ def cmd_top(args) -> int:
 
 
 def _top_nodes(args) -> int:
+    if args.bins:
+        from minik8s.cli.bins import show_bins
+        return show_bins(args)
     from minik8s.api.errors import NotFound
     from minik8s.cli.printers import tabwrite
     from minik8s.cli.common import CliError, client_for

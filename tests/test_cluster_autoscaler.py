@@ -309,3 +309,7 @@ async def test_group_below_min_is_brought_up_to_it(srv):
         await wait_for(lambda: _check(rig.admin.list("Node"), lambda r: len(r.items) == 2), TIMEOUT)
         await rig.scan(advance=10_000)              # empty, but at min: never removed
         assert rig.autoscaler.unneeded_since == {} and rig.provider.deleted == []
+        # what the group cost: two nodes for the 10000 s the clock moved between the scans
+        assert rig.autoscaler.node_seconds["small"] == 20_000
+        status = (await rig.admin.get("ConfigMap", STATUS_CONFIGMAP, "kube-system")).data["status"]
+        assert "nodeSeconds: 20000" in status

@@ -65,6 +65,8 @@ class ClusterAutoscaler:
         self.last_scale_down_failure = NEVER
         self.backoff_until: dict[str, float] = {}
         self.decisions: dict[str, str] = {}
+        self.node_seconds: dict[str, float] = {}     # each group's nodes' registered time, summed
+        self._last_scan: float | None = None
         self._status_text = ""
         self._status_cm = None
 
@@ -92,6 +94,7 @@ class ClusterAutoscaler:
         now = self.clock.monotonic()
         snap = take_snapshot(self.nodes.list(), self.pods.list())
         groups = self.provider.node_groups()
+        self._count_node_seconds(groups, snap, now)
         for g in groups:
             if self.provider.failed(g.name):
                 self.backoff_until[g.name] = now + self.settings["initialNodeGroupBackoffDuration"]
@@ -108,6 +111,14 @@ class ClusterAutoscaler:
         elif not scaled:
             candidates = await self._scale_down(snap, groups, targets, now)
         await self._write_status(snap, groups, targets, candidates)
+
+    def _count_node_seconds(self, groups: list[NodeGroup], snap: Snapshot, now: float) -> None:
+        """What the groups cost: their registered nodes times the time since the last scan."""
+        if self._last_scan is not None:
+            for g in groups:
+                self.node_seconds[g.name] = self.node_seconds.get(g.name, 0.0) + \
+                    len(self._registered(g, snap)) * (now - self._last_scan)
+        self._last_scan = now
 
     def _registered(self, group: NodeGroup, snap: Snapshot) -> list[str]:
         return [n for n, node in snap.nodes.items() if group_of(node) == group.name]
@@ -290,7 +301,8 @@ class ClusterAutoscaler:
             status.groups.append(GroupStatus(
                 g.name, g.min, g.max, len(names), sum(1 for n in names if is_ready(snap.nodes[n])), targets[g.name],
                 "Backoff" if self.backoff_until.get(g.name, NEVER) > now else "InProgress" if starting else "NoActivity",
-                sum(1 for c in candidates if c.group == g.name), self.decisions.get(g.name, "")))
+                sum(1 for c in candidates if c.group == g.name), self.decisions.get(g.name, ""),
+                round(self.node_seconds.get(g.name, 0.0))))
         text = status.to_yaml(self.clock.now())
         if text.partition("\n")[2] == self._status_text.partition("\n")[2]:
             return                              # nothing but the time changed

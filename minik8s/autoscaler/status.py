@@ -1,8 +1,9 @@
 """The autoscaler's status, as upstream writes it: the ConfigMap `cluster-autoscaler-status` in
 kube-system, key `status` (YAML, the newer format: cluster-wide and per node group health, scale-up and
 scale-down), annotated `cluster-autoscaler.kubernetes.io/last-updated`. Each node group also carries
-`lastDecision` (minik8s's own field): what the autoscaler last did to it and why, which
-`minictl get nodegroups` prints."""
+two fields of minik8s's own, which `minictl get nodegroups` prints: `lastDecision`, what the autoscaler
+last did to it and why, and `nodeSeconds`, the seconds its nodes have been registered, summed (what
+the group has cost since the autoscaler started)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class GroupStatus:
     scale_up: str = "NoActivity"          # NoActivity | InProgress | Backoff
     candidates: int = 0
     last_decision: str = ""
+    node_seconds: int = 0
 
 
 @dataclass
@@ -55,7 +57,8 @@ class ClusterStatus:
                 "scaleUp": {"status": g.scale_up},
                 "scaleDown": {"status": "CandidatesPresent" if g.candidates else "NoCandidates",
                               "candidates": g.candidates},
-                "lastDecision": g.last_decision} for g in self.groups],
+                "lastDecision": g.last_decision,
+                "nodeSeconds": g.node_seconds} for g in self.groups],
         }
         return yaml.safe_dump(doc, sort_keys=False)
 

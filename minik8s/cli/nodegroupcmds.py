@@ -1,7 +1,7 @@
 """`minictl get nodegroups` (also `minictl nodegroups`): the cluster autoscaler's node groups as its
 status ConfigMap (kube-system/cluster-autoscaler-status) reports them: min, max, the nodes registered
-and Ready, the target the provider was asked for, scale-up activity, scale-down candidates and the
-last decision with its reason."""
+and Ready, the target the provider was asked for, scale-up activity, scale-down candidates, the
+node-seconds the group has used and the last decision with its reason."""
 from __future__ import annotations
 
 from minik8s.cli.common import CliError, client_for
@@ -43,7 +43,7 @@ def cmd_nodegroups(args) -> int:
         rows.append([g.get("name", ""), str(health.get("minSize", "")), str(health.get("maxSize", "")),
                      str(counts.get("total", 0)), str(counts.get("ready", 0)), str(health.get("cloudProviderTarget", "")),
                      (g.get("scaleUp") or {}).get("status", ""), str((g.get("scaleDown") or {}).get("candidates", 0)),
-                     g.get("lastDecision") or "<none>"])
+                     str(g.get("nodeSeconds", 0)), g.get("lastDecision") or "<none>"])
     print(render_table(["NAME", "MIN", "MAX", "CURRENT", "READY", "TARGET", "SCALE-UP", "CANDIDATES",
-                        "LAST DECISION"], rows))
+                        "NODE-SECONDS", "LAST DECISION"], rows))
     return 0

@@ -143,6 +143,21 @@ def namespace_of(args) -> str:
     return getattr(args, "namespace", None) or "default"
 
 
+def default_container(client, name: str, ns: str, container: str) -> str:
+    """kubectl's default container for logs, exec and cp: the one named, the annotated default, the
+    only one, or the first with a note on stderr."""
+    if container:
+        return container
+    pod = client.get("Pod", name, ns)
+    names = [c.name for c in pod.spec.containers]
+    annotated = pod.metadata.annotations.get("kubectl.kubernetes.io/default-container")
+    if annotated in names:
+        return annotated
+    if len(names) > 1:
+        print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
+    return names[0] if names else ""
+
+
 def lookup(word: str):
     from minik8s.api.kinds import UnknownKind, lookup as _lookup
     try:

@@ -73,20 +73,6 @@ def _pod_name(word: str) -> str:
     return name
 
 
-def _default_container(client, name: str, ns: str, container: str) -> str:
-    """kubectl's default: the only container, or the first with a note on stderr."""
-    if container:
-        return container
-    pod = client.get("Pod", name, ns)
-    names = [c.name for c in pod.spec.containers]
-    annotated = pod.metadata.annotations.get("kubectl.kubernetes.io/default-container")
-    if annotated in names:
-        return annotated
-    if len(names) > 1:
-        print(f'Defaulted container "{names[0]}" out of: {", ".join(names)}', file=sys.stderr)
-    return names[0] if names else ""
-
-
 def _since_seconds(text: str | None) -> int | None:
     if not text:
         return None
@@ -166,6 +152,7 @@ def _pick_stream(streams, container: str, previous: bool, pod: str):
 
 def _logs_pod(c, args, ns: str, name: str) -> int:
     from minik8s.api.errors import NotFound, Unavailable
+    from minik8s.cli.common import default_container
     out = _Output(args.limit_bytes)
     try:
         pod = c.get("Pod", name, ns)
@@ -174,7 +161,7 @@ def _logs_pod(c, args, ns: str, name: str) -> int:
     streams = _archived(c, ns, name)
     if pod is not None:
         streams = [s for s in streams if s.key.uid == pod.metadata.uid]
-        container = _default_container(c, name, ns, args.container)
+        container = default_container(c, name, ns, args.container)
         if args.follow and streams:             # the archive follows the container across restarts
             key = _pick_stream(streams, container, args.previous, name).key
             _read_archive(c, args, key, out, args.prefix)
@@ -271,7 +258,7 @@ def _logs_selected(c, args, ns: str, pods=None) -> int:
 def cmd_exec(args) -> int:
     from minik8s.client.transport import from_rpc_error
     from minik8s.api.pb import api_pb2
-    from minik8s.cli.common import CliError, client_for, namespace_of
+    from minik8s.cli.common import CliError, client_for, default_container, namespace_of
     import grpc
 
     command = list(args.command)
@@ -285,7 +272,7 @@ def cmd_exec(args) -> int:
     if args.tty and not tty:
         print("Unable to use a TTY - input is not a terminal or the right kind of file", file=sys.stderr)
     with client_for(args) as c:
-        container = _default_container(c, name, ns, args.container)
+        container = default_container(c, name, ns, args.container)
         stdin_frames = _StdinFrames(args.stdin, tty)
         first = api_pb2.ExecRequest(namespace=ns, name=name, container=container, command=command,
                                     stdin=args.stdin, tty=tty)

@@ -59,5 +59,5 @@ def test_the_process_runtime_needs_no_image_and_unknown_images_are_refused(ctl):
     assert out.returncode == 0 and out.stdout.strip() == imagecmds.NO_IMAGES
     out = ctl("images", "build", "busybox:latest")
     assert out.returncode == 1
-    assert out.stderr == ("error: unknown image 'busybox:latest': minictl builds minik8s/busybox:latest "
-                          "and minik8s/python:3.11\n")
+    assert out.stderr == ("error: unknown image 'busybox:latest': minictl builds minik8s/busybox:latest, "
+                          "minik8s/python:3.11, perl:5.34.0\n")

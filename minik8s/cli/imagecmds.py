@@ -6,6 +6,8 @@ no-op for an image that is already there, and says what it is doing as it goes.
                           image lessons, tests and examples run shells and web servers in
   minik8s/python:3.11     `debootstrap --variant=minbase bookworm` with python3, imported with
                           `docker import` (a minute or more: it downloads a Debian base system)
+  perl:5.34.0             the same with perl: a local stand-in for Docker Hub's image, so that the
+                          Kubernetes docs' pi Job runs unchanged
 
 `scripts/build-images` calls this. The process runtime runs a container's command on the host and
 ignores its image, so with `--runtime process` there is nothing to build. Talks to the Docker engine
@@ -23,6 +25,11 @@ from minik8s.cli.common import CliError, Parser, global_flags
 
 BUSYBOX = "minik8s/busybox:latest"
 PYTHON = "minik8s/python:3.11"
+PERL = "perl:5.34.0"
+# the Debian images: packages and command. perl 5.36's own Math::BigInt dies in the pi Job's
+# bpi(2000); Debian's newer libmath-bigint-perl computes it.
+DEBIAN_IMAGES = {PYTHON: ("python3,python-is-python3", '["python3"]'),
+                 PERL: ("perl,libmath-bigint-perl", '["perl"]')}
 DEBIAN_SUITE = "bookworm"
 DOCKER_INFO_TIMEOUT = 15.0
 
@@ -42,7 +49,7 @@ def _flags(p) -> None:
     b = sub.add_parser("build", help="Build the project's images that are missing",
                        description="Build the project's images that are missing (all of them, or IMAGE...)")
     global_flags(b)
-    b.add_argument("images", nargs="*", metavar="IMAGE", help=f"{BUSYBOX} or {PYTHON} (default: both)")
+    b.add_argument("images", nargs="*", metavar="IMAGE", help=f"{', '.join(BUILDERS)} (default: all)")
     b.add_argument("--runtime", choices=("docker", "process"), default="docker",
                    help="the runtime the images are for (default docker)")
     ls = sub.add_parser("ls", help="List the project's images", description="List the project's images")
@@ -64,7 +71,7 @@ def cmd_images(args) -> int:
     wanted = args.images or list(BUILDERS)
     unknown = [name for name in wanted if name not in BUILDERS]
     if unknown:
-        raise CliError(f"unknown image {unknown[0]!r}: minictl builds {' and '.join(BUILDERS)}")
+        raise CliError(f"unknown image {unknown[0]!r}: minictl builds {', '.join(BUILDERS)}")
     require_docker()
     for name in dict.fromkeys(wanted):
         if image_id(name):
@@ -196,7 +203,7 @@ def _lines(path: str) -> list[str]:
         return []
 
 
-def build_python(tag: str) -> None:
+def build_debian(tag: str) -> None:
     suite = os.environ.get("MINIK8S_DEBIAN_SUITE", DEBIAN_SUITE)
     mirror = os.environ.get("MINIK8S_DEBIAN_MIRROR") or debian_mirror(suite)
     if not mirror:
@@ -205,16 +212,17 @@ def build_python(tag: str) -> None:
     if shutil.which("debootstrap") is None:
         progress("installing debootstrap")
         apt_install("debootstrap")
-    root = tempfile.mkdtemp(prefix="minik8s-python-rootfs.", dir="/var/tmp")
+    packages, cmd = DEBIAN_IMAGES[tag]
+    root = tempfile.mkdtemp(prefix="minik8s-rootfs.", dir="/var/tmp")
     try:
         progress(f"debootstrap --variant=minbase {suite} from {mirror} (a minute or more)")
-        _debootstrap(suite, root, mirror)
+        _debootstrap(suite, root, mirror, packages)
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(os.path.join(root, junk), ignore_errors=True)
         progress(f"importing {tag}")
         tar = subprocess.Popen(["tar", "--numeric-owner", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         try:
-            _run(["docker", "import", "--change", 'CMD ["python3"]', "-", tag], f"docker import of {tag}",
+            _run(["docker", "import", "--change", f"CMD {cmd}", "-", tag], f"docker import of {tag}",
                  stdin=tar.stdout)
         finally:
             tar.stdout.close()
@@ -223,9 +231,9 @@ def build_python(tag: str) -> None:
         _remove_rootfs(root)
 
 
-def _debootstrap(suite: str, root: str, mirror: str) -> None:
+def _debootstrap(suite: str, root: str, mirror: str, packages: str) -> None:
     """Runs debootstrap, printing each stage it enters (Retrieving, Validating, Extracting, ...) once."""
-    proc = subprocess.Popen(["debootstrap", "--variant=minbase", "--include=python3,python-is-python3",
+    proc = subprocess.Popen(["debootstrap", "--variant=minbase", f"--include={packages}",
                              suite, root, mirror], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stage, tail = "", []
     for line in proc.stdout:
@@ -248,5 +256,5 @@ def _remove_rootfs(root: str) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-BUILDERS = {BUSYBOX: build_busybox, PYTHON: build_python}
+BUILDERS = {BUSYBOX: build_busybox, PYTHON: build_debian, PERL: build_debian}
 

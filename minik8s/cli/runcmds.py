@@ -16,7 +16,9 @@ from the local script and its folder, with no image build.
   hash of the interpreter and the requirements, built by the pod's `environment` init container
   (`runenv.py`) the first time and reused by every later run with the same requirements. The training
   container mounts the environments read-only and runs the environment's python, which has no pip. On
-  the process runtime the interpreter is this machine's; on Docker the image's (--image).
+  the process runtime the interpreter is this machine's and the pod uses the host's network (the
+  process runtime's pod network has no route out, and pip needs the package index); on Docker the
+  interpreter is the image's (--image, which needs pip for the build).
 - Outputs: a PersistentVolumeClaim named after the run (class `standard`) is mounted at /outputs; it
   outlives the Job, and its files are copied to --output when the run ends.
 - `--follow` streams the training container's log; with --follow or --output the command waits for the
@@ -39,6 +41,7 @@ ANNOTATION = "minik8s.io/run-"           # + script, output, status, started, fi
 ENV_CONTAINER, TRAIN_CONTAINER = "environment", "train"
 ENVS_PATH, RUN_PATH, WORKSPACE, OUTPUTS = "/envs", "/minik8s-run", "/workspace", "/outputs"
 DOCKER_PYTHON_IMAGE = "minik8s/python:3.11"
+PIP_WHEEL, PIP_CERT = "pip.whl", "pip-cert.pem"      # in the run's directory, for a container's build
 _SKIPPED = (".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache")
 
 
@@ -353,10 +356,8 @@ def job_doc(plan: RunPlan, args, ns: str) -> dict:
             builder = f.read()
         init.append({"name": ENV_CONTAINER, "image": plan.image,
                      "command": [plan.python, "-c", builder, f"{ENVS_PATH}/{plan.env_key}",
-                                 f"{RUN_PATH}/requirements.txt"],
-                     "env": [{"name": k, "value": v} for k, v in sorted(os.environ.items())
-                             if k.upper().startswith("PIP_") or k.upper() in ("HTTP_PROXY", "HTTPS_PROXY",
-                                                                               "NO_PROXY")],
+                                 f"{RUN_PATH}/requirements.txt", f"{RUN_PATH}/{PIP_WHEEL}"],
+                     "env": [{"name": k, "value": v} for k, v in sorted(_pip_settings(plan).items())],
                      "volumeMounts": [{"name": "envs", "mountPath": ENVS_PATH},
                                       {"name": "run", "mountPath": RUN_PATH, "readOnly": True}]})
     train = {"name": TRAIN_CONTAINER, "image": plan.image, "workingDir": WORKSPACE,
@@ -374,6 +375,8 @@ def job_doc(plan: RunPlan, args, ns: str) -> dict:
                                        "values": plan.nodes}]}]}}}}
     if init:
         spec["initContainers"] = init
+    if plan.runtime == "process":
+        spec["hostNetwork"] = True      # the process runtime's pod network has no route out, pip needs one
     job_spec = {"backoffLimit": args.retries, "template": {"metadata": {"labels": labels}, "spec": spec}}
     if plan.env_key:
         job_spec["podFailurePolicy"] = {"rules": [
@@ -385,6 +388,17 @@ def job_doc(plan: RunPlan, args, ns: str) -> dict:
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": plan.name, "namespace": ns, "labels": labels, "annotations": annotations},
             "spec": job_spec}
+
+
+def _pip_settings(plan: RunPlan) -> dict[str, str]:
+    """pip's settings from this shell (index, proxy, timeouts), for the environment's build as for a pip
+    run here; in a container, the certificate bundle they name is the run's copy of it."""
+    env = {k: v for k, v in os.environ.items()
+           if k.startswith("PIP_") or k in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+                                            "https_proxy", "no_proxy")}
+    if plan.runtime == "docker" and env.get("PIP_CERT"):
+        env["PIP_CERT"] = f"{RUN_PATH}/{PIP_CERT}"
+    return env
 
 
 def _resources(args) -> dict:
@@ -426,6 +440,23 @@ def _snapshot(plan: RunPlan, ignore_dir: str) -> None:
     shutil.copytree(plan.workdir, os.path.join(plan.run_dir, "workspace"), ignore=ignored, symlinks=True)
     with open(os.path.join(plan.run_dir, "requirements.txt"), "w") as f:
         f.write("".join(f"{r}\n" for r in plan.requirements))
+    if plan.runtime == "docker" and plan.env_key:
+        wheel = _bundled_pip_wheel()
+        if wheel:
+            shutil.copyfile(wheel, os.path.join(plan.run_dir, PIP_WHEEL))
+        if os.path.isfile(os.environ.get("PIP_CERT", "")):
+            shutil.copyfile(os.environ["PIP_CERT"], os.path.join(plan.run_dir, PIP_CERT))
+
+
+def _bundled_pip_wheel() -> str:
+    """The pip wheel this interpreter bundles (ensurepip's), for an image that has python but no pip."""
+    import glob
+    try:
+        import ensurepip
+    except ImportError:
+        return ""
+    found = sorted(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl")))
+    return found[-1] if found else ""
 
 
 # ---------------------------------------------------------------- script runs: the command

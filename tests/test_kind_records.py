@@ -30,7 +30,6 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("PersistentVolume", "describer"): _GENERIC_DESCRIBER,
     ("StorageClass", "describer"): _GENERIC_DESCRIBER,
     ("Event", "describer"): _GENERIC_DESCRIBER,
-    ("HorizontalPodAutoscaler", "describer"): _GENERIC_DESCRIBER,
     ("PodDisruptionBudget", "describer"): _GENERIC_DESCRIBER,
     ("Lease", "describer"): _GENERIC_DESCRIBER,
     ("NodeMetrics", "describer"): _GENERIC_DESCRIBER,

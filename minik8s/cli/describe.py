@@ -1,5 +1,5 @@
 """`minictl describe`: kubectl's describers for the core kinds (Pod, Deployment, ReplicaSet, Service,
-Node, Namespace, Job, CronJob, ConfigMap, Secret) and a generic one for the rest, each ending with the
+Node, Namespace, Job, CronJob, HorizontalPodAutoscaler, ConfigMap, Secret) and a generic one for the rest, each ending with the
 object's Events table.
 
 Output goes through the same Go-tabwriter port as the tables, with describe's settings (padding 2),
@@ -553,6 +553,73 @@ def _capped_indexes(indexes: str, soft_limit: int = 50) -> str:
         return "<none>"
     cut = indexes.find(",", soft_limit)
     return indexes if cut < 0 else indexes[:cut + 1] + "..."
+
+
+@describer(kinds.HORIZONTAL_POD_AUTOSCALER)
+def _describe_hpa(client, info, o, w):
+    """kubectl's describeHorizontalPodAutoscalerV2."""
+    m, spec, st = o.metadata, o.spec, o.status
+    w.w(0, f"Name:\t{m.name}")
+    w.w(0, f"Namespace:\t{m.namespace}")
+    _labels(w, m)
+    _annotations(w, m)
+    w.w(0, f"CreationTimestamp:\t{fmt_time(m.creationTimestamp)}")
+    w.w(0, f"Reference:\t{spec.scaleTargetRef.kind}/{spec.scaleTargetRef.name}")
+    w.w(0, "Metrics:\t( current / target )")
+    for i, metric in enumerate(spec.metrics):
+        w.w(1, _hpa_metric_line(metric, st.currentMetrics[i] if len(st.currentMetrics) > i else None))
+    w.w(0, f"Min replicas:\t{spec.minReplicas if spec.HasField('minReplicas') else '<unset>'}")
+    w.w(0, f"Max replicas:\t{spec.maxReplicas}")
+    if spec.HasField("behavior"):
+        w.w(0, "Behavior:")
+        for title, name in (("Scale Up", "scaleUp"), ("Scale Down", "scaleDown")):
+            if spec.behavior.HasField(name):
+                _hpa_direction(w, title, getattr(spec.behavior, name))
+    w.w(0, f"{spec.scaleTargetRef.kind} pods:\t{st.currentReplicas} current / {st.desiredReplicas} desired")
+    if st.conditions:
+        _conditions_table(w, st.conditions, [("Type", lambda c: c.type), ("Status", lambda c: c.status),
+                                             ("Reason", lambda c: c.reason), ("Message", lambda c: c.message)])
+
+
+def _hpa_metric_line(metric, current) -> str:
+    def cur(field: str):
+        return getattr(current, field) if current is not None and current.HasField(field) else None
+    if metric.type in ("Resource", "ContainerResource"):
+        field = "resource" if metric.type == "Resource" else "containerResource"
+        src, now = getattr(metric, field), cur(field)
+        what = f"resource {src.name} on pods" if field == "resource" else \
+            f'resource {src.name} of container "{src.container}" on pods'
+        if src.target.averageValue:
+            return f"{what}:\t{now.current.averageValue if now else '<unknown>'} / {src.target.averageValue}"
+        value = f"{now.current.averageUtilization}% ({now.current.averageValue or '0'})" \
+            if now is not None and now.current.HasField("averageUtilization") else "<unknown>"
+        target = f"{src.target.averageUtilization}%" if src.target.HasField("averageUtilization") else "<auto>"
+        return f"{what}  (as a percentage of request):\t{value} / {target}"
+    if metric.type == "Pods":
+        now = cur("pods")
+        return f'"{metric.pods.metric.name}" on pods:\t{now.current.averageValue if now else "<unknown>"} / ' \
+               f"{metric.pods.target.averageValue}"
+    if metric.type in ("Object", "External"):
+        field = metric.type.lower()
+        src, now = getattr(metric, field), cur(field)
+        where = f"on {src.describedObject.kind}/{src.describedObject.name}" if field == "object" else \
+            "(target value)" if src.target.value else "(target average value)"
+        if src.target.value:
+            return f'"{src.metric.name}" {where}:\t{now.current.value if now else "<unknown>"} / {src.target.value}'
+        avg = f"{now.current.averageValue if now else '<unknown>'} / {src.target.averageValue}"
+        return f'"{src.metric.name}" {where}:\t{avg}' + (" (avg)" if field == "object" else "")
+    return f'<unknown metric type "{metric.type}">'
+
+
+def _hpa_direction(w, title: str, rules) -> None:
+    w.w(1, f"{title}:")
+    if rules.HasField("stabilizationWindowSeconds"):
+        w.w(2, f"Stabilization Window: {rules.stabilizationWindowSeconds} seconds")
+    if rules.policies:
+        w.w(2, f"Select Policy: {rules.selectPolicy if rules.HasField('selectPolicy') else 'Max'}")
+        w.w(2, "Policies:")
+        for p in rules.policies:
+            w.w(3, f"- Type: {p.type}\tValue: {p.value}\tPeriod: {p.periodSeconds} seconds")
 
 
 @describer(kinds.CRONJOB)

@@ -1,5 +1,6 @@
-"""The HorizontalPodAutoscaler kind (autoscaling/v2): its defaults (minReplicas, the 80% CPU metric,
-scaling behavior rules when behavior is set) and validation (target reference, metrics, behavior).
+"""The HorizontalPodAutoscaler kind (autoscaling/v2; served at v1 too, see minik8s/api/conversion.py):
+its defaults (minReplicas, the 80% CPU metric, scaling behavior rules when behavior is set) and
+validation (target reference to a kind with a scale subresource, metrics, behavior).
 """
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def validate_horizontal_pod_autoscaler(hpa, old=None) -> Errors:
     if min_replicas is not None and spec.maxReplicas < min_replicas:
         errs.invalid("spec.maxReplicas", spec.maxReplicas, "must be greater than or equal to `minReplicas`")
     _cross_version_ref(errs, spec.scaleTargetRef, "spec.scaleTargetRef")
+    _scale_target(errs, spec.scaleTargetRef, "spec.scaleTargetRef")
     has_object_or_external = False
     for i, metric in enumerate(spec.metrics):
         _metric_spec(errs, metric, _ix("spec.metrics", i))
@@ -92,6 +94,20 @@ def _cross_version_ref(errs: _Errors, ref, path: str) -> None:
         else:
             for msg in _path_segment_msgs(value):
                 errs.invalid(_c(path, name), value, msg)
+
+
+def _scale_target(errs: _Errors, ref, path: str) -> None:
+    """The target must be a kind this server serves with a scale subresource (there are no custom
+    resources whose scale could be declared later), in the group its apiVersion names, if any."""
+    from minik8s.api import kinds            # the kinds package imports this module
+    if not ref.kind:
+        return
+    scalable = sorted(k.kind for k in kinds.KINDS.values() if k.has_scale)
+    info = kinds.KINDS.get(ref.kind)
+    if info is None or not info.has_scale:
+        errs.not_supported(_c(path, "kind"), ref.kind, scalable)
+    elif ref.apiVersion and ref.apiVersion.rpartition("/")[0] != info.group:
+        errs.invalid(_c(path, "apiVersion"), ref.apiVersion, f"{ref.kind} is served as {info.api_version}")
 
 
 def _metric_spec(errs: _Errors, metric, path: str) -> None:
@@ -126,7 +142,7 @@ def _metric_spec(errs: _Errors, metric, path: str) -> None:
         else:                                            # resource, containerResource
             if not src.name:
                 errs.required(_c(sp, "name"), "must specify a resource name")
-            elif first == "containerResource":
+            else:
                 _container_resource_name(errs, _c(sp, "name"), src.name)
             if first == "containerResource":
                 if not src.container:

@@ -30,10 +30,12 @@ class Scale:
 
 
 def _target_kind(api_version: str, kind: str) -> str:
-    """upstream's REST mapping of the reference: the kind in the apiVersion's group."""
+    """upstream's REST mapping of the reference: the kind in the apiVersion's group. A reference
+    without apiVersion (the docs' hpa-rs.yaml has none) means the one kind of that name here;
+    upstream would look for it in the core group and fail."""
     group = api_version.rpartition("/")[0] if "/" in api_version else ""
     info = kinds.KINDS.get(kind)
-    if info is None or info.group != group:
+    if info is None or (api_version and info.group != group):
         raise ScaleError(f"unable to determine resource for scale target reference: "
                          f'no matches for kind "{kind}" in group "{group}"')
     return info.kind

@@ -19,7 +19,7 @@ from minik8s.client.home import is_loopback
 from minik8s.client.transport import status_code, trailing_metadata
 
 from apiserver import strategy
-from apiserver import bootstrap_policy
+from apiserver import access_review, bootstrap_policy
 from apiserver.auth import Identity, TokenAuthenticator
 from apiserver.authorizer import Attributes, Authorizer
 from apiserver.eviction import evict
@@ -109,11 +109,15 @@ class APIService:
         self.tunnels = tunnels or TunnelRegistry()
 
     def _ident(self, context) -> Identity:
-        return self.auth.authenticate(context.invocation_metadata())
+        md = context.invocation_metadata()
+        return access_review.impersonate(self.authz, self.auth.authenticate(md), md)
 
     @_rpc
     async def Create(self, req, context):
         ident = self._ident(context)
+        if req.kind in access_review.REVIEW_KINDS:
+            answer = access_review.review(self.authz, ident, req.kind, access_review.decode(req.kind, req.object))
+            return api_pb2.ObjectResponse(kind=req.kind, object=answer.SerializeToString())
         info = _kind(req.kind)
         obj = _decode(info, req.object)
         self.authz.check(ident, "create", info.kind, obj.metadata.namespace or "default", obj.metadata.name)

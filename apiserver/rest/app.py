@@ -8,16 +8,18 @@ import ssl
 
 from aiohttp import web
 
-from minik8s.api.errors import ApiError, NotFound, TooLarge, Unauthenticated
+from minik8s.api import codec
+from minik8s.api.errors import ApiError, BadRequest, NotFound, TooLarge, Unauthenticated
 from minik8s.api.kinds import UnknownKind
 
+from apiserver import access_review
 from apiserver.auth import TokenAuthenticator
 from apiserver.authorizer import Authorizer
 from apiserver.registry import Registry
-from apiserver.rest import discovery, exec as remote, openapi, watch as watches
+from apiserver.rest import discovery, exec as remote, k8sproto, openapi, watch as watches
 from apiserver.rest.handlers import Objects, dumps
 from apiserver.rest.status import RestError, error_response, response, status
-from apiserver.rest.target import NOT_FOUND, resolve
+from apiserver.rest.target import NOT_FOUND, parse_body, resolve
 from apiserver.tunnel import TunnelRegistry
 
 log = logging.getLogger("apiserver.rest")
@@ -47,13 +49,16 @@ async def _errors(request, handler):
         return response(status("InternalError", "Internal error: see the API server's log"))
 
 
-def _auth(authenticator: TokenAuthenticator):
+def _auth(authenticator: TokenAuthenticator, authz: Authorizer):
     @web.middleware
     async def middleware(request, handler):
         header = request.headers.get("Authorization", "")
         if request.path in PUBLIC and not header:
             return await handler(request)
-        request["ident"] = authenticator.authenticate([("authorization", header)])
+        ident = authenticator.authenticate([("authorization", header)])
+        impersonation = [("impersonate-user", v) for v in request.headers.getall("Impersonate-User", [])] + \
+                        [("impersonate-group", v) for v in request.headers.getall("Impersonate-Group", [])]
+        request["ident"] = access_review.impersonate(authz, ident, impersonation)
         return await handler(request)
     return middleware
 
@@ -101,6 +106,27 @@ class RestAPI:
         if version not in discovery.group_versions().get(group, []):
             raise NotFound(NOT_FOUND)
         return web.Response(body=openapi.group_version_document(group, version), content_type="application/json")
+
+    async def review(self, request):
+        """POST a SelfSubjectAccessReview, SubjectAccessReview or SelfSubjectRulesReview: 201 with the
+        answer in its status (kubectl auth can-i)."""
+        kind = request.match_info.route.name
+        raw, content_type = await request.read(), request.headers.get("Content-Type", "")
+        body = k8sproto.decode(kind, raw) if content_type.startswith(k8sproto.PROTOBUF) \
+            else parse_body(raw, content_type)
+        if not isinstance(body, dict):
+            raise BadRequest(f"the body of the request must be a {kind} object")
+        try:
+            obj = codec.from_dict(access_review.message_for(kind), body)
+        except codec.FieldError as e:
+            raise BadRequest(f"strict decoding error: {e}", e.errors) from None
+        answer = codec.to_dict(access_review.review(self.authz, request["ident"], kind, obj))
+        if k8sproto.PROTOBUF in request.headers.get("Accept", ""):
+            return web.Response(status=201, body=k8sproto.encode(kind, answer["apiVersion"], answer),
+                                content_type=k8sproto.PROTOBUF)
+        resp = dumps(answer)
+        resp.set_status(201)
+        return resp
 
     # ---------------------------------------------------------------- resources
     async def resource(self, request):
@@ -154,8 +180,13 @@ def build_app(registry: Registry, auth: TokenAuthenticator, tunnels: TunnelRegis
               bookmark_interval: float = 60.0, version: str = "",
               authorizer: Authorizer | None = None) -> web.Application:
     api = RestAPI(registry, tunnels, bookmark_interval, version, authorizer or Authorizer(registry))
-    app = web.Application(middlewares=[_errors, _auth(auth)], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[_errors, _auth(auth, api.authz)], client_max_size=MAX_BODY)
     r = app.router
+    for kind, plural in (("SelfSubjectAccessReview", "selfsubjectaccessreviews"),
+                         ("SubjectAccessReview", "subjectaccessreviews"),
+                         ("SelfSubjectRulesReview", "selfsubjectrulesreviews")):
+        r.add_post(f"/apis/{access_review.GROUP}/{access_review.VERSION}/{plural}", api.review,
+                   name=kind)
     r.add_get("/version", api.version_)
     for path in ("/healthz", "/livez", "/readyz"):
         r.add_get(path, api.healthz)

@@ -39,6 +39,20 @@ class Client:
         other._md = (("authorization", f"Bearer {token}"),)
         return other
 
+    def impersonating(self, user: str, groups=()) -> "Client":
+        """A client on this one's channel whose requests run as `user` in `groups` (kubectl's --as and
+        --as-group); the server allows it only to those who may `impersonate`."""
+        other = copy.copy(self)
+        other._md = self._md[:1] + (("impersonate-user", user),) + tuple(("impersonate-group", g) for g in groups)
+        return other
+
+    def review(self, obj):
+        """Ask the authorizer: `obj` is a rbac_pb2.SubjectAccessReview sent as its `kind`
+        (SelfSubjectAccessReview or SubjectAccessReview) or a SelfSubjectRulesReview; the answer is
+        in the returned object's status."""
+        resp = self._call("Create", api_pb2.ObjectRequest(kind=obj.kind, object=obj.SerializeToString()))
+        return type(obj).FromString(resp.object)
+
     def __enter__(self):
         return self
 

@@ -13,7 +13,7 @@ from minik8s.client.home import token_csv
 
 from apiserver.admission import DEFAULT_TOLERATION_SECONDS, default_admission
 from apiserver.auth import TokenAuthenticator
-from apiserver.authorizer import Authorizer
+from apiserver.authorizer import DEFAULT_MODES, Authorizer, parse_modes
 from apiserver.logarchive import DEFAULT_MAX_AGE, LogArchive, archive_path
 from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--log-archive-max-age", type=int, default=DEFAULT_MAX_AGE,
                    help="seconds the archive keeps a container's log lines (default 7 days)")
     p.add_argument("--disable-log-archive", action="store_true", help="keep no container logs on the server")
+    p.add_argument("--authorization-mode", default=",".join(DEFAULT_MODES),
+                   help="authorizers tried in order, of AlwaysAllow, Node, RBAC (default Node,RBAC)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = args.data or os.path.join(args.home, "data", "state.db")
@@ -69,6 +71,11 @@ def main(argv=None) -> int:
     except ValueError as e:
         print(f"apiserver: --log-archive-max-size: {e}", file=sys.stderr)
         return 1
+    try:
+        args.authorization_modes = parse_modes(args.authorization_mode)
+    except ValueError as e:
+        print(f"apiserver: --authorization-mode: {e}", file=sys.stderr)
+        return 1
     return asyncio.run(_run(args, data, tokens, admission))
 
 
@@ -76,7 +83,7 @@ async def _run(args, data: str, tokens: str, admission) -> int:
     registry = Registry(SQLiteStorage(data), window=args.watch_window,
                         service_cidr=args.service_cluster_ip_range,
                         admission=admission)
-    auth, tunnels, authz = TokenAuthenticator(tokens), TunnelRegistry(), Authorizer(registry)
+    auth, tunnels, authz = TokenAuthenticator(tokens), TunnelRegistry(), Authorizer(registry, args.authorization_modes)
     archive = None if args.disable_log_archive else LogArchive(
         archive_path(args.home), max_bytes=args.log_archive_max_bytes, max_age=args.log_archive_max_age)
     try:

@@ -241,3 +241,16 @@ async def test_rest_forbidden_is_a_403_status(world):
     assert body["message"] == ('pods "web-1" is forbidden: User "alice" cannot delete resource "pods" in API '
                                'group "" in the namespace "default"')
     assert body["details"] == {"name": "web-1", "kind": "pods"}
+
+
+@pytest.mark.apiserver_args("--authorization-mode", "AlwaysAllow")
+def test_authorization_can_be_turned_off(srv):
+    srv.client().create(deployment("web"))
+    srv.client("scheduler").delete("deployments", "web")
+    assert not srv.client().list("deployments").items
+
+
+def test_an_unknown_authorization_mode_is_refused(tmp_path):
+    from cluster import ApiServerProcess
+    with pytest.raises(RuntimeError, match="--authorization-mode: authorization mode.*'Webhook'.*not supported"):
+        ApiServerProcess(str(tmp_path), ("--authorization-mode", "Node,Webhook")).start()

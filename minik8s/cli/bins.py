@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from minik8s.cli.common import client_for
 
 REFRESH_S = 2.0                    # -w: seconds between drawings
+PLAIN_COLUMNS = 80
 COLOURS = (32, 34, 35, 36, 33, 31)    # ANSI foreground colours the pods cycle through
 PLAIN = "#="
 FREE = "."
@@ -97,7 +98,9 @@ def show_bins(args) -> int:
     with client_for(args) as c:
         while True:
             nodes = [c.get("Node", args.name)] if args.name else c.list("Node", label_selector=args.selector).items
-            drawing = render(node_bins(nodes, c.list("Pod").items), shutil.get_terminal_size().columns, tty)
+            # off a terminal the drawing has one width, whatever COLUMNS says: a file of them compares
+            columns = shutil.get_terminal_size().columns if tty else PLAIN_COLUMNS
+            drawing = render(node_bins(nodes, c.list("Pod").items), columns, tty)
             if getattr(args, "watch", False) and tty:
                 print("\x1b[H\x1b[2J", end="")
             print(drawing, flush=True)

@@ -173,3 +173,16 @@ def budget(allowed: int):
 def test_scale_down_blockers(p, pdbs, blocked):
     """AS-2.4 and AS-2.5: a bare pod blocks, safe-to-evict true unblocks it but not a budget at 0."""
     assert blocker(p, pdbs) == blocked
+
+
+def test_cluster_file_with_a_bad_node_group_is_refused_naming_the_field(tmp_path):
+    import argparse
+
+    from minik8s.cli.up import load_cluster
+    path = tmp_path / "cluster.yaml"
+    path.write_text("nodeGroups:\n- {name: batch, min: 0, max: 2, template: {cpu: '2', memory: 4Gi, gpus: two}}\n")
+    with pytest.raises(ValueError, match=r"cluster.yaml: nodeGroups\[0\].template.gpus: Invalid value: 'two'"):
+        load_cluster(argparse.Namespace(file=str(path)), str(tmp_path / "home"))
+    path.write_text("nodeGroups: []\nclusterAutoscaler: {scanInterval: -1}\n")
+    with pytest.raises(ValueError, match=r"clusterAutoscaler.scanInterval: Invalid value: -1"):
+        load_cluster(argparse.Namespace(file=str(path)), str(tmp_path / "home"))

@@ -15,6 +15,7 @@ from minik8s.api.errors import NotFound
 from minik8s.cli.main import main
 from minik8s.client.config import ClientConfig
 
+from support import wait_for_sync
 from support.minictl import Ctl, free_port
 
 PACKAGE, VERSION = "tabulate", "0.9.0"      # tiny, pure Python, not installed here
@@ -190,6 +191,17 @@ def test_outputs_and_logs_outlive_the_job(cluster):
         assert f.read() == "loss 0.25\n"
     logs = ctl("logs", "job/kept", "-c", "train")
     assert logs.returncode == 0 and "loss   0.25" in logs.stdout and "archived logs" in logs.stderr
+
+
+@pytest.mark.root
+def test_rm_i_streams_the_output_exits_with_the_containers_code_and_deletes_the_pod(cluster):
+    ctl, _, _ = cluster
+    out = ctl("run", "hello", "--image=busybox", "--restart=Never", "--rm", "-it", "--",
+              "sh", "-c", "echo hi; exit 3")
+    assert (out.returncode, out.stdout) == (3, 'pod/hello created\nhi\npod "hello" deleted\n'), out.stderr
+    with ctl.client() as c:
+        wait_for_sync(lambda: not c.list("Pod", "default", field_selector="metadata.name=hello").items,
+                      what="the pod deleted")
 
 
 @pytest.mark.root

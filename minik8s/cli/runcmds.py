@@ -47,6 +47,7 @@ _SKIPPED = (".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cach
 
 # ---------------------------------------------------------------- flags
 def run_flags(p):
+    from minik8s.cli.common import duration
     p.add_argument("name", metavar="NAME | SCRIPT.py")
     p.add_argument("cmd_args", nargs="*", metavar="-- COMMAND [args...]")
     p.add_argument("--image", default="", help="the container image (for a script: the Docker image with "
@@ -62,6 +63,8 @@ def run_flags(p):
     p.add_argument("--rm", action="store_true", help="delete the pod once it ends (with -i)")
     p.add_argument("-i", "--stdin", action="store_true", help="stream the container's output until it ends")
     p.add_argument("-t", "--tty", action="store_true", help="accepted for kubectl's -it")
+    p.add_argument("--pod-running-timeout", type=duration, default=60.0,
+                   help="how long -i waits for the container to start (default 1m0s)")
     p.add_argument("--dry-run", default="none", choices=("none", "client", "server"),
                    help="client: print the object only; server: the server checks it, stores nothing")
     p.add_argument("-o", "--output", default="",
@@ -165,7 +168,7 @@ def _run_pod(args) -> int:
         if not args.stdin or args.dry_run != "none":
             return 0
         try:
-            return _stream_pod(c, made.metadata.namespace, args.name, args.name)
+            return _stream_pod(c, made.metadata.namespace, args.name, args.name, args.pod_running_timeout)
         finally:
             if args.rm:
                 c.delete("Pod", args.name, made.metadata.namespace)
@@ -205,9 +208,11 @@ def _await_container(c, ns: str, pod: str, container: str, deadline: float | Non
     return _container_state(c, ns, pod, container)
 
 
-def _stream_pod(c, ns: str, pod: str, container: str) -> int:
+def _stream_pod(c, ns: str, pod: str, container: str, timeout: float) -> int:
     """Print the container's log until it ends; its exit code (0 while it keeps running)."""
-    _await_container(c, ns, pod, container)
+    from minik8s.cli.common import CliError
+    if _await_container(c, ns, pod, container, time.monotonic() + timeout) is None:
+        raise CliError(f"timed out waiting for the condition (pod {ns}/{pod} did not start its container)")
     for chunk in c.logs(pod, ns, container=container, follow=True):
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()

@@ -89,19 +89,16 @@ async def test_silent_node_goes_unknown_is_tainted_and_its_pods_turn_not_ready(s
         ctl = mgr.controllers["node-lifecycle"]
         await admin.create(node_obj("node-1", clock))
         await renew_lease(admin, "node-1", clock)
+        await healthy_node(admin, ctl, clock)
         pod = await make_running(admin, bound_pod("web", "node-1"), clock, "node-1")
 
         # a kubelet renewing its lease every 10 s keeps the node Ready well past the grace period
-        for _ in range(8):
-            clock.advance(10)
-            lease = await renew_lease(admin, "node-1", clock)
-            await wait_for(lambda: (h := ctl.health.get("node-1")) and h.lease_renew_time == lease.spec.renewTime,
-                           what="the renewal seen")
+        await advance(admin, ctl, clock, 80, healthy=("healthy", "node-1"), step=10)
         node = await admin.get("Node", "node-1")
         assert cond(node, "Ready").status == "True" and not managed_taints(node)
 
         # silence for longer than the 50 s grace period
-        clock.advance(51)
+        await advance(admin, ctl, clock, 51)
         node = await wait_for(lambda: _with_taints(admin, "node-1", {(UNREACHABLE, "NoSchedule"),
                                                                      (UNREACHABLE, "NoExecute")}),
                               what="unreachable taints")
@@ -125,7 +122,7 @@ async def test_silent_node_goes_unknown_is_tainted_and_its_pods_turn_not_ready(s
         assert status is not None and f"untolerated taint {{{UNREACHABLE}: }}" in status.message
 
         # the kubelet is back: status posted, lease renewed -> Ready, taints gone
-        clock.advance(5)
+        await advance(admin, ctl, clock, 5)
         back = await admin.get("Node", "node-1")
         ts = rfc3339(clock.now())
         for c in back.status.conditions:
@@ -139,6 +136,7 @@ async def test_silent_node_goes_unknown_is_tainted_and_its_pods_turn_not_ready(s
 async def test_ready_false_taints_not_ready_and_pressure_taints_follow_conditions(srv):
     clock = FakeClock()
     async with controllers(srv, "node-lifecycle", clock) as (admin, mgr):
+        await healthy_node(admin, mgr.controllers["node-lifecycle"], clock)
         await admin.create(node_obj("sick", clock, ready="False", MemoryPressure="True"))
         await renew_lease(admin, "sick", clock)
         await wait_for(lambda: _with_taints(admin, "sick", {(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute"),
@@ -158,9 +156,11 @@ async def test_ready_false_taints_not_ready_and_pressure_taints_follow_condition
 async def test_node_that_never_posted_status_goes_unknown_after_the_startup_grace_period(srv):
     clock = FakeClock()
     async with controllers(srv, "node-lifecycle", clock, nodeStartupGracePeriod=60) as (admin, mgr):
+        ctl = mgr.controllers["node-lifecycle"]
+        await healthy_node(admin, ctl, clock)
         await admin.create(node_obj("mute", clock, ready=None))
-        await wait_for(lambda: "mute" in mgr.controllers["node-lifecycle"].health, what="the node seen")
-        clock.advance(61)
+        await wait_for(lambda: "mute" in ctl.health, what="the node seen")
+        await advance(admin, ctl, clock, 61)
         node = await wait_for(lambda: _with_taints(admin, "mute", {(UNREACHABLE, "NoSchedule"),
                                                                    (UNREACHABLE, "NoExecute")}),
                               what="unreachable taints")
@@ -220,6 +220,30 @@ async def test_lost_node_pods_are_evicted_after_toleration_and_replaced_on_a_hea
         await kubelet2.stop()
 
 
+async def healthy_node(admin, ctl, clock, name: str = "healthy", **labels):
+    """A node whose kubelet keeps renewing its lease as `advance` moves the clock: without one that is
+    Ready, every zone is fully disrupted and no node gets a NoExecute taint."""
+    node = node_obj(name, clock)
+    node.metadata.labels.update(labels)
+    await admin.create(node)
+    lease = await renew_lease(admin, name, clock)
+    await wait_for(lambda: (h := ctl.health.get(name)) and h.lease_renew_time == lease.spec.renewTime,
+                   what=f"{name} and its lease seen")
+
+
+async def advance(admin, ctl, clock, seconds: float, healthy=("healthy",), step: float = 20.0):
+    """Move the clock `seconds` in steps shorter than the grace period, the healthy nodes' leases renewed
+    (and seen by the controller) after each."""
+    while seconds > 0:
+        d = min(step, seconds)
+        clock.advance(d)
+        seconds -= d
+        for name in healthy:
+            lease = await renew_lease(admin, name, clock)
+            await wait_for(lambda: ctl.health[name].lease_renew_time == lease.spec.renewTime,
+                           what=f"{name}'s renewal seen")
+
+
 async def _with_taints(client, name, want):
     node = await client.get("Node", name)
     return node if managed_taints(node) == want else None
@@ -252,3 +276,57 @@ async def _ready_pods(client, rs, node, n):
             and (c := cond(p, "Ready")) is not None and c.status == "True"]
     return pods if len(pods) == n else None
 
+
+
+async def test_lost_nodes_of_a_zone_are_tainted_no_execute_one_per_eviction_period(srv):
+    clock = FakeClock()
+    async with controllers(srv, "node-lifecycle", clock) as (admin, mgr):
+        ctl = mgr.controllers["node-lifecycle"]
+        healthy = [f"ok-{i}" for i in range(4)]
+        for name in healthy:
+            await healthy_node(admin, ctl, clock, name)
+        for name in ("lost-1", "lost-2"):
+            await healthy_node(admin, ctl, clock, name)
+        # 2 of 6 not ready: the zone stays Normal, tainted at --node-eviction-rate 0.1/s, burst 1
+        await advance(admin, ctl, clock, 51, healthy=healthy)
+        both = {(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")}
+        first = await wait_for(lambda: _first_with(admin, ["lost-1", "lost-2"], both), what="one node tainted")
+        second = "lost-2" if first == "lost-1" else "lost-1"
+        # NoSchedule and NoExecute are written together: the first without the second stays so
+        await wait_for(lambda: _with_taints(admin, second, {(UNREACHABLE, "NoSchedule")}),
+                       what="the second node unreachable, NoSchedule only")
+        await advance(admin, ctl, clock, 5, healthy=healthy)
+        assert managed_taints(await admin.get("Node", second)) == {(UNREACHABLE, "NoSchedule")}
+        await advance(admin, ctl, clock, 5, healthy=healthy)
+        await wait_for(lambda: _with_taints(admin, second, both), what="the second node tainted 10 s later")
+
+
+async def test_no_node_is_tainted_no_execute_while_every_node_is_lost(srv):
+    clock = FakeClock()
+    async with controllers(srv, "node-lifecycle", clock) as (admin, mgr):
+        ctl = mgr.controllers["node-lifecycle"]
+        for name in ("a", "b"):
+            await healthy_node(admin, ctl, clock, name)
+        clock.advance(51)
+        for name in ("a", "b"):
+            # NoSchedule and NoExecute are written together: the first without the second stays so
+            node = await wait_for(lambda: _with_taints(admin, name, {(UNREACHABLE, "NoSchedule")}),
+                                  what=f"{name} unreachable, NoSchedule only")
+            assert cond(node, "Ready").status == "Unknown"
+        # a is back: b, still lost, is evicted at the normal rate from then on
+        back = await admin.get("Node", "a")
+        for c in back.status.conditions:
+            c.status, c.lastHeartbeatTime = ("True" if c.type == "Ready" else "False"), rfc3339(clock.now())
+        await admin.update_status(back)
+        await renew_lease(admin, "a", clock)
+        await wait_for(lambda: _with_taints(admin, "a", set()), what="a's taints removed")
+        await advance(admin, ctl, clock, 10, healthy=("a",), step=5)
+        await wait_for(lambda: _with_taints(admin, "b", {(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")}),
+                       what="b tainted NoExecute")
+
+
+async def _first_with(client, names, want):
+    for name in names:
+        if managed_taints(await client.get("Node", name)) == want:
+            return name
+    return None

@@ -14,6 +14,10 @@ from the `controllerManager` section of HOME/cluster.yaml:
       nodeMonitorGracePeriod: 50             # node lifecycle: seconds without a heartbeat [50]
       nodeStartupGracePeriod: 60             # ... for a node that never posted Ready [60]
       nodeMonitorPeriod: 5                   # ... how often each node is looked at [5]
+      nodeEvictionRate: 0.1                  # ... nodes per second tainted NoExecute in a zone [0.1]
+      secondaryNodeEvictionRate: 0.01        # ... in a large zone partly down [0.01]
+      unhealthyZoneThreshold: 0.55           # ... share of not-Ready nodes that makes a zone partly down [0.55]
+      largeClusterSizeThreshold: 50          # ... nodes above which a zone is large [50]
       terminatedPodGCThreshold: 12500        # pod GC: finished pods kept (0: no limit) [12500]
       podGCPeriod: 20                        # ... how often it runs [20]
       horizontalPodAutoscalerSyncPeriod: 15  # HPA: how often each HPA is reconciled [15]
@@ -34,6 +38,8 @@ import sys
 
 # cluster.yaml controllerManager keys handed to the controllers as settings
 CONTROLLER_SETTINGS = ("nodeMonitorGracePeriod", "nodeStartupGracePeriod", "nodeMonitorPeriod",
+                       "nodeEvictionRate", "secondaryNodeEvictionRate", "unhealthyZoneThreshold",
+                       "largeClusterSizeThreshold",
                        "terminatedPodGCThreshold", "podGCPeriod",
                        "horizontalPodAutoscalerSyncPeriod", "horizontalPodAutoscalerTolerance",
                        "horizontalPodAutoscalerDownscaleStabilizationWindow",

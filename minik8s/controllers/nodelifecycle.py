@@ -10,11 +10,15 @@ to Unknown (`NodeStatusUnknown`, "Kubelet stopped posting node status.") and mar
 ready. Taints follow the conditions: `node.kubernetes.io/unreachable` (Ready Unknown) or
 `node.kubernetes.io/not-ready` (Ready False) as NoSchedule and NoExecute, the pressure and
 unschedulable NoSchedule taints likewise; all are removed when the node is healthy again. Each node is
-looked at again every `nodeMonitorPeriod` (5 s). Zone-based eviction rate limits are not modelled: the
-taint eviction manager acts on every tainted node at once."""
+looked at again every `nodeMonitorPeriod` (5 s). A NoExecute taint new to a node waits for its zone's
+eviction rate limit (zonestate.py: `nodeEvictionRate`, `secondaryNodeEvictionRate`,
+`unhealthyZoneThreshold`, `largeClusterSizeThreshold`, upstream's values by default); while every zone
+is fully disrupted no node gets one and those there are removed."""
 from __future__ import annotations
 
 import logging
+import math
+from collections import defaultdict
 from dataclasses import dataclass
 
 from minik8s.api.clock import rfc3339
@@ -24,6 +28,9 @@ from minik8s.client.events import NORMAL, WARNING
 from minik8s.client.informer import NODE_NAME_INDEX, copy, key_of
 
 from minik8s.controllers.base import Controller, ControllerContext
+from minik8s.controllers.zonestate import (LARGE_CLUSTER_SIZE_THRESHOLD, NODE_EVICTION_RATE,
+                                           SECONDARY_NODE_EVICTION_RATE, UNHEALTHY_ZONE_THRESHOLD,
+                                           ZoneEvictionLimits, zone_key)
 
 log = logging.getLogger("minik8s.controllers.nodelifecycle")
 
@@ -50,6 +57,9 @@ CONDITION_TAINTS = (
 )
 MANAGED_TAINTS = {(key, NO_SCHEDULE) for _, _, key in CONDITION_TAINTS} | {
     (TAINT_UNSCHEDULABLE, NO_SCHEDULE), (TAINT_NOT_READY, NO_EXECUTE), (TAINT_UNREACHABLE, NO_EXECUTE)}
+
+NO_EXECUTE_TAINTS = {(TAINT_NOT_READY, NO_EXECUTE), (TAINT_UNREACHABLE, NO_EXECUTE)}
+ZONE_PASS = ("zone-states",)          # the queue key of the periodic zone state pass (node keys are strings)
 
 MONITORED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 REASON_UNKNOWN = "NodeStatusUnknown"
@@ -102,6 +112,13 @@ class NodeLifecycleController(Controller):
         self.startup_grace_period = float(ctx.setting("nodeStartupGracePeriod", NODE_STARTUP_GRACE_PERIOD))
         self.monitor_period = float(ctx.setting("nodeMonitorPeriod", NODE_MONITOR_PERIOD))
         self.health: dict[str, NodeHealth] = {}
+        self.zone_seen: dict[str, str] = {}        # node -> its Ready status as the zones last counted it
+        self.granted: set[str] = set()             # nodes the zones let have a NoExecute taint
+        self.zones = ZoneEvictionLimits(
+            float(ctx.setting("nodeEvictionRate", NODE_EVICTION_RATE)),
+            float(ctx.setting("secondaryNodeEvictionRate", SECONDARY_NODE_EVICTION_RATE)),
+            float(ctx.setting("unhealthyZoneThreshold", UNHEALTHY_ZONE_THRESHOLD)),
+            int(ctx.setting("largeClusterSizeThreshold", LARGE_CLUSTER_SIZE_THRESHOLD)))
         self.nodes = ctx.informers.informer("Node")
         self.leases = ctx.informers.informer("Lease", NODE_LEASE_NAMESPACE)
         self.pods = ctx.informers.informer("Pod")
@@ -109,6 +126,7 @@ class NodeLifecycleController(Controller):
                                      self._node_deleted)
         self.leases.add_event_handler(self._enqueue_lease, lambda old, new: self._enqueue_lease(new), None)
         self.pods.add_event_handler(self._pod_changed, lambda old, new: self._pod_changed(new), None)
+        self.enqueue(ZONE_PASS)
 
     # ------------------------------------------------------------------ handlers (enqueue only)
     def _enqueue_node(self, node) -> None:
@@ -127,18 +145,49 @@ class NodeLifecycleController(Controller):
             self.enqueue(pod.spec.nodeName)
 
     # ------------------------------------------------------------------ sync
-    async def sync(self, key: str) -> None:
+    async def sync(self, key) -> None:
+        if key == ZONE_PASS:
+            self.handle_disruption()
+            self.enqueue_after(ZONE_PASS, self.monitor_period)
+            return
         await self.sync_node(key)
+
+    def handle_disruption(self, seen: dict[str, str] | None = None) -> None:
+        """Recompute the zones' states and eviction rates (upstream handleDisruption) from the nodes'
+        Ready statuses; `seen` overrides those of nodes whose status this controller just wrote."""
+        seen = seen or {}
+        by_zone: dict[str, list[str]] = defaultdict(list)
+        nodes = self.nodes.list()
+        self.zone_seen = {n.metadata.name: seen.get(n.metadata.name) or ready_status(n) for n in nodes}
+        for node in nodes:
+            by_zone[zone_key(node.metadata.labels)].append(self.zone_seen[node.metadata.name])
+        change = self.zones.update(dict(by_zone), self.clock.now())
+        if change.entered:
+            log.warning("Controller detected that all Nodes are not-Ready. Entering master disruption mode.")
+        if change.exited:
+            log.info("Controller detected that some Nodes are Ready. Exiting master disruption mode.")
+            now = self.clock.now()
+            for health in self.health.values():      # every node gets a whole grace period again
+                health.probe_time = now
+        for zone, state in change.zones.items():
+            log.info("Controller detected that zone %r is now in state %s.", zone, state)
+        if change.entered or change.exited:
+            for node in nodes:
+                self.enqueue(node.metadata.name)
 
     async def sync_node(self, name: str) -> None:
         node = self.nodes.get(name)
         if node is None:
             self.health.pop(name, None)
+            self.zones.forget(name)
+            self.granted.discard(name)
             return
         was_ready = ready_status(node)
         node = await self._update_health(node)
-        await self._reconcile_taints(node)
         ready = ready_status(node)
+        if self.zone_seen.get(name) != ready:      # the zones must know before its NoExecute taint is weighed
+            self.handle_disruption({name: ready})
+        await self._reconcile_taints(node)
         if ready != "True":
             if was_ready == "True":
                 self.recorder.eventf(_node_ref(node), NORMAL, "NodeNotReady",
@@ -193,8 +242,8 @@ class NodeLifecycleController(Controller):
         return updated
 
     async def _reconcile_taints(self, node) -> None:
-        want = desired_taints(node)
         have = {(t.key, t.effect) for t in node.spec.taints if (t.key, t.effect) in MANAGED_TAINTS}
+        want = self._rate_limited(node, desired_taints(node), have)
         if want == have:
             return
         new = copy(node)
@@ -206,6 +255,25 @@ class NodeLifecycleController(Controller):
         new.spec.taints.extend(keep)
         log.info("node %s: taints %s", node.metadata.name, sorted(f"{k}:{e}" for k, e in want) or "none managed")
         await self.client.update(new)
+
+    def _rate_limited(self, node, want: set, have: set) -> set:
+        """`want` less a NoExecute taint the zones do not allow yet (upstream processTaintBaseEviction:
+        a node newly bad waits its turn; one whose taint only swaps between not-ready and unreachable
+        does not; none while every zone is fully disrupted)."""
+        name = node.metadata.name
+        no_execute = want & NO_EXECUTE_TAINTS
+        if not no_execute or ((have & NO_EXECUTE_TAINTS or name in self.granted) and not self.zones.all_disrupted):
+            self.zones.forget(name)
+            if not no_execute:
+                self.granted.discard(name)
+            return want
+        self.granted.discard(name)
+        wait = self.zones.try_taint(name, zone_key(node.metadata.labels), self.clock.now())
+        if wait == 0:
+            self.granted.add(name)      # until the cache shows the taint, it is still this node's
+            return want
+        self.enqueue_after(name, min(wait, self.monitor_period) if math.isfinite(wait) else self.monitor_period)
+        return want - NO_EXECUTE_TAINTS
 
     async def _mark_pods_not_ready(self, node) -> None:
         """upstream MarkPodsNotReady: the node's pods' Ready condition goes False (endpoints drop them)."""

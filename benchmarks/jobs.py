@@ -93,17 +93,24 @@ async def _complete_pods(client, stop: asyncio.Event) -> None:
 
 
 async def _wait_count(client, kind: str, pred, n: int) -> None:
-    """Until `pred` holds for n objects of `kind` (a watch-fed informer)."""
-    from minik8s.client.informer import Informer
+    """Until `pred` holds for n objects of `kind` (a watch-fed informer). The objects it holds for
+    are kept as a set, so each event costs the same however many objects there are."""
+    from minik8s.client.informer import Informer, key_of
     inf = Informer(client, kind)
     done = asyncio.Event()
+    holds: set[str] = set()
 
-    def check(*_):
-        if sum(1 for o in inf.list() if pred(o)) >= n:
+    def seen(obj) -> None:
+        if pred(obj):
+            holds.add(key_of(obj))
+        else:
+            holds.discard(key_of(obj))
+        if len(holds) >= n:
             done.set()
-    inf.add_event_handler(check, lambda old, new: check(), None)
+    inf.add_event_handler(seen, lambda old, new: seen(new), lambda obj: holds.discard(key_of(obj)))
     await inf.start()
-    check()
+    for obj in inf.list():
+        seen(obj)
     await done.wait()
     await inf.stop()
 

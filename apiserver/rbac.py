@@ -29,25 +29,10 @@ class Rule:
         return cls(frozenset(r.verbs), frozenset(r.apiGroups), frozenset(r.resources),
                    frozenset(r.resourceNames), frozenset(r.nonResourceURLs))
 
-    def allows(self, attrs) -> bool:
-        if "*" not in self.verbs and attrs.verb not in self.verbs:
+    def allows_path(self, verb: str, path: str) -> bool:
+        if "*" not in self.verbs and verb not in self.verbs:
             return False
-        if attrs.path:
-            return any(u == "*" or u == attrs.path or (u.endswith("*") and attrs.path.startswith(u[:-1]))
-                       for u in self.urls)
-        if "*" not in self.groups and attrs.group not in self.groups:
-            return False
-        if not self._resource_matches(attrs.resource, attrs.subresource):
-            return False
-        return not self.names or attrs.name in self.names
-
-    def _resource_matches(self, resource: str, subresource: str) -> bool:
-        if "*" in self.resources:
-            return True
-        combined = f"{resource}/{subresource}" if subresource else resource
-        if combined in self.resources:
-            return True
-        return bool(subresource) and f"*/{subresource}" in self.resources
+        return any(u == "*" or u == path or (u.endswith("*") and path.startswith(u[:-1])) for u in self.urls)
 
 
 def service_account_user(namespace: str, name: str) -> str:
@@ -64,33 +49,75 @@ def _subject_keys(binding, binding_namespace: str) -> list[tuple[str, str]]:
     return keys
 
 
+class SubjectRules:
+    """One subject's rules, indexed by (verb, apiGroup, resource) as written (wildcards included), so a
+    question is a dozen dictionary look-ups however many rules there are."""
+
+    def __init__(self):
+        self.rules: list[Rule] = []
+        self._by_key: dict[tuple[str, str, str], list[Rule]] = {}
+        self._urls: list[Rule] = []
+
+    def add(self, rule: Rule) -> None:
+        self.rules.append(rule)
+        if rule.urls:
+            self._urls.append(rule)
+        for key in ((v, g, r) for v in rule.verbs for g in rule.groups for r in rule.resources):
+            self._by_key.setdefault(key, []).append(rule)
+
+    def allows(self, attrs) -> bool:
+        if attrs.path:
+            return any(rule.allows_path(attrs.verb, attrs.path) for rule in self._urls)
+        sub = attrs.subresource
+        resources = (f"{attrs.resource}/{sub}", "*", f"*/{sub}") if sub else (attrs.resource, "*")
+        for v in (attrs.verb, "*"):
+            for g in (attrs.group, "*"):
+                for r in resources:
+                    for rule in self._by_key.get((v, g, r), ()):
+                        if not rule.names or attrs.name in rule.names:
+                            return True
+        return False
+
+
 class RuleIndex:
     """Every subject's rules: cluster-wide (ClusterRoleBindings) and per namespace (RoleBindings)."""
 
     def __init__(self, registry):
         cluster_roles = {r.name: r.decode().rules for r in registry.list(CLUSTER_ROLE, "")}
         roles = {(r.namespace, r.name): r.decode().rules for r in registry.list(ROLE, "")}
-        self.cluster: dict[tuple[str, str], list[Rule]] = {}
-        self.namespaced: dict[tuple[str, tuple[str, str]], list[Rule]] = {}
+        self.cluster: dict[tuple[str, str], SubjectRules] = {}
+        self.namespaced: dict[tuple[str, tuple[str, str]], SubjectRules] = {}
         for rec in registry.list(CLUSTER_ROLE_BINDING, ""):
             b = rec.decode()
             rules = [Rule.of(r) for r in cluster_roles.get(b.roleRef.name, ())]   # a dangling ref grants nothing
             for key in _subject_keys(b, ""):
-                self.cluster.setdefault(key, []).extend(rules)
+                self._add(self.cluster, key, rules)
         for rec in registry.list(ROLE_BINDING, ""):
             b = rec.decode()
             source = roles.get((rec.namespace, b.roleRef.name), ()) if b.roleRef.kind == "Role" \
                 else cluster_roles.get(b.roleRef.name, ())
             rules = [Rule.of(r) for r in source]
             for key in _subject_keys(b, rec.namespace):
-                self.namespaced.setdefault((rec.namespace, key), []).extend(rules)
+                self._add(self.namespaced, (rec.namespace, key), rules)
+
+    @staticmethod
+    def _add(table: dict, key, rules: list[Rule]) -> None:
+        subject = table.setdefault(key, SubjectRules())
+        for rule in rules:
+            subject.add(rule)
+
+    def _subjects(self, user: str, groups, namespace: str) -> list[SubjectRules]:
+        keys = [("User", user)] + [("Group", g) for g in groups]
+        found = [self.cluster.get(k) for k in keys]
+        if namespace:
+            found += [self.namespaced.get((namespace, k)) for k in keys]
+        return [s for s in found if s is not None]
 
     def rules_for(self, user: str, groups, namespace: str) -> list[Rule]:
-        keys = [("User", user)] + [("Group", g) for g in groups]
-        out = [r for k in keys for r in self.cluster.get(k, ())]
-        if namespace:
-            out += [r for k in keys for r in self.namespaced.get((namespace, k), ())]
-        return out
+        return [r for s in self._subjects(user, groups, namespace) for r in s.rules]
+
+    def allows(self, user: str, groups, attrs) -> bool:
+        return any(s.allows(attrs) for s in self._subjects(user, groups, attrs.namespace))
 
 
 class RBACAuthorizer:
@@ -118,4 +145,4 @@ class RBACAuthorizer:
         return self._current().rules_for(user, groups, namespace)
 
     def allows(self, user: str, groups, attrs) -> bool:
-        return any(rule.allows(attrs) for rule in self.rules_for(user, groups, attrs.namespace))
+        return self._current().allows(user, groups, attrs)

@@ -6,6 +6,8 @@
 2. watch delivery latency with 100 watchers at 1,000 writes/s vs the create reply's own latency
 3. List of 10,000 pods (latency, server RSS) vs raw List bytes, raw data size and an empty server's RSS
 4. `minictl get pods` wall time vs `python -c pass`
+5. create and get latency as a component allowed by RBAC vs the same with authorization off
+   (`--authorization-mode=AlwaysAllow`), two servers side by side, rounds alternating between them
 
 Every server (API server, echo server) is its own subprocess on 127.0.0.1. The load generator for 1, 3
 and 4 is this process (one asyncio loop; sync Client for List); for 2 the paced writer is this
@@ -35,7 +37,7 @@ SIZES = {
     "quick": dict(creates=400, inflight=64, warmup=50, create_chunks=2, batch_probe=200,
                   sqlite_rows=300, sqlite_secs=1.0,
                   watchers=10, watch_procs=1, watch_rate=200, watch_secs=1.0,
-                  list_pods=1000, list_reps=3, ctl_pods=20, ctl_runs=3),
+                  list_pods=1000, list_reps=3, ctl_pods=20, ctl_runs=3, authz_ops=200),
 }
 PHASE_LIMIT_S = 180.0       # no single loop of a measure runs longer than this
 MB = 1024 * 1024
@@ -578,14 +580,57 @@ def measure_minictl(sz: dict, profile: str | None) -> list[Row]:
     return rows
 
 
+# ================================================================ 5. authorization's cost
+async def _create_get_latencies(address: str, token: str, names: list[str]) -> tuple[list[float], list[float]]:
+    """One create then one get per name, one request in flight: each call's own latency."""
+    from minik8s.client.aio import AsyncClient
+    template, creates, gets = pod_template(), [], []
+    async with AsyncClient(address, token) as client:
+        for name in names:
+            pod = make_pod(template, name)
+            t = time.perf_counter()
+            await client.create(pod)
+            creates.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            await client.get("Pod", name, "default")
+            gets.append(time.perf_counter() - t)
+    return creates, gets
+
+
+def measure_authorization(sz: dict, profile: str | None) -> list[Row]:
+    """The controller manager's token creates and gets pods: allowed by RBAC (its per-controller roles,
+    after the rule index's other rules) on one server, by AlwaysAllow on the other."""
+    n, rounds = sz["authz_ops"], 10
+    log(f"5. create/get latency, RBAC vs authorization off, {n} of each per server")
+    lat = {"rbac": ([], []), "off": ([], [])}
+    with Server() as rbac, Server(extra_args=("--authorization-mode", "AlwaysAllow")) as off:
+        servers = {"rbac": rbac, "off": off}
+        for r in range(rounds):
+            for key, srv in servers.items() if r % 2 == 0 else reversed(servers.items()):
+                names = [f"authz-{r}-{i:05d}" for i in range(n // rounds)]
+                creates, gets = asyncio.run(_create_get_latencies(srv.address, srv.proc.tokens["controller-manager"],
+                                                                  names))
+                lat[key][0].extend(creates)
+                lat[key][1].extend(gets)
+    rows = []
+    for i, verb in enumerate(("create", "get")):
+        for q in (50, 99):
+            on, base = percentile(lat["rbac"][i], q) * 1000, percentile(lat["off"][i], q) * 1000
+            rows.append(Row(f"{verb} latency p{q}, controller manager via RBAC", on, base, "ms",
+                            "authorization off", target=("<=", 1.05) if q == 50 else None, relative=True,
+                            fmt="{:,.2f}", note="" if q == 50 else "info"))
+    return rows
+
+
 # ================================================================ main
-MEASURES = {"1": measure_creates, "2": measure_watch, "3": measure_list, "4": measure_minictl}
+MEASURES = {"1": measure_creates, "2": measure_watch, "3": measure_list, "4": measure_minictl,
+            "5": measure_authorization}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="benchmarks.api", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small counts: a smoke run of every measure")
-    p.add_argument("--only", default="1,2,3,4", help="comma-separated measures to run (default all)")
+    p.add_argument("--only", default="1,2,3,4,5", help="comma-separated measures to run (default all)")
     p.add_argument("--watch-procs", type=int, help="watcher subprocesses for measure 2")
     p.add_argument("--watchers", type=int, help="watch streams for measure 2 (default 100)")
     p.add_argument("--watch-rate", type=int, help="writes/s for measure 2 (default 1000)")
@@ -608,7 +653,7 @@ def main(argv=None) -> int:
     wanted = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = [m for m in wanted if m not in MEASURES]
     if unknown:
-        p.error(f"unknown measure(s) {unknown}: choose from 1,2,3,4")
+        p.error(f"unknown measure(s) {unknown}: choose from {','.join(MEASURES)}")
     rows: list[Row] = []
     t = time.monotonic()
     load0 = os.getloadavg()[0]

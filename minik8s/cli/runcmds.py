@@ -213,10 +213,16 @@ def _stream_pod(c, ns: str, pod: str, container: str, timeout: float) -> int:
     from minik8s.cli.common import CliError
     if _await_container(c, ns, pod, container, time.monotonic() + timeout) is None:
         raise CliError(f"timed out waiting for the condition (pod {ns}/{pod} did not start its container)")
-    for chunk in c.logs(pod, ns, container=container, follow=True):
+    _copy_log(c.logs(pod, ns, container=container, follow=True))
+    return _exit_code(c, ns, pod, container)
+
+
+def _copy_log(chunks) -> None:
+    """A log stream to stdout as it comes, after what was printed before it."""
+    sys.stdout.flush()
+    for chunk in chunks:
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
-    return _exit_code(c, ns, pod, container)
 
 
 def _exit_code(c, ns: str, pod: str, container: str) -> int:
@@ -434,12 +440,14 @@ def _now() -> str:
     return rfc3339(time.time())
 
 
-def _snapshot(plan: RunPlan, ignore_dir: str) -> None:
-    """The workdir copied into the run's directory (its own files only), with the requirements."""
+def _snapshot(plan: RunPlan) -> None:
+    """The workdir copied into the run's directory (its own files: not the cluster home or --output
+    when they are inside it), with the requirements."""
     import shutil
+    left_out = {os.path.realpath(plan.home), os.path.realpath(plan.output) if plan.output else ""}
 
     def ignored(folder, names):
-        return [n for n in names if n in _SKIPPED or os.path.join(os.path.abspath(folder), n) == ignore_dir]
+        return [n for n in names if n in _SKIPPED or os.path.realpath(os.path.join(folder, n)) in left_out]
     os.makedirs(os.path.dirname(plan.run_dir), exist_ok=True)
     os.makedirs(plan.run_dir)
     shutil.copytree(plan.workdir, os.path.join(plan.run_dir, "workspace"), ignore=ignored, symlinks=True)
@@ -466,6 +474,8 @@ def _bundled_pip_wheel() -> str:
 
 # ---------------------------------------------------------------- script runs: the command
 def _run_script(args) -> int:
+    import shutil
+
     from minik8s.api.codec import from_dict
     from minik8s.api.errors import NotFound
     from minik8s.api.pb import batch_pb2, core_pb2
@@ -490,7 +500,11 @@ def _run_script(args) -> int:
         c.create(job, dry_run=True)          # every field error before anything is made
         if os.path.exists(plan.run_dir):
             raise CliError(f"{plan.run_dir} exists: a run of that name ran before; choose another --name")
-        _snapshot(plan, plan.output)
+        try:
+            _snapshot(plan)
+        except BaseException:
+            shutil.rmtree(plan.run_dir, ignore_errors=True)
+            raise
         made: list[str] = []
         try:
             c.create(claim)
@@ -552,6 +566,7 @@ def _environment_ready(c, plan: RunPlan, ns: str) -> bool:
     failed = next((p for p in _job_pods(c, ns, plan.name) if (s := _init_state(p)) is not None and s.exitCode), None)
     if failed is None:
         return True
+    sys.stdout.flush()
     _print_log(c, ns, failed.metadata.name, ENV_CONTAINER, sys.stderr.buffer)
     return False
 
@@ -594,9 +609,7 @@ def _finish(c, plan: RunPlan, ns: str, follow: bool) -> int:
             followed.add(pod)
             state = _await_container(c, ns, pod, TRAIN_CONTAINER)
             if state is not None and not isinstance(state, str):
-                for chunk in c.logs(pod, ns, container=TRAIN_CONTAINER, follow=True):
-                    sys.stdout.buffer.write(chunk)
-                    sys.stdout.buffer.flush()
+                _copy_log(c.logs(pod, ns, container=TRAIN_CONTAINER, follow=True))
             continue
         followed.update(p.metadata.name for p in pending)
         seen = len(followed)
@@ -605,6 +618,7 @@ def _finish(c, plan: RunPlan, ns: str, follow: bool) -> int:
     outcome = _finished(job)
     code = 0 if outcome == "Complete" else _failed_code(c, ns, plan.name)
     _record(c, plan, ns, job, outcome)
+    sys.stdout.flush()
     if plan.output:
         _copy_outputs(c, plan, ns)
     print(f"run {plan.name}: {'succeeded' if code == 0 else f'failed (exit code {code})'}; outputs in "

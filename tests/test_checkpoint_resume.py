@@ -57,7 +57,7 @@ def manifests() -> list[dict]:
         claim, job = list(yaml.safe_load_all(f))
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
     command[command.index("--epochs") + 1] = str(EPOCHS)
-    command += ["--samples", str(SAMPLES)]
+    command[command.index("--samples") + 1] = str(SAMPLES)
     scratch = copy.deepcopy(job)
     scratch["metadata"]["name"] = "train-scratch"
     volumes = scratch["spec"]["template"]["spec"]["volumes"]

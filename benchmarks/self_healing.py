@@ -1,0 +1,248 @@
+"""Self-healing: a lost node's pods Ready elsewhere beside the configured floor, and a drain beside the
+same pods deleted one by one.
+
+    .venv/bin/python -m benchmarks.self_healing [--quick] [--pods N] [--grace S] [--toleration S]
+
+A real API server (benchmarks.common.Server; its DefaultTolerationSeconds at --toleration), the real
+scheduler as a subprocess, and in this process the controller manager (node-lifecycle with
+nodeMonitorGracePeriod --grace, taint-eviction-controller, replicaset, deployment, garbagecollector) and two fake nodes
+(kubelet.fakenodes, leases renewed every second).
+
+Node loss: a Deployment of N pods runs on node-1 (node-2 cordoned meanwhile; the time from its
+creation to N pods Ready is this run's pod start). node-2 is uncordoned, then node-1's kubelet stops
+at once, as a machine that dies. Timed: until N pods of the Deployment, none terminating, are Ready
+on node-2. The floor is what the settings allow: the grace period, then the toleration, then a pod
+start. The node's last heartbeat came up to a lease renew period (1 s) before it stopped, so the time
+is also given from that heartbeat (its Lease's renewTime).
+
+Drain: N pods of a ReplicaSet on node-2; timed from the cordon until every one is gone, evicted in
+parallel through the Eviction API as `minictl drain` does (minik8s.cli.nodeops, no budget). Baseline:
+N bare pods on the same node, each deleted and waited for before the next (the same 0.2 s poll)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import time
+
+from benchmarks.common import ROOT, Row, Server, log, print_table
+
+NODES = ["node-1", "node-2"]
+LEASE_DURATION = 4                 # kubelet leaseDurationSeconds: a renewal every second
+POLL = 0.2                         # minictl drain's wait-until-gone poll, used by the baseline too
+
+
+def _pod_template(spec) -> None:
+    c = spec.containers.add(name="app", image="busybox")
+    c.resources.requests["cpu"] = "100m"
+
+
+def deployment(name: str, n: int):
+    from minik8s.api.pb import apps_pb2
+    d = apps_pb2.Deployment()
+    d.metadata.name, d.metadata.namespace, d.spec.replicas = name, "default", n
+    d.spec.selector.matchLabels["app"] = name
+    d.spec.template.metadata.labels["app"] = name
+    _pod_template(d.spec.template.spec)
+    return d
+
+
+def replica_set(name: str, n: int):
+    from minik8s.api.pb import apps_pb2
+    rs = apps_pb2.ReplicaSet()
+    rs.metadata.name, rs.metadata.namespace, rs.spec.replicas = name, "default", n
+    rs.spec.selector.matchLabels["app"] = name
+    rs.spec.template.metadata.labels["app"] = name
+    _pod_template(rs.spec.template.spec)
+    return rs
+
+
+def bare_pod(name: str, node: str):
+    from minik8s.api.pb import core_pb2
+    p = core_pb2.Pod()
+    p.metadata.name, p.metadata.namespace = name, "default"
+    p.metadata.labels["app"] = "bare"
+    p.spec.nodeName = node
+    _pod_template(p.spec)
+    return p
+
+
+async def poll(fn, timeout: float, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = await fn()
+        if v:
+            return v
+        await asyncio.sleep(interval)
+    raise TimeoutError("not reached")
+
+
+def _ready(p) -> bool:
+    return not p.metadata.deletionTimestamp and any(c.type == "Ready" and c.status == "True"
+                                                    for c in p.status.conditions)
+
+
+async def ready_on(client, app: str, node: str, n: int):
+    pods = [p for p in await client.list("Pod", "default", label_selector=f"app={app}")
+            if _ready(p) and p.spec.nodeName == node]
+    return pods if len(pods) == n else None
+
+
+async def none_left(client, app: str, node: str):
+    pods = await client.list("Pod", "default", label_selector=f"app={app}", field_selector=f"spec.nodeName={node}")
+    return not list(pods)
+
+
+async def set_cordon(client, node: str, value: bool) -> None:
+    await client.patch("Node", node, {"spec": {"unschedulable": value}})
+
+
+async def node_loss(admin, nodes, n: int) -> tuple[float, float, float]:
+    """(pod start of N pods, node loss -> N replacements Ready on node-2, the same from the node's last
+    heartbeat)."""
+    from minik8s.api.clock import parse_time
+    await set_cordon(admin, "node-2", True)
+    t = time.monotonic()
+    await admin.create(deployment("web", n))
+    await poll(lambda: ready_on(admin, "web", "node-1", n), 120)
+    pod_start = time.monotonic() - t
+    await set_cordon(admin, "node-2", False)
+    lost = nodes.kubelets.pop("node-1")          # the host routes no pod to it any more
+    t0, wall0 = time.monotonic(), time.time()
+    await lost.stop()
+    lease = await admin.get("Lease", "node-1", "kube-node-lease")
+    await poll(lambda: ready_on(admin, "web", "node-2", n), 300)
+    healed = time.monotonic() - t0
+    since_heartbeat = healed + wall0 - parse_time(lease.spec.renewTime)
+    log(f"node loss: {n} pods Ready on node-2 after {healed:.2f} s (pod start {pod_start:.2f} s)")
+    await admin.delete("Deployment", "web", "default")
+    await poll(lambda: none_left(admin, "web", "node-2"), 60)
+    return pod_start, healed, since_heartbeat
+
+
+def _drain(client, node: str) -> float:
+    from minik8s.cli.nodeops import evict_pods, pods_to_drain, set_unschedulable
+    args = argparse.Namespace(ignore_daemonsets=True, delete_emptydir_data=False, force=False, grace_period=-1,
+                              timeout=0.0, pod_selector="", disable_eviction=False)
+    t = time.monotonic()
+    with contextlib.redirect_stdout(io.StringIO()):
+        set_unschedulable(client, client.get("Node", node), True)
+        errors = evict_pods(client, pods_to_drain(client, node, args), args)
+    elapsed = time.monotonic() - t
+    if errors:
+        raise RuntimeError(f"drain failed: {errors}")
+    set_unschedulable(client, client.get("Node", node), False)
+    return elapsed
+
+
+def _delete_one_by_one(client, names: list[str]) -> float:
+    from minik8s.api.errors import NotFound
+    t = time.monotonic()
+    for name in names:
+        client.delete("Pod", name, "default")
+        while True:
+            try:
+                client.get("Pod", name, "default")
+            except NotFound:
+                break
+            time.sleep(POLL)
+    return time.monotonic() - t
+
+
+async def drain_vs_deletes(admin, server: Server, n: int) -> tuple[float, float]:
+    from minik8s.client.client import Client
+    await admin.create(replica_set("drain", n))
+    await poll(lambda: ready_on(admin, "drain", "node-2", n), 120)
+    with Client(server.address, server.token) as client:
+        drained = await asyncio.to_thread(_drain, client, "node-2")
+    # the ReplicaSet's replacements wait, unschedulable, until it goes: none runs on node-2
+    await admin.delete("ReplicaSet", "drain", "default")
+    await poll(lambda: none_left(admin, "drain", "node-2"), 60)
+    names = [f"bare-{i}" for i in range(n)]
+    for name in names:
+        await admin.create(bare_pod(name, "node-2"))
+    await poll(lambda: ready_on(admin, "bare", "node-2", n), 120)
+    with Client(server.address, server.token) as client:
+        deleted = await asyncio.to_thread(_delete_one_by_one, client, names)
+    log(f"drain of {n} pods: {drained:.2f} s; {n} deletes one by one: {deleted:.2f} s")
+    return drained, deleted
+
+
+async def run(server: Server, n: int, grace: float, toleration: float) -> list[Row]:
+    from minik8s.client.aio import AsyncClient
+    from minik8s.client.config import ClientConfig
+    from minik8s.controllers.manager import ControllerManager
+    from kubelet.fakenodes import FakeNodeHost
+
+    home = os.path.join(server.home, "bench")
+    os.makedirs(home, exist_ok=True)
+    ClientConfig(server=server.address, token="").save(home)
+    with open(os.path.join(home, "scheduler.token"), "w") as f:
+        f.write(server.proc.tokens["scheduler"])
+    cluster_file = os.path.join(home, "cluster.yaml")
+    with open(cluster_file, "w") as f:
+        f.write("runtime: fake\nnodes:\n" + "".join(f"- {{name: {n_}, cpu: '16'}}\n" for n_ in NODES)
+                + f"kubelet: {{leaseDurationSeconds: {LEASE_DURATION}, metricsPeriod: 3600}}\n")
+    sched_log = open(os.path.join(home, "scheduler.log"), "ab")
+    scheduler = subprocess.Popen([sys.executable, "-m", "minik8s.scheduler", "--home", home, "--token-file",
+                                  os.path.join(home, "scheduler.token")], cwd=ROOT, stdout=sched_log,
+                                 stderr=sched_log)
+    admin = AsyncClient(server.address, server.token)
+    cm_client = AsyncClient(server.address, server.proc.tokens["controller-manager"])
+    nodes = FakeNodeHost(home, NODES, cluster_file, base_client=AsyncClient(server.address, server.token),
+                         tokens={n_: server.proc.tokens[n_] for n_ in NODES})
+    manager = ControllerManager(cm_client, "node-lifecycle,taint-eviction-controller,replicaset,deployment,garbagecollector",
+                                leader_elect=False, settings={"nodeMonitorGracePeriod": grace})
+    mgr_task = asyncio.create_task(manager.run())
+    try:
+        await nodes.start()
+        await asyncio.wait_for(manager.running.wait(), 60)
+        pod_start, healed, since_heartbeat = await node_loss(admin, nodes, n)
+        drained, deleted = await drain_vs_deletes(admin, server, n)
+    finally:
+        manager.stop()
+        await asyncio.gather(mgr_task, return_exceptions=True)
+        await nodes.stop()
+        scheduler.terminate()
+        scheduler.wait(10)
+        sched_log.close()
+        await admin.close()
+        await cm_client.close()
+    floor = grace + toleration + pod_start
+    return [
+        Row(f"node loss -> {n} pods Ready elsewhere", healed, floor, "s",
+            f"floor: {grace:g} grace + {toleration:g} toleration + {pod_start:.2f} pod start",
+            target=("<=", floor + 2.0), fmt="{:.2f}"),
+        Row(f"last heartbeat -> {n} pods Ready elsewhere", since_heartbeat, floor, "s", "the same floor",
+            target=("<=", floor + 2.0), fmt="{:.2f}"),
+        Row(f"drain of a node with {n} pods", drained, deleted, "s", f"{n} deletes one by one",
+            target=("<=", 1.0), relative=True, fmt="{:.2f}"),
+    ]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="benchmarks.self_healing", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="4 pods")
+    p.add_argument("--pods", type=int, default=None, help="pods on the lost and on the drained node [10]")
+    p.add_argument("--grace", type=float, default=8.0, help="nodeMonitorGracePeriod in seconds [8]")
+    p.add_argument("--toleration", type=int, default=2,
+                   help="default not-ready/unreachable toleration seconds [2]")
+    args = p.parse_args(argv)
+    n = args.pods or (4 if args.quick else 10)
+    load = os.getloadavg()[0]
+    extra = ("--default-not-ready-toleration-seconds", str(args.toleration),
+             "--default-unreachable-toleration-seconds", str(args.toleration))
+    with Server(extra_args=extra) as server:
+        rows = asyncio.run(run(server, n, args.grace, args.toleration))
+    print(f"Self-healing, {n} pods, grace period {args.grace:g} s, toleration {args.toleration} s; "
+          f"load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
+    print_table(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -76,6 +76,7 @@ class Nodes:
 
     async def delete_node(self, group, name):
         await self.client.delete("Node", name)
+        return True
 
 
 def pod(name: str, cpu: int, duration: float):

@@ -47,6 +47,7 @@ class NodeObjects:
     async def delete_node(self, group, name):
         await self.client.delete("Node", name)
         self.deleted.append(name)
+        return True
 
 
 def node(name, cpu="4", memory="8Gi", labels=None, gpus=0, taints=(), unschedulable=False):

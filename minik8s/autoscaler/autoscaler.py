@@ -253,7 +253,9 @@ class ClusterAutoscaler:
         left = [p for p in snap.pods_on[name] if not is_daemon_or_mirror(p)]
         if not left:
             group = next(g for g in groups if g.name == d.candidate.group)
-            await self.provider.delete_node(group, name)
+            if not await self.provider.delete_node(group, name):
+                await self._fail_drain(snap, "the provider could not remove it", now)
+                return
             self._decide(group.name, f"ScaleDown: node {name} removed ({d.candidate.reason})")
             self.unneeded_since.pop(name, None)
             self.draining = None

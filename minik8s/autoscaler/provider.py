@@ -28,8 +28,8 @@ class Provider(Protocol):
     async def increase_size(self, group: NodeGroup, names: list[str]) -> None:
         """Start nodes of `group` with these names; returns once asked, not once they are Ready."""
 
-    async def delete_node(self, group: NodeGroup, name: str) -> None:
-        """Stop a drained node and delete its Node; returns once it is gone."""
+    async def delete_node(self, group: NodeGroup, name: str) -> bool:
+        """Stop a drained node and delete its Node; returns once it is gone (True) or could not go."""
 
 
 def minictl_command() -> list[str]:
@@ -87,9 +87,9 @@ class LocalProvider:
         if not ok:
             self._failed[group.name] += 1
 
-    async def delete_node(self, group: NodeGroup, name: str) -> None:
+    async def delete_node(self, group: NodeGroup, name: str) -> bool:
         # the autoscaler drained it already; what is left are DaemonSet and mirror pods
-        await self._minictl(["node", "remove", name, "--force", "--delete-emptydir-data", "--timeout", "60s"])
+        return await self._minictl(["node", "remove", name, "--force", "--delete-emptydir-data", "--timeout", "60s"])
 
     async def _minictl(self, argv: list[str]) -> bool:
         async with self._lock:

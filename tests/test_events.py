@@ -114,7 +114,7 @@ def test_sync_recorder_writes_and_aggregates_from_plain_code(srv):
     rec.event(p, NORMAL, "Pulled", 'Container image "nginx" already present on machine')
     rec.event(p, NORMAL, "Pulled", 'Container image "nginx" already present on machine')
     rec.close()
-    [ev] = client.list("Event", "default").items
+    [ev] = srv.client().list("Event", "default").items     # a node writes events, it does not read them
     assert (ev.source.component, ev.source.host, ev.count) == ("kubelet", "node-1", 2)
 
 

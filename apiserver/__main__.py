@@ -19,6 +19,7 @@ from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
 from apiserver.tunnel import TunnelRegistry
 from apiserver.storage import SQLiteStorage
+from apiserver.watch import WatchLimits
 
 
 def main(argv=None) -> int:
@@ -38,6 +39,11 @@ def main(argv=None) -> int:
                    help="Kubernetes REST API port; 0 picks a free one; default: the port after --port if free, "
                         "else a free one")
     p.add_argument("--rest-port-file", help="write the REST API's bound port here (default HOME/run/rest.port)")
+    p.add_argument("--watch-max-queue-bytes", type=int, default=WatchLimits.max_bytes,
+                   help="a watch whose unread events exceed this many bytes is cut off with Expired "
+                        "and its client lists again (0: no limit)")
+    p.add_argument("--watch-stall-seconds", type=float, default=WatchLimits.stall_seconds,
+                   help="a watch that reads no event for this long while events wait is cut off (0: never)")
     p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
     p.add_argument("--default-not-ready-toleration-seconds", type=int, default=DEFAULT_TOLERATION_SECONDS,
                    help="tolerationSeconds of the not-ready:NoExecute toleration added to every pod that has none")
@@ -82,7 +88,8 @@ def main(argv=None) -> int:
 async def _run(args, data: str, tokens: str, admission) -> int:
     registry = Registry(SQLiteStorage(data), window=args.watch_window,
                         service_cidr=args.service_cluster_ip_range,
-                        admission=admission)
+                        admission=admission,
+                        watch_limits=WatchLimits(args.watch_max_queue_bytes, args.watch_stall_seconds))
     auth, tunnels, authz = TokenAuthenticator(tokens), TunnelRegistry(), Authorizer(registry, args.authorization_modes)
     archive = None if args.disable_log_archive else LogArchive(
         archive_path(args.home), max_bytes=args.log_archive_max_bytes, max_age=args.log_archive_max_age)

@@ -27,7 +27,7 @@ from minik8s.api.validation import validate
 
 from apiserver import strategy
 from apiserver.storage import Storage, StoredChange
-from apiserver.watch import Change, WatchHub
+from apiserver.watch import Change, WatchHub, WatchLimits
 
 log = logging.getLogger("apiserver.registry")
 
@@ -130,13 +130,13 @@ class Txn:
 
 class Registry:
     def __init__(self, storage: Storage, clock: Clock | None = None, window: int = 20_000,
-                 service_cidr: str = SERVICE_CIDR, admission=None):
+                 service_cidr: str = SERVICE_CIDR, admission=None, watch_limits: WatchLimits | None = None):
         self.storage = storage
         self.admission = admission      # mutating admission on create (apiserver/admission.py)
         self.service_cidr = service_cidr
         self.clock = clock or Clock()
         self.objects: dict[str, dict[tuple[str, str], Record]] = {k: {} for k in KINDS}
-        self.hub = WatchHub(window=window)
+        self.hub = WatchHub(window=window, limits=watch_limits, now=self.clock.monotonic)
         self._queue: list[tuple[Callable, asyncio.Future]] = []
         self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task | None = None
@@ -270,7 +270,7 @@ class Registry:
         if from_rv is None:
             initial = [Change(r.rv, "ADDED", r.kind, r.namespace, r.raw, r.labels, r.fields)
                        for r in self.list(info, namespace)]
-        return self.hub.subscribe(info.kind, namespace, label_sel, field_sel, from_rv, initial)
+        return self.hub.subscribe(info.kind, namespace, label_sel, field_sel, from_rv, initial, bounded=True)
 
     # ---------------------------------------------------------------- writes
     async def create(self, info: KindInfo, obj, check: Callable | None = None, dry_run: bool = False):

@@ -12,7 +12,7 @@ import platform
 import grpc
 
 from minik8s.api import selectors
-from minik8s.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unavailable
+from minik8s.api.errors import ApiError, BadRequest, Expired, Forbidden, NotFound, Unavailable
 from minik8s.api.kinds import KINDS, UnknownKind, lookup
 from minik8s.api.pb import api_pb2
 from minik8s.client.home import is_loopback
@@ -244,11 +244,18 @@ class APIService:
             context.set_trailing_metadata(trailing_metadata(e))
             await context.abort(status_code(e), e.message)
             return
+        # the headers go out now, as an HTTP watch's do: a client knows its watch is registered
+        # (and every later change will reach it) before the first event
+        await context.send_initial_metadata(())
         try:
             async for chunk in self._stream(info, watcher, req.allowWatchBookmarks):
                 yield chunk
         finally:
             self.registry.hub.unsubscribe(watcher)
+        if watcher.expired:     # cut off for falling behind: the client lists again
+            e = Expired(watcher.expired)
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(status_code(e), e.message)
 
     async def _stream(self, info, watcher, bookmarks: bool):
         q = watcher.queue

@@ -8,7 +8,7 @@ import json
 
 from aiohttp import web
 
-from minik8s.api.errors import ApiError, BadRequest
+from minik8s.api.errors import ApiError, BadRequest, Expired
 from minik8s.api.kinds import KINDS
 from minik8s.api.pb import api_pb2
 
@@ -74,6 +74,8 @@ async def watch(request, t: Target, registry: Registry, bookmark_interval: float
                     await resp.write(event("BOOKMARK", _bookmark(t, registry.rv)))
                 continue
             if item is watcher.CLOSED:
+                if watcher.expired:     # cut off for falling behind: the client lists again
+                    await resp.write(_line({"type": "ERROR", "object": from_error(Expired(watcher.expired))}))
                 break
             out = []
             for ev in api_pb2.WatchResponse.FromString(item).events:

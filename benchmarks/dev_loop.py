@@ -2,6 +2,8 @@
 
     .venv/bin/python -m benchmarks.dev_loop [--quick]
 
+Edit-and-rerun and a new library with `minictl run`: `benchmarks/run_loop.py`, whose rows come first.
+
 Work lost to a node failure mid-training (`node_failure_rows`): on a two-node process-runtime cluster
 (`minictl up`, laptop timings), examples/train/job.yaml runs beside the same Job keeping its checkpoints
 in an emptyDir, both on the first node. Once both have finished a few epochs the node is failed
@@ -24,6 +26,7 @@ import yaml
 
 from benchmarks.common import ROOT, Row, log, print_table
 from benchmarks.pod_startup import MiniCluster
+from benchmarks.run_loop import run_rows
 
 EXAMPLE = os.path.join(ROOT, "examples", "train")
 # laptop timings (tests/test_checkpoint_resume.py has the same): Unknown 4 s after the last heartbeat,
@@ -153,7 +156,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer, shorter epochs")
     args = p.parse_args(argv)
     load = os.getloadavg()[0]
-    rows = node_failure_rows(args.quick)
+    rows = run_rows(args.quick) + node_failure_rows(args.quick)
     print(f"load average (1 min): {load:.2f} at start, {os.getloadavg()[0]:.2f} at end")
     print_table(rows)
     return 0

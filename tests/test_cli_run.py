@@ -163,13 +163,15 @@ def test_a_run_gets_a_library_the_host_lacks_and_the_second_run_reuses_its_envir
     assert (tmp / "out" / "metrics.txt").read_text() == "loss 0.25\n"
     assert "environment" in first.stdout and "built" in ok(ctl("logs", "job/first", "-c", "environment"))
     key = first.stdout.split("environment ", 1)[1].split(")")[0]
-    assert os.path.isfile(os.path.join(ctl.home, "envs", key, "pyvenv.cfg"))
+    assert len(key) == 16 and os.path.isfile(os.path.join(ctl.home, "envs", key, "pyvenv.cfg"))
 
     second = ctl("run", str(project / "train.py"), "--pip", f"{PACKAGE}=={VERSION}", "--name", "second",
                  "--follow", timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
-    assert f"environment {key})" in second.stdout
-    assert ok(ctl("logs", "job/second", "-c", "environment")).strip() == f"environment {key}: reused"
+    assert f"environment {key}, reused)" in second.stdout
+    with ctl.client() as c:
+        pod = c.list("Pod", "default", label_selector="minik8s.io/run=second").items[0]
+        assert not pod.spec.initContainers and pod.spec.containers[0].command[0] == f"/envs/{key}/bin/python"
 
     # without the environment the same script fails, and the run's exit code is the script's
     plain = ctl("run", str(project / "train.py"), "--name", "plain", "--follow", timeout=300)

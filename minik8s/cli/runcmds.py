@@ -14,7 +14,8 @@ from the local script and its folder, with no image build.
   holds 1 MiB and an upload through the API server would copy what the node can read already.
 - Libraries: `--requirements FILE` or `--pip PKG==VER` become a virtualenv at `HOME/envs/KEY`, KEY a
   hash of the interpreter and the requirements, built by the pod's `environment` init container
-  (`runenv.py`) the first time and reused by every later run with the same requirements. The training
+  (`runenv.py`) the first time and reused by every later run with the same requirements (which then
+  has no build step: the nodes share this machine's cache, so minictl sees it is built). The training
   container mounts the environments read-only and runs the environment's python, which has no pip. On
   the process runtime the interpreter is this machine's and the pod uses the host's network (the
   process runtime's pod network has no route out, and pip needs the package index); on Docker the
@@ -319,6 +320,8 @@ class RunPlan:
 
     def __init__(self, args, name: str, home: str, runtime: str, nodes: list[str], requirements: list[str]):
         import hashlib
+
+        from minik8s.cli import runenv
         self.name, self.home, self.runtime, self.nodes = name, home, runtime, nodes
         self.script = os.path.abspath(args.name)
         self.workdir = os.path.abspath(args.workdir or os.path.dirname(self.script))
@@ -332,6 +335,9 @@ class RunPlan:
             self.image, self.python = args.image or "python", _host_python()
         basis = "\n".join([f"{runtime} {self.image} {self.python}", *sorted(requirements)])
         self.env_key = hashlib.sha256(basis.encode()).hexdigest()[:16] if requirements else ""
+        # built by an earlier run: the nodes share this machine's cache, so no build step at all
+        self.env_built = bool(self.env_key) and os.path.isfile(
+            os.path.join(self.envs_dir, self.env_key, runenv.READY_FILE))
 
     def script_path(self) -> str:
         from minik8s.cli.common import CliError
@@ -363,6 +369,7 @@ def job_doc(plan: RunPlan, args, ns: str) -> dict:
         train_mounts.append({"name": "envs", "mountPath": ENVS_PATH, "readOnly": True})
         python = f"{ENVS_PATH}/{plan.env_key}/bin/python"
         env.append({"name": "PATH", "value": f"{ENVS_PATH}/{plan.env_key}/bin:/usr/sbin:/usr/bin:/sbin:/bin"})
+    if plan.env_key and not plan.env_built:
         with open(runenv.__file__, encoding="utf-8") as f:
             builder = f.read()
         init.append({"name": ENV_CONTAINER, "image": plan.image,
@@ -389,7 +396,7 @@ def job_doc(plan: RunPlan, args, ns: str) -> dict:
     if plan.runtime == "process":
         spec["hostNetwork"] = True      # the process runtime's pod network has no route out, pip needs one
     job_spec = {"backoffLimit": args.retries, "template": {"metadata": {"labels": labels}, "spec": spec}}
-    if plan.env_key:
+    if init:
         job_spec["podFailurePolicy"] = {"rules": [
             {"action": "FailJob", "onExitCodes": {"containerName": ENV_CONTAINER, "operator": "In",
                                                   "values": [runenv.UNSATISFIABLE, runenv.NO_PIP]}}]}
@@ -514,9 +521,10 @@ def _run_script(args) -> int:
         except BaseException:
             _undo(c, plan, ns, made)
             raise
-        print(f"job.batch/{name} created ({runtime} runtime{', environment ' + plan.env_key if plan.env_key else ''})")
+        env = f", environment {plan.env_key}{', reused' if plan.env_built else ''}" if plan.env_key else ""
+        print(f"job.batch/{name} created ({runtime} runtime{env})")
         print(f"persistentvolumeclaim/{name} created (its files: {OUTPUTS} in the run)")
-        if plan.env_key and not _environment_ready(c, plan, ns):
+        if plan.env_key and not plan.env_built and not _environment_ready(c, plan, ns):
             _undo(c, plan, ns, ["Job", "PersistentVolumeClaim"])
             raise CliError(f"the run's requirements could not be installed; run {name} deleted (its Job, claim "
                            "and files)")

@@ -171,3 +171,18 @@ async def test_kubectl_applies_the_docs_v1_manifest(srv, admin, tmp_path):
     assert cpu_targets(hpa) == [("cpu", "Utilization", 65)]
     v1 = json.loads(kubectl("get", "horizontalpodautoscalers.v1.autoscaling", "frontend-scaler", "-o", "json"))
     assert (v1["apiVersion"], v1["spec"]["targetCPUUtilizationPercentage"]) == ("autoscaling/v1", 65)
+
+
+async def test_a_target_reference_without_apiversion_finds_its_kind(admin):
+    """The docs' hpa-rs.yaml names its ReplicaSet by kind alone; the HPA reads its scale all the same."""
+    from minik8s.api.pb import apps_pb2, autoscaling_pb2
+    from minik8s.controllers.podautoscaler.scale import get_scale
+    rs = apps_pb2.ReplicaSet()
+    rs.metadata.name, rs.metadata.namespace, rs.spec.replicas = "frontend", "default", 3
+    rs.spec.selector.matchLabels["tier"] = "frontend"
+    rs.spec.template.metadata.labels["tier"] = "frontend"
+    rs.spec.template.spec.containers.add(name="php-redis", image="us-docker.pkg.dev/google-samples/containers/gke/gb-frontend:v5")
+    await admin.create(rs)
+    ref = autoscaling_pb2.CrossVersionObjectReference(kind="ReplicaSet", name="frontend")
+    scale = await get_scale(admin, "default", ref)
+    assert (scale.kind, scale.spec_replicas, scale.selector) == ("ReplicaSet", 3, "tier=frontend")

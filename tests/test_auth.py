@@ -132,3 +132,36 @@ def test_tls_off_loopback(tmp_path):
             insecure.version()
     finally:
         s.close()
+
+
+def test_an_https_server_is_never_spoken_to_in_plaintext(tmp_path):
+    """`--server https://...` without a CA fails closed, naming the fix, and sends nothing; with the
+    CA it verifies; with --insecure-skip-tls-verify it warns and still speaks TLS."""
+    import os
+    import subprocess
+    import sys
+    from minik8s.client.client import Client
+    from minik8s.client.home import ensure_ca_and_server_cert
+    os.makedirs(tmp_path / "pki")
+    ca, cert, key = ensure_ca_and_server_cert(os.path.join(str(tmp_path), "pki"), ["127.0.0.1"])
+    s = ApiServerProcess(str(tmp_path), ("--address", "0.0.0.0", "--tls-cert-file", cert,
+                                         "--tls-private-key-file", key)).start()
+    try:
+        server = f"https://127.0.0.1:{s.port}"
+        with pytest.raises(ValueError, match="no certificate authority is given"):
+            Client(server, s.tokens["admin"])
+
+        def minictl(*args):
+            return subprocess.run([sys.executable, "-m", "minik8s.cli.main", "--home", str(tmp_path / "none"),
+                                   "--server", server, "--token", s.tokens["admin"], *args, "get", "ns"],
+                                  capture_output=True, text=True, timeout=60)
+        refused = minictl()
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert "--certificate-authority" in refused.stderr and "--insecure-skip-tls-verify" in refused.stderr
+        verified = minictl("--certificate-authority", ca)
+        assert verified.returncode == 0 and "default" in verified.stdout, verified.stderr
+        skipped = minictl("--insecure-skip-tls-verify")
+        assert skipped.returncode == 0 and "default" in skipped.stdout, skipped.stderr
+        assert "not secure" in skipped.stderr
+    finally:
+        s.close()

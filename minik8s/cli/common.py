@@ -55,6 +55,8 @@ def global_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("-s", "--server", default=SUPPRESS, help="API server address, overriding the config")
     g.add_argument("--token", default=SUPPRESS, help="bearer token, overriding the config")
     g.add_argument("--certificate-authority", default=SUPPRESS, help="CA certificate file for TLS")
+    g.add_argument("--insecure-skip-tls-verify", action="store_true", default=SUPPRESS,
+                   help="trust whatever certificate an https:// server shows (insecure)")
     g.add_argument("--request-timeout", type=duration, default=SUPPRESS,
                    help="time limit of a request (and of a watch, for get -w), e.g. 5s")
     g.add_argument("-n", "--namespace", default=SUPPRESS, help="namespace (default: default)")
@@ -119,24 +121,34 @@ def client_for(args):
     timeout = getattr(args, "request_timeout", None) or 30.0
     server, token = getattr(args, "server", None), getattr(args, "token", None)
     ca = getattr(args, "certificate_authority", None)
+    insecure = getattr(args, "insecure_skip_tls_verify", False)
+    if insecure:
+        print("WARNING: the server's certificate will not be checked: the connection is not secure",
+              file=sys.stderr)
+
+    def connect(*a, **kw):
+        try:
+            return Client(*a, timeout=timeout, **kw)
+        except ValueError as e:      # TLS asked for and no way to verify it: never plaintext
+            raise CliError(str(e)) from None
     if server and token is not None:
         _SERVER[:] = [server]
-        return Client(server, token, ca, timeout=timeout)
+        return connect(server, token, ca, insecure_skip_tls_verify=insecure)
     from minik8s.client.config import ClientConfig
     try:
         cfg = ClientConfig.load(getattr(args, "home", None))
     except FileNotFoundError as e:
         if server:
             _SERVER[:] = [server]
-            return Client(server, token or "", ca, timeout=timeout)
+            return connect(server, token or "", ca, insecure_skip_tls_verify=insecure)
         raise CliError(str(e)) from None
     except (KeyError, ValueError) as e:
         raise CliError(f"invalid client config: {e}") from None
     _SERVER[:] = [server or cfg.server]
-    if server or token is not None or ca:
-        return Client(server or cfg.server, token if token is not None else cfg.token, ca or cfg.ca_file,
-                      timeout=timeout)
-    return Client(config=cfg, timeout=timeout)
+    if server or token is not None or ca or insecure:
+        return connect(server or cfg.server, token if token is not None else cfg.token, ca or cfg.ca_file,
+                       insecure_skip_tls_verify=insecure or cfg.insecure_skip_tls_verify)
+    return connect(config=cfg)
 
 
 def namespace_of(args) -> str:

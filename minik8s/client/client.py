@@ -17,14 +17,16 @@ from minik8s.client.config import ClientConfig
 
 class Client:
     def __init__(self, server: str | None = None, token: str | None = None, ca_file: str | None = None,
-                 config: ClientConfig | None = None, home: str | None = None, timeout: float = 30.0):
+                 config: ClientConfig | None = None, home: str | None = None, timeout: float = 30.0,
+                 insecure_skip_tls_verify: bool = False):
         if server is None:
             config = config or ClientConfig.load(home)
             server, token, ca_file = config.server, config.token, config.ca_file
-        creds = t.credentials(ca_file)
-        target = t.channel_target(server)
-        self._channel = (grpc.secure_channel(target, creds, t.CHANNEL_OPTIONS) if creds
-                         else grpc.insecure_channel(target, t.CHANNEL_OPTIONS))
+            insecure_skip_tls_verify = insecure_skip_tls_verify or config.insecure_skip_tls_verify
+        creds, extra = t.channel_security(server, ca_file, insecure_skip_tls_verify)
+        target, options = t.channel_target(server), t.CHANNEL_OPTIONS + extra
+        self._channel = (grpc.secure_channel(target, creds, options) if creds
+                         else grpc.insecure_channel(target, options))
         self._stubs = t.stubs(self._channel)
         self._md = (("authorization", f"Bearer {token or ''}"),)
         self.timeout = timeout

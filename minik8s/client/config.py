@@ -16,6 +16,7 @@ class ClientConfig:
     token: str
     ca_file: str | None = None
     tls_server_name: str | None = None
+    insecure_skip_tls_verify: bool = False
 
     @classmethod
     def load(cls, home: str | None = None, path: str | None = None) -> "ClientConfig":
@@ -31,7 +32,8 @@ class ClientConfig:
             with open(data["tokenFile"]) as f:
                 token = f.read().strip()
         return cls(server=data["server"], token=token, ca_file=data.get("certificateAuthority"),
-                   tls_server_name=data.get("tlsServerName"))
+                   tls_server_name=data.get("tlsServerName"),
+                   insecure_skip_tls_verify=bool(data.get("insecureSkipTLSVerify")))
 
     @classmethod
     def for_component(cls, home: str | None = None, token_file: str | None = None,
@@ -54,6 +56,8 @@ class ClientConfig:
             data["certificateAuthority"] = self.ca_file
         if self.tls_server_name:
             data["tlsServerName"] = self.tls_server_name
+        if self.insecure_skip_tls_verify:
+            data["insecureSkipTLSVerify"] = True
         import yaml
         fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

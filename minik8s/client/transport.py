@@ -75,11 +75,40 @@ def channel_target(server: str) -> str:
     return server.removeprefix("https://").removeprefix("http://")
 
 
-def credentials(ca_file: str | None):
-    if not ca_file:
-        return None
-    with open(ca_file, "rb") as f:
-        return grpc.ssl_channel_credentials(root_certificates=f.read())
+def channel_security(server: str, ca_file: str | None, insecure_skip_tls_verify: bool = False):
+    """(channel credentials or None for plaintext, extra channel options). TLS is never downgraded:
+    a CA means TLS, and so does an https:// server, which without a CA is refused unless the caller
+    asks to skip verification, as kubectl does (then the certificate the server shows is trusted as
+    it is, for this connection)."""
+    if ca_file:
+        with open(ca_file, "rb") as f:
+            return grpc.ssl_channel_credentials(root_certificates=f.read()), []
+    if not server.startswith("https://"):
+        return None, []
+    if not insecure_skip_tls_verify:
+        raise ValueError(f"the server {server} speaks TLS and no certificate authority is given: pass "
+                         "--certificate-authority FILE (or certificateAuthority in the config), or "
+                         "--insecure-skip-tls-verify to connect without verifying it (not recommended)")
+    pem, name = _presented_certificate(channel_target(server))
+    return grpc.ssl_channel_credentials(root_certificates=pem), [("grpc.ssl_target_name_override", name)]
+
+
+def _presented_certificate(target: str) -> tuple[bytes, str]:
+    """The certificate the server at host:port presents, unverified, and a name it is valid for."""
+    import ssl
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    host, _, port = target.rpartition(":")
+    pem = ssl.get_server_certificate((host.strip("[]"), int(port)), timeout=10).encode()
+    cert = x509.load_pem_x509_certificate(pem)
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = names.get_values_for_type(x509.DNSName)
+        ips = [str(ip) for ip in names.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        dns, ips = [], []
+    cn = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return pem, (dns or ips or cn or [host])[0]
 
 
 def stubs(channel) -> dict:

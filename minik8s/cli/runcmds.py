@@ -214,31 +214,47 @@ def _stream_pod(c, ns: str, pod: str, container: str, timeout: float) -> int:
     from minik8s.cli.common import CliError
     if _await_container(c, ns, pod, container, time.monotonic() + timeout) is None:
         raise CliError(f"timed out waiting for the condition (pod {ns}/{pod} did not start its container)")
-    _copy_log(c.logs(pod, ns, container=container, follow=True))
+    _follow(c, ns, pod, container)
     return _exit_code(c, ns, pod, container)
 
 
-def _copy_log(chunks) -> None:
-    """A log stream to stdout as it comes, after what was printed before it."""
+def _follow(c, ns: str, pod: str, container: str) -> None:
+    """The container's log on stdout as it comes, after what was printed before it. A follow that ends
+    with nothing (asked before the container's log existed) is read again once the container is done."""
     sys.stdout.flush()
+    if _copy_log(c.logs(pod, ns, container=container, follow=True)):
+        return
+    from minik8s.api import kinds
+    from minik8s.cli.watching import wait_for
+    wait_for(c, kinds.POD, ns, pod, "condition", lambda p: _terminated(p, container) is not None,
+             time.monotonic() + 30)
+    _copy_log(c.logs(pod, ns, container=container))
+
+
+def _copy_log(chunks) -> int:
+    size = 0
     for chunk in chunks:
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()
+        size += len(chunk)
+    return size
+
+
+def _terminated(pod, container: str):
+    return next((cs.state.terminated for cs in pod.status.containerStatuses
+                 if cs.name == container and cs.state.HasField("terminated")), None)
 
 
 def _exit_code(c, ns: str, pod: str, container: str) -> int:
     from minik8s.api import kinds
     from minik8s.cli.watching import wait_for
 
-    def terminated(p):
-        return next((cs.state.terminated for cs in p.status.containerStatuses
-                     if cs.name == container and cs.state.HasField("terminated")), None)
     p = c.get("Pod", pod, ns)
     if p.spec.restartPolicy != "Always":
-        wait_for(c, kinds.POD, ns, pod, "condition", lambda o: terminated(o) is not None,
+        wait_for(c, kinds.POD, ns, pod, "condition", lambda o: _terminated(o, container) is not None,
                  time.monotonic() + 30)
         p = c.get("Pod", pod, ns)
-    t = terminated(p)
+    t = _terminated(p, container)
     return t.exitCode if t is not None else 0
 
 
@@ -524,8 +540,13 @@ def _run_script(args) -> int:
         env = f", environment {plan.env_key}{', reused' if plan.env_built else ''}" if plan.env_key else ""
         print(f"job.batch/{name} created ({runtime} runtime{env})")
         print(f"persistentvolumeclaim/{name} created (its files: {OUTPUTS} in the run)")
-        if plan.env_key and not plan.env_built and not _environment_ready(c, plan, ns):
-            _undo(c, plan, ns, ["Job", "PersistentVolumeClaim"])
+        try:
+            ready = not plan.env_key or plan.env_built or _environment_ready(c, plan, ns)
+        except KeyboardInterrupt:         # stopped before it started: nothing of it is kept
+            _undo(c, plan, ns, made)
+            raise
+        if not ready:
+            _undo(c, plan, ns, made)
             raise CliError(f"the run's requirements could not be installed; run {name} deleted (its Job, claim "
                            "and files)")
         if not (args.follow or plan.output):
@@ -541,8 +562,7 @@ def _undo(c, plan: RunPlan, ns: str, made: list[str]) -> None:
     from minik8s.api.errors import NotFound
     for kind in reversed(made):
         try:
-            c.delete(kind, plan.name, ns, propagation_policy="Background") if kind == "Job" else \
-                c.delete(kind, plan.name, ns)
+            c.delete(kind, plan.name, ns, propagation_policy="Background" if kind == "Job" else "")
         except NotFound:
             pass
     shutil.rmtree(plan.run_dir, ignore_errors=True)
@@ -617,7 +637,7 @@ def _finish(c, plan: RunPlan, ns: str, follow: bool) -> int:
             followed.add(pod)
             state = _await_container(c, ns, pod, TRAIN_CONTAINER)
             if state is not None and not isinstance(state, str):
-                _copy_log(c.logs(pod, ns, container=TRAIN_CONTAINER, follow=True))
+                _follow(c, ns, pod, TRAIN_CONTAINER)
             continue
         followed.update(p.metadata.name for p in pending)
         seen = len(followed)

@@ -57,7 +57,7 @@ def _up_flags(p):
     p.add_argument("--nodes", type=int, help="number of nodes")
     p.add_argument("-f", "--file", help="cluster file (cluster.yaml)")
     p.add_argument("--runtime", help="container runtime for the nodes")
-    p.add_argument("--port", type=int, help="API server port")
+    p.add_argument("--port", type=int, help="API server port; 0 picks a free one, kept for later `up`s")
     p.add_argument("--address", help="API server listen address")
     p.add_argument("--timeout", type=float, default=60.0,
                    help="seconds to wait for the API server and the nodes to be ready (default 60)")
@@ -226,7 +226,7 @@ def load_cluster(args, home: str) -> dict:
     if getattr(args, "runtime", None):
         cluster["runtime"] = args.runtime
     server = dict(cluster["apiServer"])
-    if getattr(args, "port", None):
+    if getattr(args, "port", None) is not None:
         server["port"] = args.port
     if getattr(args, "address", None):
         server["address"] = args.address
@@ -280,7 +280,8 @@ def _components(home: str, cluster: dict, tls: tuple | None) -> list[tuple[str, 
     from minik8s.client.home import node_identity, token_file
     py = sys.executable
     server = cluster["apiServer"]
-    api = [py, "-m", "apiserver", "--home", home, "--address", server["address"], "--port", str(server["port"])]
+    api = [py, "-m", "apiserver", "--home", home, "--address", server["address"], "--port", str(server["port"]),
+           "--port-file", _bound_port_file(home)]
     if tls:
         api += ["--tls-cert-file", tls[1], "--tls-private-key-file", tls[2]]
     for key, flag in TOLERATION_FLAGS.items():
@@ -369,6 +370,32 @@ def _wait_serving(home: str, deadline: float, proc_pid_file: str) -> str | None:
     return f"apiserver did not answer in time: {err}"
 
 
+def _bound_port_file(home: str) -> str:
+    return os.path.join(home, "run", "apiserver.port")
+
+
+def _record_bound_port(home: str, cluster: dict, deadline: float) -> str | None:
+    """`--port 0`: wait for the port the API server bound, and keep it in cluster.yaml and config.yaml,
+    so that clients, the other components and later `up`s all find the server there."""
+    import yaml
+    from minik8s.client.config import ClientConfig
+    path = _bound_port_file(home)
+    while not os.path.exists(path):
+        if not _pid_alive(os.path.join(home, "run", "apiserver.pid")):
+            return "apiserver exited: see " + os.path.join(home, "logs", "apiserver.log")
+        if time.monotonic() > deadline:
+            return "apiserver bound no port in time"
+        time.sleep(0.05)
+    with open(path) as f:
+        cluster["apiServer"]["port"] = int(f.read())
+    with open(os.path.join(home, "cluster.yaml"), "w") as f:
+        yaml.safe_dump(cluster, f, sort_keys=False)
+    config = ClientConfig.load(home)
+    config.server = f"{_client_host(cluster)}:{cluster['apiServer']['port']}"
+    config.save(home)
+    return None
+
+
 def prepare_home(args) -> tuple[str, dict, tuple | None]:
     """Lay out HOME (data, logs, run, pki), resolve the cluster file, make tokens (and TLS material when
     serving off loopback), and write the admin's config.yaml. Raises ValueError on a bad cluster file."""
@@ -386,6 +413,8 @@ def prepare_home(args) -> tuple[str, dict, tuple | None]:
         cluster["kubelet"] = {"clusterDNS": [CLUSTER_DNS_IP], **(cluster.get("kubelet") or {})}
     with open(os.path.join(home, "cluster.yaml"), "w") as f:
         yaml.safe_dump(cluster, f, sort_keys=False)
+    if not _pid_alive(os.path.join(home, "run", "apiserver.pid")) and os.path.exists(_bound_port_file(home)):
+        os.unlink(_bound_port_file(home))     # a stopped server's port: `--port 0` waits for the new one
     pki = pki_dir(home)
     tokens = ensure_tokens(pki, _identities(_node_names(cluster)))
     address = cluster["apiServer"]["address"]
@@ -415,7 +444,8 @@ def cmd_up(args) -> int:
         pid, started = _start(home, name, argv)
         print(f"{name}: {'started' if started else 'already running'} (pid {pid})")
         if name == "apiserver":
-            err = _wait_serving(home, deadline, os.path.join(home, "run", "apiserver.pid"))
+            err = _record_bound_port(home, cluster, deadline) if cluster["apiServer"]["port"] == 0 else None
+            err = err or _wait_serving(home, deadline, os.path.join(home, "run", "apiserver.pid"))
             if err:
                 print(f"error: {err}", file=sys.stderr)
                 return 1

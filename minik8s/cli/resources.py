@@ -56,6 +56,13 @@ def _create_flags(p):
     p.add_argument("--from-env-file", action="append", default=[], metavar="PATH",
                    help="create configmap/secret: KEY=VALUE lines of a file")
     p.add_argument("--type", default="", help="create secret generic: the Secret's type")
+    p.add_argument("--image", action="append", default=[], help="create deployment|job: the image (repeatable)")
+    p.add_argument("-r", "--replicas", type=int, default=1, help="create deployment: the number of replicas")
+    p.add_argument("--port", type=int, default=-1, help="create deployment: the container port to expose")
+    p.add_argument("--tcp", action="append", default=[], metavar="PORT[:TARGET]",
+                   help="create service: a port and the pods' target port (repeatable)")
+    p.add_argument("--node-port", type=int, default=0, help="create service nodeport: the node port")
+    p.add_argument("--clusterip", default="", help="create service clusterip: the cluster IP (None: headless)")
     p.add_argument("--dry-run", nargs="?", const="client", default="none", choices=("none", "client", "server"),
                    help="client: print the object only; server: have the server check it without storing it")
 
@@ -402,6 +409,8 @@ def _create_named(args) -> int:
     words = args.resources
     if lookup(words[0]).kind in ("ConfigMap", "Secret"):
         return _create_config(args)
+    if lookup(words[0]).kind in ("Deployment", "Service") or (lookup(words[0]).kind == "Job" and args.image):
+        return _create_generated(args)
     kind = lookup(words[0]).kind if len(words) == 2 else ""
     if kind not in ("Namespace", "Job"):
         raise CliError("minictl create takes -f FILE, `namespace NAME`, `job NAME --from=cronjob/NAME`, "
@@ -449,6 +458,42 @@ def _create_config(args) -> int:
         else configdata.config_map(name, namespace, pairs)
     if args.dry_run != "client":
         obj.metadata.namespace = namespace_of(args)
+        try:
+            obj = client_for(args).create(obj, dry_run=args.dry_run == "server")
+        except ApiError as e:
+            report(api_error_line(e))
+            return 1
+    _print_result(args.output, info, obj, "created" + _DRY_RUN_NOTE[args.dry_run])
+    return 0
+
+
+def _create_generated(args) -> int:
+    """`create deployment|service|job NAME` from flags, as kubectl's generators make them."""
+    from minik8s.api.codec import FieldError, from_dict
+    from minik8s.api.errors import ApiError
+    from minik8s.cli import generators
+    words = args.resources
+    info = lookup(words[0])
+    if info.kind == "Service":
+        if len(words) != 3 or words[1].lower() not in generators.SERVICE_TYPES:
+            raise CliError("minictl create service takes `clusterip|nodeport|loadbalancer NAME --tcp=PORT:TARGET`")
+        doc = generators.service(words[2], generators.SERVICE_TYPES[words[1].lower()], generators.tcp_ports(args.tcp),
+                                 node_port=args.node_port, cluster_ip=args.clusterip)
+    elif not args.image:
+        raise CliError('required flag(s) "image" not set')
+    elif len(words) < 2:
+        raise CliError("exactly one NAME is required, got 0")
+    elif info.kind == "Deployment":
+        doc = generators.deployment(words[1], args.image, args.replicas, args.port, words[2:])
+    else:
+        doc = generators.job(words[1], args.image[0], words[2:])
+    if args.dry_run != "client":
+        doc["metadata"]["namespace"] = namespace_of(args)
+    try:
+        obj = from_dict(info.message, doc)
+    except FieldError as e:
+        raise CliError(str(e)) from None
+    if args.dry_run != "client":
         try:
             obj = client_for(args).create(obj, dry_run=args.dry_run == "server")
         except ApiError as e:

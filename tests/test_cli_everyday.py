@@ -1,0 +1,120 @@
+"""kubectl's everyday verbs in `minictl` against a real API server, each checked for kubectl's output
+lines and, on bad input, for an error naming the field, exit status 1 and nothing stored: create
+deployment|service|job from flags, expose, replace, diff, edit, explain, get --show-kind, apply -f DIR
+with bad files among good ones, and cluster-info."""
+from __future__ import annotations
+
+import yaml
+import pytest
+
+from minik8s.api.codec import int_or_string
+from minik8s.api.errors import NotFound
+from minik8s.client.config import ClientConfig
+from test_cli import Ctl
+
+
+@pytest.fixture(scope="module")
+def cluster(module_srv):
+    ClientConfig(server=module_srv.address, token=module_srv.tokens["admin"]).save(module_srv.home)
+    return module_srv
+
+
+@pytest.fixture(scope="module")
+def ctl(cluster):
+    return Ctl(cluster.home)
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    return cluster.client()
+
+
+def fail(ctl, *args, input: str | None = None) -> str:
+    r = ctl(*args, input=input)
+    assert r.returncode == 1 and r.stdout == "", (r.stdout, r.stderr)
+    return r.stderr
+
+
+def absent(client, kind: str, name: str, ns: str = "default") -> bool:
+    try:
+        client.get(kind, name, ns)
+    except NotFound:
+        return True
+    return False
+
+
+# ---------------------------------------------------------------- create from flags
+async def test_create_deployment_dry_run_prints_kubectls_object(ctl):
+    out = ctl.ok("create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", "--port=80",
+                 "--dry-run=client", "-o", "yaml", "--", "sleep", "10")
+    d = yaml.safe_load(out)
+    assert d["apiVersion"] == "apps/v1" and d["kind"] == "Deployment"
+    assert d["metadata"] == {"name": "web", "labels": {"app": "web"}}
+    assert d["spec"]["replicas"] == 2 and d["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    assert d["spec"]["template"]["metadata"] == {"labels": {"app": "web"}}
+    assert d["spec"]["template"]["spec"]["containers"] == [
+        {"name": "nginx", "image": "nginx:1.25", "command": ["sleep", "10"], "ports": [{"containerPort": 80}]}]
+
+
+async def test_create_deployment_service_and_job_store_what_kubectl_stores(ctl, client):
+    assert ctl.ok("create", "deployment", "shop", "--image=registry.local/team/shop_api:2") == \
+        "deployment.apps/shop created\n"
+    d = client.get("Deployment", "shop", "default")
+    assert d.spec.replicas == 1 and [c.name for c in d.spec.template.spec.containers] == ["shop-api"]
+    assert ctl.ok("create", "service", "nodeport", "shop", "--tcp=80:8080") == "service/shop created\n"
+    s = client.get("Service", "shop", "default")
+    assert s.spec.type == "NodePort" and dict(s.spec.selector) == {"app": "shop"}
+    assert [(p.name, p.port, int_or_string(p.targetPort)) for p in s.spec.ports] == [("80-8080", 80, 8080)]
+    assert s.spec.ports[0].nodePort > 0
+    assert ctl.ok("create", "service", "clusterip", "shop-internal", "--tcp=5678") == \
+        "service/shop-internal created\n"
+    assert client.get("Service", "shop-internal", "default").spec.ports[0].name == "5678"
+    assert ctl.ok("create", "job", "hello", "--image=busybox", "--", "echo", "hi") == "job.batch/hello created\n"
+    j = client.get("Job", "hello", "default")
+    c = j.spec.template.spec.containers[0]
+    assert (c.name, c.image, list(c.command)) == ("hello", "busybox", ["echo", "hi"])
+    assert j.spec.template.spec.restartPolicy == "Never"
+
+
+async def test_create_from_flags_bad_input_names_the_field_and_stores_nothing(ctl, client):
+    assert 'required flag(s) "image" not set' in fail(ctl, "create", "deployment", "noimage")
+    assert absent(client, "Deployment", "noimage")
+    err = fail(ctl, "create", "deployment", "Bad_Name", "--image=nginx")
+    assert "metadata.name" in err and absent(client, "Deployment", "Bad_Name")
+    err = fail(ctl, "create", "deployment", "negative", "--image=nginx", "--replicas=-1")
+    assert "spec.replicas" in err and absent(client, "Deployment", "negative")
+    assert 'parsing "abc"' in fail(ctl, "create", "service", "clusterip", "badport", "--tcp=abc")
+    assert "at least one tcp port" in fail(ctl, "create", "service", "clusterip", "noport")
+    err = fail(ctl, "create", "service", "nodeport", "toolow", "--tcp=80", "--node-port=80")
+    assert "nodePort" in err and absent(client, "Service", "toolow")
+    assert absent(client, "Service", "badport")
+
+
+# ---------------------------------------------------------------- expose
+async def test_expose_a_deployment_and_a_pod(ctl, client):
+    ctl.ok("create", "deployment", "api", "--image=nginx", "--port=80")
+    out = ctl.ok("expose", "deployment", "api", "--port=8080", "--target-port=80", "--dry-run=client", "-o", "yaml")
+    s = yaml.safe_load(out)
+    assert s["metadata"] == {"name": "api", "labels": {"app": "api"}}
+    assert s["spec"] == {"ports": [{"port": 8080, "protocol": "TCP", "targetPort": 80}], "selector": {"app": "api"}}
+    assert yaml.safe_load(ctl.ok("expose", "deploy/api", "--dry-run", "-o", "yaml"))["spec"]["ports"] == [
+        {"port": 80, "protocol": "TCP", "targetPort": 80}]
+    two = yaml.safe_load(ctl.ok("expose", "deploy/api", "--port=80,443", "--dry-run", "-o", "yaml"))
+    assert [p["name"] for p in two["spec"]["ports"]] == ["port-1", "port-2"]
+    assert ctl.ok("expose", "deployment", "api", "--port=8080", "--type=NodePort", "--name=api-public") == \
+        "service/api-public exposed\n"
+    s = client.get("Service", "api-public", "default")
+    assert s.spec.type == "NodePort" and dict(s.spec.selector) == {"app": "api"} and s.spec.ports[0].port == 8080
+    ctl.ok("apply", "-f", "-", input="apiVersion: v1\nkind: Pod\nmetadata: {name: solo, labels: {app: solo}}\n"
+                                     "spec: {containers: [{name: c, image: nginx}]}\n")
+    assert ctl.ok("expose", "pod", "solo", "--port=9000") == "service/solo exposed\n"
+    assert dict(client.get("Service", "solo", "default").spec.selector) == {"app": "solo"}
+
+
+async def test_expose_bad_input(ctl, client):
+    ctl.ok("create", "deployment", "noports", "--image=nginx")
+    assert "couldn't find port via --port flag or introspection" in fail(ctl, "expose", "deployment", "noports")
+    err = fail(ctl, "expose", "deployment", "noports", "--port=80", "--type=Foo", "--name=typo")
+    assert "spec.type" in err and absent(client, "Service", "typo")
+    assert 'deployments.apps "ghost" not found' in fail(ctl, "expose", "deployment", "ghost", "--port=80")
+    assert absent(client, "Service", "ghost")

@@ -274,7 +274,8 @@ def requirement_lines(args) -> list[str]:
             with open(args.requirements, encoding="utf-8") as f:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
-            raise CliError(f"--requirements {args.requirements}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+            why = getattr(e, "strerror", None) or e
+            raise CliError(f"--requirements {args.requirements}: cannot read: {why}") from None
         lines += [(f"{args.requirements}:{i}", ln) for i, ln in enumerate(text.splitlines(), 1)]
     lines += [("--pip", p) for p in args.pip]
     out = []

@@ -118,3 +118,22 @@ async def test_expose_bad_input(ctl, client):
     assert "spec.type" in err and absent(client, "Service", "typo")
     assert 'deployments.apps "ghost" not found' in fail(ctl, "expose", "deployment", "ghost", "--port=80")
     assert absent(client, "Service", "ghost")
+
+
+# ---------------------------------------------------------------- apply -f DIR
+async def test_apply_a_directory_applies_every_good_file_and_names_the_bad_ones(ctl, client, tmp_path):
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {}}}\ndata: {{k: v}}\n"
+    (tmp_path / "a.yaml").write_text(cm.format("dir-a"))
+    (tmp_path / "b.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dir-b\n")
+    (tmp_path / "c.yaml").write_text(cm.format("Dir_C"))
+    (tmp_path / "d.yaml").write_text("apiVersion: v1\nkind: Nope\nmetadata: {name: dir-d}\n")
+    (tmp_path / "e.yaml").write_text(cm.format("dir-e"))
+    r = ctl("apply", "-f", str(tmp_path))
+    assert r.returncode == 1
+    assert r.stdout == "configmap/dir-a created\nconfigmap/dir-e created\n"
+    assert f"{tmp_path}/b.yaml" in r.stderr and f"{tmp_path}/d.yaml" in r.stderr and 'kind "Nope"' in r.stderr
+    assert 'ConfigMap "Dir_C" is invalid: metadata.name' in r.stderr
+    assert not absent(client, "ConfigMap", "dir-a") and not absent(client, "ConfigMap", "dir-e")
+    assert absent(client, "ConfigMap", "Dir_C")
+    again = ctl("apply", "-f", str(tmp_path / "a.yaml"))
+    assert (again.returncode, again.stdout) == (0, "configmap/dir-a unchanged\n")

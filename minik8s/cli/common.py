@@ -261,6 +261,24 @@ def load_manifests(args):
         raise Failed() from None
 
 
+def load_good_manifests(args) -> tuple[list, bool]:
+    """The manifests of every file that loads, and whether any did not: each bad file's errors are
+    reported and the rest still applied, as `kubectl apply -f DIR` does."""
+    from minik8s.api.manifest import ManifestError, expand_paths, load_paths
+    if not args.filename:
+        raise CliError("must specify one of -f and -k")
+    files, errors = expand_paths(args.filename, getattr(args, "recursive", False))
+    out = []
+    for f in dict.fromkeys(files):
+        try:
+            out.extend(load_paths([f]))
+        except ManifestError as e:
+            errors.extend(e.errors)
+    for line in errors:
+        report(f"error: {line}")
+    return out, bool(errors)
+
+
 def target_namespace(args, m) -> str:
     """The namespace for a manifest's object, as kubectl decides it."""
     if not m.info.namespaced:

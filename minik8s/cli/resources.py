@@ -10,7 +10,7 @@ import time
 
 from minik8s.api.workloads import LAST_APPLIED_ANNOTATION as LAST_APPLIED
 from minik8s.cli.common import (CliError, api_error_line, bool_flag, client_for, duration, file_flags,
-                                load_manifests, lookup, namespace_of, output_flag, parse_resources, report,
+                                load_good_manifests, load_manifests, lookup, namespace_of, output_flag, parse_resources, report,
                                 selector_args, selector_flags, sort_objects, target_namespace)
 
 
@@ -304,8 +304,10 @@ def cmd_apply(args) -> int:
     from minik8s.api.codec import FieldError, from_dict, to_dict
     from minik8s.api.errors import ApiError, NotFound
     from minik8s.api.mergepatch import three_way_patch
-    manifests = load_manifests(args)
+    manifests, failed = load_good_manifests(args)
     if not manifests:
+        if failed:
+            return 1
         raise CliError("no objects passed to apply")
     targets = []
     for m in manifests:
@@ -317,7 +319,6 @@ def cmd_apply(args) -> int:
                            "resource name may not be empty")
         targets.append((m, ns))
     client = client_for(args)
-    failed = False
     fmt = args.output
     for m, ns in targets:
         info, name = m.info, m.obj.metadata.name

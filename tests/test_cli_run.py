@@ -86,6 +86,29 @@ def test_run_creates_a_pod_labelled_with_its_name(ctl, client):
         client.get("Pod", "bad", "default")
 
 
+# ---------------------------------------------------------------- the Job a script run makes
+def test_the_jobs_resources_retries_and_nodes_come_from_the_flags(tmp_path):
+    from minik8s.cli.main import parse
+    from minik8s.cli.runcmds import RunPlan, job_doc
+    (tmp_path / "train.py").write_text("print(1)\n")
+    _, args = parse(["run", str(tmp_path / "train.py"), "--gpus", "1", "--cpu", "2", "--memory", "4Gi",
+                         "--retries", "3", "--pip", "tabulate==0.9.0", "--", "--epochs", "5"])
+    plan = RunPlan(args, "exp", str(tmp_path / "home"), "docker", ["d1", "d2"], ["tabulate==0.9.0"])
+    spec = job_doc(plan, args, "default")["spec"]
+    pod = spec["template"]["spec"]
+    train = pod["containers"][0]
+    assert spec["backoffLimit"] == 3
+    assert train["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"},
+                                  "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}}
+    assert train["command"] == [f"/envs/{plan.env_key}/bin/python", "-u", "train.py", "--epochs", "5"]
+    assert pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["d1", "d2"]
+    # the build step fails the Job at once when pip cannot install the requirements
+    assert [r["onExitCodes"]["containerName"] for r in spec["podFailurePolicy"]["rules"]] == ["environment"]
+    assert {m["mountPath"]: m.get("readOnly", False) for m in train["volumeMounts"]} == {
+        "/workspace": False, "/outputs": False, "/envs": True}
+
+
 # ---------------------------------------------------------------- bad input for a script run
 def _nothing_made(client, home: str, name: str) -> None:
     for kind in ("Job", "PersistentVolumeClaim"):

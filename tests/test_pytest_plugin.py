@@ -1,0 +1,101 @@
+"""The pytest plugin for users (minik8s/testing/), driven as a user's project drives it: a test file that
+uses only the plugin's fixtures (tests/plugin_user/user_tests.py) passes under plain pytest and under
+pytest-xdist, both runs at once on this machine; each run's clusters are gone when it ends; a run that
+asks for none of the fixtures starts nothing."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUN_TIMEOUT = 420
+
+
+def _project(root, test_file_text: str):
+    """A user's project: the test file and a pytest.ini of its own (pytest-asyncio in strict mode, the
+    default), so nothing of this repository's configuration or conftest applies."""
+    root.mkdir()
+    (root / "test_app.py").write_text(test_file_text)
+    (root / "pytest.ini").write_text("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return root
+
+
+def _pytest(project, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                             "--basetemp", str(project / "tmp"), *args],
+                            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> str:
+    try:
+        out, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"pytest did not finish in {RUN_TIMEOUT} s:\n{out[-4000:]}")
+    return out
+
+
+def _clusters_started(basetemp) -> list[str]:
+    """The cluster directories the plugin made under a run's (or worker's) temporary directory."""
+    if not os.path.isdir(basetemp):
+        return []
+    return sorted(d for d in os.listdir(basetemp) if d.startswith("minik8s-") and not d.endswith("current"))
+
+
+def _processes_under(path) -> list[str]:
+    """Command lines of live processes naming `path` (a cluster's components carry their home in argv)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in cmd:
+            found.append(cmd)
+    return found
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_user_tests_pass_alone_and_under_xdist_at_once(tmp_path):
+    with open(os.path.join(HERE, "plugin_user", "user_tests.py")) as f:
+        text = f.read()
+    plain = _project(tmp_path / "plain", text)
+    parallel = _project(tmp_path / "xdist", text)
+    runs = [(plain, _pytest(plain)), (parallel, _pytest(parallel, "-n", "2"))]
+    for project, proc in runs:
+        out = _finish(proc)
+        assert proc.returncode == 0, out[-6000:]
+        assert re.search(r"\b6 passed\b", out), out[-3000:]
+        # down --purge ran: no cluster home left, no component still running
+        homes = [os.path.join(d, "home") for d, _, _ in os.walk(project / "tmp")
+                 if os.path.isdir(os.path.join(d, "home"))]
+        assert homes == []
+        assert _processes_under(project) == []
+    # each xdist worker started clusters of its own, in its own temporary directory
+    assert _clusters_started(parallel / "tmp" / "popen-gw0") and _clusters_started(parallel / "tmp" / "popen-gw1")
+
+
+def test_a_run_without_the_fixtures_starts_no_cluster(tmp_path):
+    project = _project(tmp_path / "other", "def test_plain():\n    assert 1 + 1 == 2\n")
+    proc = _pytest(project)
+    out = _finish(proc)
+    assert proc.returncode == 0 and "1 passed" in out, out
+    assert _clusters_started(project / "tmp") == []
+
+
+def test_a_bad_marker_is_a_usage_error_naming_it(tmp_path):
+    project = _project(tmp_path / "bad", "import pytest\n\n"
+                                         "@pytest.mark.minik8s(nodes=0)\n"
+                                         "def test_x(minik8s_cluster):\n    pass\n")
+    proc = _pytest(project)
+    out = _finish(proc)
+    assert proc.returncode != 0
+    assert "@pytest.mark.minik8s: minik8s nodes 0: expected a whole number of at least 1" in out, out
+    assert _clusters_started(project / "tmp") == []

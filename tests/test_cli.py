@@ -668,7 +668,7 @@ def _pod(status: dict, spec: dict | None = None, meta: dict | None = None):
 
 
 def test_pod_status_like_kubectl():
-    from minik8s.cli.printers import pod_status
+    from minik8s.api.printing.pods import pod_status
     running = {"running": {"startedAt": "2024-01-01T00:00:00Z"}}
     assert pod_status(_pod({"phase": "Pending"})) == ("0/2", "Pending", "0")
     assert pod_status(_pod({"phase": "Running", "containerStatuses": [

@@ -1,5 +1,5 @@
 """Every served kind is described completely by its record: defaults, validation and a write strategy
-in minik8s/api/kinds/, table columns and a describer registered for it in minictl. A part a kind
+in minik8s/api/kinds/, table columns in minik8s/api/printing/ and a describer in minictl. A part a kind
 lacks on purpose is listed in EXEMPT with the reason; anything else missing fails here, so a new
 kind cannot be half added."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from minik8s.api.kinds import KINDS, POD, KindInfo, Strategy, for_message
 from minik8s.api.pb import core_pb2
 from minik8s.cli.describe import DESCRIBERS
-from minik8s.cli.printers import TABLES
+from minik8s.api.printing import TABLES, Column, KindTable
 from apiserver import strategy
 
 _GENERIC_DESCRIBER = "minictl describes it with the generic describer (fields as kubectl prints unknown kinds)"
@@ -77,7 +77,7 @@ def test_a_record_lacking_parts_is_reported():
 
     complete = KindInfo("Widget", "example.com", "v1", "widgets", (), True, core_pb2.Pod,
                         defaults=lambda obj: None, validate=lambda obj, old=None: [])
-    tables = {complete: (["NAME"], ["NAME"], lambda o, now, wide: [o.metadata.name])}
+    tables = {complete: KindTable((Column("Name"),), lambda o, now: [o.metadata.name])}
     assert missing_parts(complete, tables=tables, describers={}) == ["describer"]
     assert missing_parts(complete, tables=tables, describers={complete: lambda *a: None}) == []
     assert missing_parts(complete, tables=tables, describers={},
@@ -99,6 +99,6 @@ def test_every_field_selector_reads_a_string(kind):
 
 
 def test_registrations_are_keyed_by_the_record():
-    assert TABLES[POD][0] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [c.name for c in TABLES[POD].columns if c.priority == 0] == ["Name", "Ready", "Status", "Restarts", "Age"]
     assert DESCRIBERS[POD].__name__ == "_describe_pod"
     assert all(isinstance(k, KindInfo) for k in (*TABLES, *DESCRIBERS))

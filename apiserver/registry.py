@@ -20,7 +20,7 @@ from minik8s.api import codec, mergepatch
 from minik8s.api.clock import Clock, rfc3339
 from minik8s.api.defaults import apply_defaults
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Forbidden, Invalid,
-                                NotFound, TooLarge, Unavailable)
+                                NotFound, Timeout, TooLarge, Unavailable)
 from minik8s.api.kinds import KINDS, NAMESPACE, POD, KindInfo
 from minik8s.api.service_allocation import SERVICE_CIDR
 from minik8s.api.validation import validate
@@ -127,6 +127,9 @@ class Txn:
         self.changes.append(("DELETED", rec, old))
         return rec
 
+
+# The longest graceful deletion: about 68 years, far past any real shutdown, yet a timestamp apart.
+MAX_GRACE_PERIOD_SECONDS = 2**31 - 1
 
 class Registry:
     def __init__(self, storage: Storage, clock: Clock | None = None, window: int = 20_000,
@@ -266,6 +269,10 @@ class Registry:
         return out
 
     def watch(self, info: KindInfo, namespace: str, label_sel, field_sel, from_rv: int | None):
+        if from_rv is not None and from_rv > self.rv:
+            # upstream waits a few seconds for the store to catch up, then answers this; here the
+            # store is the server's own, so a version ahead of it is never going to arrive
+            raise Timeout(f"Too large resource version: {from_rv}, current: {self.rv}")
         initial = ()
         if from_rv is None:
             initial = [Change(r.rv, "ADDED", r.kind, r.namespace, r.raw, r.labels, r.fields)
@@ -350,12 +357,17 @@ class Registry:
             patch_doc = json.loads(patch)
         except ValueError as e:
             raise BadRequest(f"invalid JSON patch: {e}") from None
+        except RecursionError:
+            raise BadRequest("invalid JSON patch: nested too deeply") from None
 
         def op(tx: Txn):
             cur = tx.get(info.kind, namespace, name)
             if cur is None:
                 raise NotFound(f"{_what(info, name)} not found")
-            merged = mergepatch.merge_patch(codec.to_dict(cur.decode()), patch_doc)
+            try:
+                merged = mergepatch.merge_patch(codec.to_dict(cur.decode()), patch_doc)
+            except RecursionError:
+                raise BadRequest("invalid JSON patch: nested too deeply") from None
             try:
                 new = codec.from_dict(info.message, merged)
             except codec.FieldError as e:
@@ -457,6 +469,8 @@ class Registry:
                 changed = True
         period = info.strategy.grace_period(obj, grace) if info.strategy.grace_period else None
         if period is not None:
+            # clamped, so that the deletion timestamp stays a time (a pod asking for 2^63 s still goes)
+            period = min(period, MAX_GRACE_PERIOD_SECONDS)
             if period > 0 and (not meta.deletionTimestamp or period < meta.deletionGracePeriodSeconds):
                 # whoever runs the object (a pod's kubelet) finishes it, then deletes with grace 0
                 meta.deletionTimestamp = rfc3339(self.clock.now() + period)

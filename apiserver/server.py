@@ -36,12 +36,37 @@ SERVICE = "minik8s.api.API"
 MAX_MESSAGE = 8 * 1024 * 1024
 
 
+class _Undecodable:
+    """What a request's deserializer returns for bytes that are no such message: the handler answers
+    InvalidArgument (400), where a raising deserializer would make gRPC answer UNKNOWN."""
+    __slots__ = ("what",)
+
+    def __init__(self, what: str):
+        self.what = what
+
+
+def _decoder(message):
+    def decode(raw: bytes):
+        try:
+            return message.FromString(raw)
+        except Exception:
+            return _Undecodable(message.DESCRIPTOR.full_name)
+    return decode
+
+
+def _decoded(request):
+    """`request`, or BadRequest when its bytes were undecodable."""
+    if isinstance(request, _Undecodable):
+        raise BadRequest(f"cannot decode the request: malformed {request.what}")
+    return request
+
+
 def _rpc(fn):
     """Turn ApiErrors into gRPC statuses; anything else is logged as an internal error."""
     @functools.wraps(fn)
     async def wrapper(self, request, context):
         try:
-            return await fn(self, request, context)
+            return await fn(self, _decoded(request), context)
         except ApiError as e:
             context.set_trailing_metadata(trailing_metadata(e))
             await context.abort(status_code(e), e.message)
@@ -226,6 +251,7 @@ class APIService:
 
     async def Watch(self, req, context):
         try:
+            req = _decoded(req)
             ident = self._ident(context)
             info = _kind(req.kind)
             self.authz.check(ident, "watch", info.kind, req.namespace,
@@ -286,6 +312,7 @@ class APIService:
 
     async def Logs(self, req, context):
         try:
+            req = _decoded(req)
             ident = self._ident(context)
             self.authz.check(ident, "get", "Pod", req.namespace or "default", req.name, "log")
             pod, req.container = self._pod_container(req.namespace, req.name, req.container)
@@ -406,6 +433,7 @@ class APIService:
 
     async def ReadLogs(self, req, context):
         try:
+            req = _decoded(req)
             ident = self._ident(context)
             archive = self._log_archive()
             key = stream_key(req.key)
@@ -451,25 +479,25 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
     ser = lambda m: m.SerializeToString()  # noqa: E731
     u = grpc.unary_unary_rpc_method_handler
     return grpc.method_handlers_generic_handler(SERVICE, {
-        "Create": u(svc.Create, api_pb2.ObjectRequest.FromString, ser),
-        "Get": u(svc.Get, api_pb2.GetRequest.FromString, ser),
-        "List": u(svc.List, api_pb2.ListRequest.FromString, _identity),
-        "Update": u(svc.Update, api_pb2.ObjectRequest.FromString, ser),
-        "UpdateStatus": u(svc.UpdateStatus, api_pb2.ObjectRequest.FromString, ser),
-        "Patch": u(svc.Patch, api_pb2.PatchRequest.FromString, ser),
-        "Delete": u(svc.Delete, api_pb2.DeleteRequest.FromString, ser),
-        "Bind": u(svc.Bind, api_pb2.BindRequest.FromString, ser),
-        "Evict": u(svc.Evict, api_pb2.EvictRequest.FromString, ser),
-        "GetScale": u(svc.GetScale, api_pb2.GetRequest.FromString, ser),
-        "UpdateScale": u(svc.UpdateScale, api_pb2.UpdateScaleRequest.FromString, ser),
-        "Version": u(svc.Version, api_pb2.VersionRequest.FromString, ser),
-        "Watch": grpc.unary_stream_rpc_method_handler(svc.Watch, api_pb2.WatchRequest.FromString, _identity),
-        "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, api_pb2.LogsRequest.FromString, ser),
+        "Create": u(svc.Create, _decoder(api_pb2.ObjectRequest), ser),
+        "Get": u(svc.Get, _decoder(api_pb2.GetRequest), ser),
+        "List": u(svc.List, _decoder(api_pb2.ListRequest), _identity),
+        "Update": u(svc.Update, _decoder(api_pb2.ObjectRequest), ser),
+        "UpdateStatus": u(svc.UpdateStatus, _decoder(api_pb2.ObjectRequest), ser),
+        "Patch": u(svc.Patch, _decoder(api_pb2.PatchRequest), ser),
+        "Delete": u(svc.Delete, _decoder(api_pb2.DeleteRequest), ser),
+        "Bind": u(svc.Bind, _decoder(api_pb2.BindRequest), ser),
+        "Evict": u(svc.Evict, _decoder(api_pb2.EvictRequest), ser),
+        "GetScale": u(svc.GetScale, _decoder(api_pb2.GetRequest), ser),
+        "UpdateScale": u(svc.UpdateScale, _decoder(api_pb2.UpdateScaleRequest), ser),
+        "Version": u(svc.Version, _decoder(api_pb2.VersionRequest), ser),
+        "Watch": grpc.unary_stream_rpc_method_handler(svc.Watch, _decoder(api_pb2.WatchRequest), _identity),
+        "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, _decoder(api_pb2.LogsRequest), ser),
         "Exec": grpc.stream_stream_rpc_method_handler(svc.Exec, api_pb2.ExecRequest.FromString, ser),
         "Tunnel": grpc.stream_stream_rpc_method_handler(svc.Tunnel, api_pb2.TunnelFrame.FromString, ser),
-        "AppendLogs": u(svc.AppendLogs, api_pb2.AppendLogsRequest.FromString, ser),
-        "ListLogStreams": u(svc.ListLogStreams, api_pb2.ListLogStreamsRequest.FromString, ser),
-        "ReadLogs": grpc.unary_stream_rpc_method_handler(svc.ReadLogs, api_pb2.ReadLogsRequest.FromString, ser),
+        "AppendLogs": u(svc.AppendLogs, _decoder(api_pb2.AppendLogsRequest), ser),
+        "ListLogStreams": u(svc.ListLogStreams, _decoder(api_pb2.ListLogStreamsRequest), ser),
+        "ReadLogs": grpc.unary_stream_rpc_method_handler(svc.ReadLogs, _decoder(api_pb2.ReadLogsRequest), ser),
     })
 
 

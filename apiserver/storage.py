@@ -90,7 +90,10 @@ class SQLiteStorage:
                     db.execute("DELETE FROM changes WHERE rv <= ?", (changes[-1].rv - self.history,))
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite may have rolled back already (disk full, I/O error): the caller must see
+                # that first error, not "cannot rollback - no transaction is active"
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
 
     def close(self) -> None:

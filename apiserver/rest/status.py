@@ -11,7 +11,7 @@ from minik8s.api.errors import ApiError
 CODES = {"NotFound": 404, "AlreadyExists": 409, "Conflict": 409, "Invalid": 422, "BadRequest": 400,
          "Expired": 410, "Gone": 410, "Unauthorized": 401, "Forbidden": 403, "RequestEntityTooLarge": 413,
          "UnsupportedMediaType": 415, "NotAcceptable": 406, "MethodNotAllowed": 405, "TooManyRequests": 429,
-         "ServiceUnavailable": 503, "InternalError": 500}
+         "ServiceUnavailable": 503, "Timeout": 504, "InternalError": 500}
 
 
 class RestError(Exception):

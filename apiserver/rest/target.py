@@ -65,6 +65,8 @@ def parse_body(raw: bytes, content_type: str) -> object:
             return _utf8_only(yaml.safe_load(raw), "YAML")
         except yaml.YAMLError as e:
             raise BadRequest(f"error decoding YAML: {e}") from None
+        except RecursionError:
+            raise BadRequest("error decoding YAML: nested too deeply") from None
     if ct and not ct.endswith("json"):
         raise RestError("UnsupportedMediaType", f'the body of the request was in an unknown format - accepted '
                         f'media types include: application/json, application/yaml, got "{ct}"')
@@ -72,6 +74,8 @@ def parse_body(raw: bytes, content_type: str) -> object:
         return _utf8_only(json.loads(raw), "JSON")
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"error decoding JSON: {e}") from None
+    except RecursionError:
+        raise BadRequest("error decoding JSON: nested too deeply") from None
 
 
 def _utf8_only(data: object, fmt: str) -> object:

@@ -43,6 +43,11 @@ class Expired(ApiError):
     reason = "Expired"
 
 
+class Timeout(ApiError):
+    """The server could not answer in time, e.g. a resourceVersion it has not reached: retry (504)."""
+    reason = "Timeout"
+
+
 class Unauthenticated(ApiError):
     reason = "Unauthorized"
 

@@ -50,6 +50,9 @@ _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", 
                "\v": "\\v"}
 
 
+LONGEST_ECHOED_VALUE = 1024
+
+
 def format_value(v) -> str:
     """A value as upstream's field errors print it (Go %#v for maps and slices, %q for strings)."""
     if isinstance(v, _Raw):
@@ -63,6 +66,10 @@ def format_value(v) -> str:
     if isinstance(v, float):
         return str(int(v)) if v.is_integer() else repr(v)
     if isinstance(v, str):
+        if len(v) > LONGEST_ECHOED_VALUE:
+            # an error names the field and the limit; echoing a huge value back would only bloat
+            # the answer past what a client's headers hold
+            return f"{_quote(v[:32])[:-1]}...\" ({len(v)} characters)"
         return _quote(v)
     if isinstance(v, Quantity):
         return _quote(str(v))

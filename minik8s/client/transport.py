@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Expired, Forbidden, Invalid,
-                                NotFound, TooLarge, TooManyRequests, Unauthenticated, Unavailable)
+                                NotFound, Timeout, TooLarge, TooManyRequests, Unauthenticated, Unavailable)
 from minik8s.api.kinds import KindInfo, for_message, lookup
 from minik8s.api.pb import api_pb2, autoscaling_pb2
 
@@ -218,7 +218,7 @@ _STATUS_CODES = {NotFound: grpc.StatusCode.NOT_FOUND, AlreadyExists: grpc.Status
                  BadRequest: grpc.StatusCode.INVALID_ARGUMENT, Expired: grpc.StatusCode.OUT_OF_RANGE,
                  Unauthenticated: grpc.StatusCode.UNAUTHENTICATED, Forbidden: grpc.StatusCode.PERMISSION_DENIED,
                  TooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED, Unavailable: grpc.StatusCode.UNAVAILABLE,
-                 TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED}
+                 TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED, Timeout: grpc.StatusCode.DEADLINE_EXCEEDED}
 _BY_REASON = {cls.reason: cls for cls in _STATUS_CODES}
 # a reply without our metadata (a proxy, the channel itself) is typed by its code alone
 _BY_CODE = {grpc.StatusCode.NOT_FOUND: NotFound, grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
@@ -233,10 +233,20 @@ def status_code(err: ApiError) -> grpc.StatusCode:
     return _STATUS_CODES.get(type(err), grpc.StatusCode.INTERNAL)
 
 
+# gRPC clients refuse headers past 16 KiB by default: the causes, with the status message beside
+# them, must stay well within that
+MAX_CAUSES_BYTES = 8 * 1024
+
+
 def trailing_metadata(err: ApiError) -> tuple[tuple[str, str], ...]:
     md = [("minik8s-reason", err.reason)]
-    if err.causes:
-        md.append(("minik8s-causes", json.dumps(err.causes)))
+    causes = list(err.causes)
+    while causes:
+        text = json.dumps(causes)
+        if len(text) <= MAX_CAUSES_BYTES:
+            md.append(("minik8s-causes", text))
+            break
+        causes.pop()
     return tuple(md)
 
 

@@ -137,3 +137,33 @@ async def test_apply_a_directory_applies_every_good_file_and_names_the_bad_ones(
     assert absent(client, "ConfigMap", "Dir_C")
     again = ctl("apply", "-f", str(tmp_path / "a.yaml"))
     assert (again.returncode, again.stdout) == (0, "configmap/dir-a unchanged\n")
+
+
+# ---------------------------------------------------------------- get --show-kind / --sort-by, cluster-info
+async def test_get_show_kind_and_sort_by(ctl):
+    for name, port in (("sort-b", "7002"), ("sort-a", "7003"), ("sort-c", "7001")):
+        ctl.ok("create", "service", "clusterip", name, f"--tcp={port}")
+    lines = ctl.ok("get", "services", "--show-kind", "--sort-by=.spec.ports[0].port").splitlines()
+    names = [line.split()[0] for line in lines[1:] if line.startswith("service/sort-")]
+    assert lines[0].split()[:2] == ["NAME", "TYPE"]
+    assert names == ["service/sort-c", "service/sort-b", "service/sort-a"]
+    assert "unterminated" in fail(ctl, "get", "services", "--sort-by=.spec.ports[")
+
+
+async def test_cluster_info_names_the_control_plane_and_the_cluster_services(ctl, cluster):
+    ctl.ok("apply", "-f", "-", input="""\
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, kubernetes.io/cluster-service: "true", kubernetes.io/name: CoreDNS}
+spec:
+  selector: {k8s-app: kube-dns}
+  ports: [{name: dns, port: 53, protocol: UDP}]
+""")
+    lines = ctl.ok("cluster-info").splitlines()
+    assert lines[0] == f"Kubernetes control plane is running at {cluster.address}"
+    dns = [line for line in lines if line.startswith("CoreDNS is running at ")]
+    assert len(dns) == 1 and dns[0].endswith(":53/UDP"), lines
+    assert lines[-1].startswith("To further debug and diagnose cluster problems")

@@ -24,6 +24,7 @@ def _get_flags(p):
     p.add_argument("--watch-only", action="store_true", help="watch for changes without listing first")
     p.add_argument("--output-watch-events", action="store_true", help="add the watch event type")
     p.add_argument("--show-labels", action="store_true", help="add a LABELS column")
+    p.add_argument("--show-kind", action="store_true", help="name each object with its kind (deployment.apps/web)")
     p.add_argument("-L", "--label-columns", action="append", help="add a column per label key")
     p.add_argument("--no-headers", action="store_true", help="omit table headers")
     p.add_argument("--sort-by", help="sort by a JSONPath expression, e.g. .metadata.name")
@@ -251,7 +252,7 @@ def _print_objects(args, groups, single: bool, ns: str, listed: bool) -> None:
         return
     now = time.time()
     shown = [(i, objs) for i, objs in groups if objs]
-    with_kind = len(groups) > 1
+    with_kind = len(groups) > 1 or getattr(args, "show_kind", False)
     out = []
     for info, objs in shown:
         table = printers.Table(info, wide=(fmt == "wide"), namespace_column=bool(args.all_namespaces

@@ -63,7 +63,9 @@ class Kubelet:
         self.clock = clock or Clock()
         self.root = node_root(home, node.name)
         self.cluster_id = cluster_id(home)
-        os.makedirs(self.root, exist_ok=True)
+        # the node's state (pod specs, container env, logs, volumes) is its owner's alone
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.chmod(self.root, 0o700)
         self.host_ip = address or node.address or host_ip()
         devices = gpus if gpus is not None else gpumod.discover(node.name, node.gpus)
         self.gpus = gpumod.GPUAllocator(devices)

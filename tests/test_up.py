@@ -156,6 +156,11 @@ def test_down_leaves_no_pod_process_behind(ctl):
     started = wait_for_sync(lambda: read_json(os.path.join(containers, cid, STARTED_FILE)), what="the container started")
     assert started_alive(started["pid"], started["pid_start"])
     components = ctl.pids()
+    # what holds tokens, pod specs, env and logs is the owner's alone
+    mode = lambda *p: oct(os.stat(os.path.join(ctl.home, *p)).st_mode & 0o777)  # noqa: E731
+    assert mode() == "0o700" and mode("pki") == "0o700"
+    assert mode("kubelet", "node-1") == "0o700"
+    assert mode("kubelet", "node-1", "runtime", "containers", cid, "container.json") == "0o600"
 
     out = ctl("down")
     assert out.returncode == 0, out.stderr

@@ -59,8 +59,9 @@ def read_json(path: str) -> dict | None:
 
 
 def write_json(path: str, obj: dict) -> None:
+    """Written for the owner alone: a container's record holds its env, secrets included."""
     tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         json.dump(obj, f)
     os.replace(tmp, path)
 

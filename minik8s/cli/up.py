@@ -406,6 +406,7 @@ def prepare_home(args) -> tuple[str, dict, tuple | None]:
     home = _home(args)
     for d in SUBDIRS:
         os.makedirs(os.path.join(home, d), mode=0o700, exist_ok=True)
+    os.chmod(home, 0o700)       # tokens, pod specs, env and logs live below: the owner's alone
     cluster = load_cluster(args, home)
     if os.geteuid() == 0:
         # the cluster DNS holds its address on an interface of its own: root only; without it pods keep

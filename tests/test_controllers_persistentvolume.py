@@ -144,6 +144,17 @@ async def test_a_claim_for_a_missing_class_stays_pending_with_an_event(srv, tmp_
         await wait_for(lambda: _bound(admin, "lost"), what="claim bound once its class exists")
 
 
+async def test_a_pending_claim_binds_to_a_volume_created_after_it(srv, tmp_path):
+    async with controllers(srv, tmp_path) as admin:
+        await admin.create(claim("early", "2Gi", cls="manual"))
+        await admin.create(volume("too-small", "1Gi", str(tmp_path / "s")))
+        await wait_for(lambda: _phase(admin, "too-small", "Available"), what="volume Available")
+        assert (await admin.get("PersistentVolumeClaim", "early", NS)).status.phase == "Pending"
+        await admin.create(volume("late", "2Gi", str(tmp_path / "l")))
+        bound = await wait_for(lambda: _bound(admin, "early"), what="claim bound to the new volume")
+        assert bound.spec.volumeName == "late"
+
+
 async def _bound(client, name):
     pvc = await client.get("PersistentVolumeClaim", name, NS)
     return pvc if pvc.status.phase == "Bound" and pvc.spec.volumeName else None

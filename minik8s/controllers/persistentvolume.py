@@ -66,7 +66,8 @@ class PersistentVolumeController(Controller):
                                       self._claim_changed)
         self.volumes.add_event_handler(self._volume_changed, lambda old, new: self._volume_changed(new),
                                        self._volume_changed)
-        self.classes.add_event_handler(self._class_changed, lambda old, new: self._class_changed(new), None)
+        self.classes.add_event_handler(self._pending_claims_changed,
+                                       lambda old, new: self._pending_claims_changed(new), None)
         self.pods.add_event_handler(self._pod_changed, lambda old, new: self._pod_changed(new), self._pod_changed)
 
     # ------------------------------------------------------------------ handlers (enqueue only)
@@ -80,8 +81,11 @@ class PersistentVolumeController(Controller):
         ref = pv.spec.claimRef
         if ref.name:
             self.enqueue(("claim", f"{ref.namespace}/{ref.name}"))
+        else:
+            # a free volume may be what a pending claim waits for (upstream finds it on its 15 s resync)
+            self._pending_claims_changed(pv)
 
-    def _class_changed(self, _sc) -> None:
+    def _pending_claims_changed(self, _obj) -> None:
         for pvc in self.claims.list():
             if not pvc.spec.volumeName:
                 self.enqueue(("claim", key_of(pvc)))

@@ -17,7 +17,65 @@ from minik8s.client.home import token_csv, write_token_file
 from rest_support import rest_url, ssl_context
 from test_apiserver import deployment, pod
 
-USERS = {"alice": ("alice", ""), "bob": ("bob", ""), "carol": ("carol", "devs")}
+USERS = {"alice": ("alice", ""), "bob": ("bob", ""), "carol": ("carol", "devs"), "jane": ("jane", ""),
+         "dave": ("dave", "manager")}
+# the RBAC page's own examples (kubernetes.io/docs/reference/access-authn-authz/rbac/), unchanged
+DOCS_EXAMPLES = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  namespace: default
+  name: pod-reader
+rules:
+- apiGroups: [""] # "" indicates the core API group
+  resources: ["pods"]
+  verbs: ["get", "watch", "list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+# This role binding allows "jane" to read pods in the "default" namespace.
+# You need to already have a Role named "pod-reader" in that namespace.
+kind: RoleBinding
+metadata:
+  name: read-pods
+  namespace: default
+subjects:
+# You can specify more than one "subject"
+- kind: User
+  name: jane # "name" is case sensitive
+  apiGroup: rbac.authorization.k8s.io
+roleRef:
+  # "roleRef" specifies the binding to a Role / ClusterRole
+  kind: Role #this must be Role or ClusterRole
+  name: pod-reader # this must match the name of the Role or ClusterRole you wish to bind to
+  apiGroup: rbac.authorization.k8s.io
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  # "namespace" omitted since ClusterRoles are not namespaced
+  name: secret-reader
+rules:
+- apiGroups: [""]
+  #
+  # at the HTTP level, the name of the resource for accessing Secret
+  # objects is "secrets"
+  resources: ["secrets"]
+  verbs: ["get", "watch", "list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+# This cluster role binding allows anyone in the "manager" group to read secrets in any namespace.
+kind: ClusterRoleBinding
+metadata:
+  name: read-secrets-global
+subjects:
+- kind: Group
+  name: manager # Name is case sensitive
+  apiGroup: rbac.authorization.k8s.io
+roleRef:
+  kind: ClusterRole
+  name: secret-reader
+  apiGroup: rbac.authorization.k8s.io
+"""
 
 
 def obj(message, d):
@@ -198,6 +256,22 @@ def test_a_binding_grants_from_its_write_and_stops_at_its_delete(world):
     admin.delete("rolebindings", "alice-view", "default")
     with pytest.raises(Forbidden):
         dave.list("pods", "default")
+
+
+def test_the_rbac_docs_examples_apply_and_grant_what_they_say(world):
+    import yaml
+    from minik8s.api.kinds import for_api_version
+    admin = world.client()
+    for doc in yaml.safe_load_all(DOCS_EXAMPLES):
+        admin.create(from_dict(for_api_version(doc["apiVersion"], doc["kind"]).message, doc))
+    jane, dave = world.client("jane"), world.client("dave")
+    assert {p.metadata.name for p in jane.list("pods", "default")} >= {"web-1", "web-2"}
+    for forbidden in (lambda: jane.list("pods", "team"), lambda: jane.delete("pods", "web-1"),
+                      lambda: jane.get("secrets", "s1"), lambda: dave.list("pods", "default")):
+        with pytest.raises(Forbidden):
+            forbidden()
+    assert dave.get("secrets", "ts", "team").metadata.name == "ts"
+    assert {s.metadata.name for s in dave.list("secrets", "").items} >= {"s1", "s2", "ts"}
 
 
 def test_role_ref_is_immutable(world):

@@ -40,6 +40,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("ClusterRole", "describer"): _GENERIC_DESCRIBER,
     ("RoleBinding", "describer"): _GENERIC_DESCRIBER,
     ("ClusterRoleBinding", "describer"): _GENERIC_DESCRIBER,
+    ("ServiceAccount", "defaults"): "upstream defines no defaults for core/v1 ServiceAccount",
+    ("ServiceAccount", "describer"): _GENERIC_DESCRIBER,
 }
 
 

@@ -133,7 +133,7 @@ def _default_container(c) -> None:
 
 
 def _default_volume(v) -> None:
-    sources = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI")
+    sources = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI", "projected")
     if not any(v.HasField(s) for s in sources):
         v.emptyDir.SetInParent()                       # SetDefaults_Volume
     if v.HasField("emptyDir"):
@@ -150,6 +150,15 @@ def _default_volume(v) -> None:
         for item in v.downwardAPI.items:
             if item.HasField("fieldRef") and not item.fieldRef.apiVersion:
                 item.fieldRef.apiVersion = "v1"
+    if v.HasField("projected"):
+        if not v.projected.HasField("defaultMode"):
+            v.projected.defaultMode = DEFAULT_FILE_MODE
+        for source in v.projected.sources:
+            if source.HasField("serviceAccountToken") and not source.serviceAccountToken.HasField("expirationSeconds"):
+                source.serviceAccountToken.expirationSeconds = 3600
+            for item in source.downwardAPI.items:
+                if item.HasField("fieldRef") and not item.fieldRef.apiVersion:
+                    item.fieldRef.apiVersion = "v1"
 
 
 def _default_pod_spec(spec) -> None:

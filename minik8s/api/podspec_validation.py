@@ -46,7 +46,7 @@ _CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '
 _TOLERATION_OPERATORS = ("Equal", "Exists")
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _FILE_MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
-_VOLUME_SOURCES = ("emptyDir", "hostPath", "secret", "persistentVolumeClaim", "downwardAPI", "configMap")
+_VOLUME_SOURCES = ("emptyDir", "hostPath", "secret", "persistentVolumeClaim", "downwardAPI", "configMap", "projected")
 
 
 def _chdir_prefix_msgs(value: str) -> list[str]:
@@ -202,8 +202,40 @@ def _volume_source(errs: _Errors, vol, path: str) -> None:
             _file_mode(errs, _c(sp, "defaultMode"), _opt(src, "defaultMode"))
             for item in src.items:
                 _downward_api_file(errs, item, sp)
+        elif source == "projected":
+            _projected(errs, src, sp)
     if not count:
         errs.required(path, "must specify a volume type")
+
+
+def _projected(errs: _Errors, src, path: str) -> None:
+    """Upstream's validateProjectedVolumeSource: one source per entry, names and paths as the plain
+    volumes have them, a token living at least 10 minutes."""
+    _file_mode(errs, _c(path, "defaultMode"), _opt(src, "defaultMode"))
+    for i, source in enumerate(src.sources):
+        sp = _ix(_c(path, "sources"), i)
+        kinds_set = [f.name for f, _ in source.ListFields()]
+        if len(kinds_set) != 1:
+            errs.forbidden(sp, "may not specify more than 1 volume type per source" if kinds_set
+                           else "must specify exactly 1 volume type")
+            continue
+        if source.HasField("secret") or source.HasField("configMap"):
+            name = kinds_set[0]
+            if not getattr(source, name).name:
+                errs.required(_c(_c(sp, name), "name"))
+            _key_to_paths(errs, getattr(source, name).items, _c(_c(sp, name), "items"))
+        elif source.HasField("downwardAPI"):
+            for item in source.downwardAPI.items:
+                _downward_api_file(errs, item, _c(sp, "downwardAPI"))
+        else:
+            token = source.serviceAccountToken
+            tp = _c(sp, "serviceAccountToken")
+            if _opt(token, "expirationSeconds") is not None and token.expirationSeconds < 600:
+                errs.invalid(_c(tp, "expirationSeconds"), token.expirationSeconds,
+                             "may not specify a duration less than 10 minutes")
+            if not token.path:
+                errs.required(_c(tp, "path"))
+            _local_non_reserved_path(errs, _c(tp, "path"), token.path)
 
 
 def _file_mode(errs: _Errors, path: str, mode) -> None:

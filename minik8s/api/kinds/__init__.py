@@ -26,6 +26,7 @@ from minik8s.api.kinds.rbac import CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROL
 from minik8s.api.kinds.replicaset import REPLICA_SET
 from minik8s.api.kinds.secret import SECRET
 from minik8s.api.kinds.service import SERVICE
+from minik8s.api.kinds.serviceaccount import SERVICE_ACCOUNT
 from minik8s.api.kinds.statefulset import STATEFUL_SET
 from minik8s.api.kinds.storageclass import STORAGE_CLASS
 
@@ -34,11 +35,11 @@ __all__ = ["KINDS", "KindInfo", "Strategy", "UnknownKind", "lookup", "for_messag
            "REPLICA_SET", "DEPLOYMENT", "JOB", "CRONJOB", "HORIZONTAL_POD_AUTOSCALER", "POD_DISRUPTION_BUDGET",
            "LEASE", "NODE_METRICS", "POD_METRICS", "CONFIG_MAP", "SECRET",
            "PERSISTENT_VOLUME", "STORAGE_CLASS", "STATEFUL_SET", "DAEMON_SET",
-           "ROLE", "CLUSTER_ROLE", "ROLE_BINDING", "CLUSTER_ROLE_BINDING"]
+           "ROLE", "CLUSTER_ROLE", "ROLE_BINDING", "CLUSTER_ROLE_BINDING", "SERVICE_ACCOUNT"]
 
 # the order settles which kind an unqualified word means: core kinds first
 _ALL = [NAMESPACE, NODE, POD, SERVICE, ENDPOINTS, PERSISTENT_VOLUME_CLAIM, PERSISTENT_VOLUME, EVENT, CONFIG_MAP,
-        SECRET, REPLICA_SET, DEPLOYMENT, STATEFUL_SET, DAEMON_SET, STORAGE_CLASS, JOB,
+        SECRET, SERVICE_ACCOUNT, REPLICA_SET, DEPLOYMENT, STATEFUL_SET, DAEMON_SET, STORAGE_CLASS, JOB,
         CRONJOB, HORIZONTAL_POD_AUTOSCALER, POD_DISRUPTION_BUDGET, LEASE, NODE_METRICS, POD_METRICS,
         ROLE, CLUSTER_ROLE, ROLE_BINDING, CLUSTER_ROLE_BINDING]
 

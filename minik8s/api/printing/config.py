@@ -1,4 +1,5 @@
-"""Rows of ConfigMaps and Secrets as kubectl prints them: how many keys each holds (and a Secret's type)."""
+"""Rows of ConfigMaps and Secrets as kubectl prints them: how many keys each holds (and a Secret's type);
+ServiceAccounts with how many Secrets they list."""
 from __future__ import annotations
 
 from minik8s.api import kinds
@@ -15,3 +16,8 @@ def _configmap_row(o, now):
 @columns(kinds.SECRET, "Name", "Type", "Data", "Age")
 def _secret_row(o, now):
     return [o.metadata.name, o.type, str(len(o.data)), since(o.metadata.creationTimestamp, now)]
+
+
+@columns(kinds.SERVICE_ACCOUNT, "Name", "Secrets", "Age")
+def _serviceaccount_row(o, now):
+    return [o.metadata.name, str(len(o.secrets)), since(o.metadata.creationTimestamp, now)]

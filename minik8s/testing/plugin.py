@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 
 import pytest
 
@@ -28,6 +29,7 @@ from minik8s.testing.cluster import RUNTIMES, LocalCluster, Shape
 
 MARKER = "minik8s"
 NAMESPACE_PREFIX = "test-"
+OFFICIAL_KUBECONFIG_MODULES = ("kubernetes.config.kube_config", "kubernetes_asyncio.config.kube_config")
 
 
 def pytest_addoption(parser):
@@ -143,6 +145,11 @@ def kubeconfig(minik8s_cluster, minik8s_namespace, tmp_path, monkeypatch):
     path = os.path.join(tmp_path, "kubeconfig")
     save(path, data)
     monkeypatch.setenv("KUBECONFIG", path)
+    # the official clients read $KUBECONFIG once, when imported: a test module that imported them first
+    # would otherwise get the user's own cluster
+    for module in OFFICIAL_KUBECONFIG_MODULES:
+        if module in sys.modules:
+            monkeypatch.setattr(sys.modules[module], "KUBE_CONFIG_DEFAULT_LOCATION", path)
     return path
 
 

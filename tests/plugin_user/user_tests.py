@@ -2,6 +2,8 @@
 (tests/test_pytest_plugin.py copies it into a fresh directory beside a pytest.ini of its own and runs
 pytest on it, alone and under pytest-xdist). Its name keeps our own suite from collecting it."""
 import pytest
+# imported before any fixture runs, as code under test would: the kubeconfig fixture must still win
+from kubernetes import client, config
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -42,7 +44,6 @@ def test_apply_again_changes_what_the_manifest_names(apply, wait_for, tmp_path):
 
 
 def test_official_client_through_kubeconfig(kubeconfig, minik8s_namespace):
-    from kubernetes import client, config
     config.load_kube_config()          # $KUBECONFIG, as code under test would read it
     _, context = config.list_kube_config_contexts()
     namespace = context["context"]["namespace"]

@@ -33,12 +33,12 @@ WEB_CPU = 500
 
 
 def batch_trace(seed: int, seconds: float) -> list[tuple[float, int, float]]:
-    """(arrival, milli-cpu, duration) of each batch pod: bursts every 10 minutes on average, 5 to 30
-    pods each, 0.5 to 2 cpu, running 2 to 15 minutes."""
+    """(arrival, milli-cpu, duration) of each batch pod: bursts every 10 minutes on average, 5 to 20
+    pods each, 0.5 to 2 cpu, running 2 to 15 minutes; sized so that the peak fits in the group's max."""
     rng = random.Random(seed)
     out, t = [], rng.expovariate(1 / 300)
     while t < seconds:
-        for _ in range(rng.randint(5, 30)):
+        for _ in range(rng.randint(5, 20)):
             out.append((t, rng.choice((500, 1000, 1500, 2000)), rng.uniform(120, 900)))
         t += rng.expovariate(1 / 600)
     return out
@@ -108,12 +108,18 @@ def unschedulable(p) -> bool:
 
 
 async def settle(client, timeout: float = 20.0) -> list:
-    """The live pods once every unbound one is marked unschedulable and nothing moved for a moment."""
+    """The live pods once every unbound one is marked unschedulable and fits on no node as it is (the
+    scheduler, which retries after a backoff in real time, has nothing left to place), and nothing moved
+    for a moment."""
+    from minik8s.autoscaler.scaleup import still_pending
+    from minik8s.autoscaler.simulator import take_snapshot
     deadline, last, quiet = time.monotonic() + timeout, None, 0
     while True:
         pods = [p for p in (await client.list("Pod", "default")).items if p.status.phase not in ("Succeeded", "Failed")]
         shape = sorted((p.metadata.name, p.spec.nodeName, unschedulable(p)) for p in pods)
-        waiting = any(not p.spec.nodeName and not unschedulable(p) for p in pods)
+        snap = take_snapshot((await client.list("Node")).items, pods)
+        placeable = len(still_pending(snap.pending, list(snap.shapes.values()))) < len(snap.pending)
+        waiting = placeable or any(not p.spec.nodeName and not unschedulable(p) for p in pods)
         quiet = quiet + 1 if shape == last and not waiting else 0
         if quiet >= 3 or time.monotonic() > deadline:
             return pods

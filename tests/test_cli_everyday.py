@@ -4,6 +4,8 @@ deployment|service|job from flags, expose, replace, diff, edit, explain, get --s
 with bad files among good ones, and cluster-info."""
 from __future__ import annotations
 
+import os
+
 import yaml
 import pytest
 
@@ -167,3 +169,83 @@ spec:
     dns = [line for line in lines if line.startswith("CoreDNS is running at ")]
     assert len(dns) == 1 and dns[0].endswith(":53/UDP"), lines
     assert lines[-1].startswith("To further debug and diagnose cluster problems")
+
+
+# ---------------------------------------------------------------- replace, diff, edit
+def run_with(ctl, env: dict, *args, input: str | None = None):
+    import subprocess
+    from test_cli import _env
+    return subprocess.run(ctl.argv(*args), capture_output=True, text=True, env=dict(_env(), **env), input=input,
+                          timeout=60)
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {}}}\ndata: {{k: {}}}\n"
+
+
+async def test_replace_puts_the_file_in_place_of_the_live_object(ctl, client):
+    ctl.ok("apply", "-f", "-", input=CM.format("repl", "one"))
+    assert ctl.ok("replace", "-f", "-", input=CM.format("repl", "two")) == "configmap/repl replaced\n"
+    assert dict(client.get("ConfigMap", "repl", "default").data) == {"k": "two"}
+    err = fail(ctl, "replace", "-f", "-", input=CM.format("repl-ghost", "x"))
+    assert err == 'Error from server (NotFound): error when replacing "STDIN": configmaps "repl-ghost" not found\n'
+    assert absent(client, "ConfigMap", "repl-ghost")
+    bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: repl}\nimmutable: true\nbinaryData: {k: '!!'}\n"
+    assert "binaryData" in fail(ctl, "replace", "-f", "-", input=bad)
+    assert dict(client.get("ConfigMap", "repl", "default").data) == {"k": "two"}
+
+
+async def test_diff_shows_what_apply_would_change_and_stores_nothing(ctl, client):
+    ctl.ok("apply", "-f", "-", input=CM.format("dif", "v"))
+    same = ctl("diff", "-f", "-", input=CM.format("dif", "v"))
+    assert (same.returncode, same.stdout) == (0, "")
+    r = ctl("diff", "-f", "-", input=CM.format("dif", "changed"))
+    assert r.returncode == 1, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("diff -u -N ") and lines[0].endswith("/v1.ConfigMap.default.dif")
+    assert "/LIVE-" in lines[0] and "/MERGED-" in lines[0]
+    assert "-  k: v" in lines and "+  k: changed" in lines
+    assert dict(client.get("ConfigMap", "dif", "default").data) == {"k": "v"}
+    new = run_with(ctl, {"KUBECTL_EXTERNAL_DIFF": "diff -q"}, "diff", "-f", "-", input=CM.format("dif-new", "v"))
+    assert new.returncode == 1 and "MERGED-" in new.stdout and "v1.ConfigMap.default.dif-new" in new.stdout
+    assert absent(client, "ConfigMap", "dif-new")
+    bad = ctl("diff", "-f", "-", input=CM.format("Dif_Bad", "v"))
+    assert bad.returncode == 2 and "metadata.name" in bad.stderr and absent(client, "ConfigMap", "Dif_Bad")
+
+
+def editor(tmp_path, script: str) -> str:
+    path = tmp_path / "editor.sh"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return str(path)
+
+
+async def test_edit_saves_the_change_and_cancels_an_unchanged_file(ctl, client, tmp_path):
+    ctl.ok("apply", "-f", "-", input=CM.format("ed", "before"))
+    ed = editor(tmp_path, 'sed -i "s/k: before/k: after/" "$1"\n')
+    r = run_with(ctl, {"KUBE_EDITOR": ed}, "edit", "configmap/ed")
+    assert (r.returncode, r.stdout) == (0, "configmap/ed edited\n"), r.stderr
+    assert dict(client.get("ConfigMap", "ed", "default").data) == {"k": "after"}
+    r = run_with(ctl, {"KUBE_EDITOR": "", "EDITOR": "true"}, "edit", "cm", "ed")
+    assert (r.returncode, r.stderr) == (0, "Edit cancelled, no changes made.\n")
+
+
+async def test_edit_reopens_an_invalid_change_with_the_error_as_a_header(ctl, client, tmp_path):
+    ctl.ok("create", "deployment", "edw", "--image=nginx", "--replicas=3")
+    seen = tmp_path / "second.yaml"
+    ed = editor(tmp_path, f'if grep -q "was not valid" "$1"; then cp "$1" {seen}; '
+                          'sed -i "s/replicas: -3/replicas: 4/" "$1"; '
+                          'else sed -i "s/replicas: 3/replicas: -3/" "$1"; fi\n')
+    r = run_with(ctl, {"EDITOR": ed}, "edit", "deployment", "edw")
+    assert (r.returncode, r.stdout) == (0, "deployment.apps/edw edited\n"), r.stderr
+    assert r.stderr == 'error: deployments.apps "edw" is invalid\n'
+    header = seen.read_text().splitlines()[4:7]
+    assert header == ['# deployments.apps "edw" was not valid:',
+                      "# * spec.replicas: Invalid value: -3: must be greater than or equal to 0", "#"]
+    assert client.get("Deployment", "edw", "default").spec.replicas == 4
+    stubborn = editor(tmp_path, 'sed -i "s/replicas: 4/replicas: -4/" "$1"\n')
+    r = run_with(ctl, {"EDITOR": stubborn}, "edit", "deployment", "edw")
+    assert r.returncode == 1 and r.stderr.endswith("error: Edit cancelled, no valid changes were saved.\n")
+    kept = r.stderr.split('stored to "')[1].split('"')[0]
+    assert "replicas: -4" in open(kept).read()
+    os.unlink(kept)
+    assert client.get("Deployment", "edw", "default").spec.replicas == 4

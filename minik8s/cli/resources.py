@@ -9,6 +9,7 @@ import sys
 import time
 
 from minik8s.api.workloads import LAST_APPLIED_ANNOTATION as LAST_APPLIED
+from minik8s.cli.applyconfig import modified_config
 from minik8s.cli.common import (CliError, api_error_line, bool_flag, client_for, duration, file_flags,
                                 load_good_manifests, load_manifests, lookup, namespace_of, output_flag, parse_resources, report,
                                 selector_args, selector_flags, sort_objects, target_namespace)
@@ -279,28 +280,6 @@ def _no_resources(groups, ns: str) -> None:
 
 
 # ---------------------------------------------------------------- apply / create
-def modified_config(m, namespace: str) -> tuple[dict, dict]:
-    """(the configuration to record as last-applied, the same with the annotation set)."""
-    from minik8s.api.codec import to_dict
-    cfg = to_dict(m.obj)
-    cfg["apiVersion"], cfg["kind"] = m.info.api_version, m.info.kind
-    meta = cfg.setdefault("metadata", {})
-    if namespace:
-        meta["namespace"] = namespace
-    else:
-        meta.pop("namespace", None)       # cluster-scoped: the server drops it; so must the patch
-    anns = dict(meta.get("annotations") or {})
-    anns.pop(LAST_APPLIED, None)
-    if anns:
-        meta["annotations"] = anns
-    else:
-        meta.pop("annotations", None)
-    recorded = json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
-    full = json.loads(json.dumps(cfg))
-    full["metadata"].setdefault("annotations", {})[LAST_APPLIED] = recorded
-    return cfg, full
-
-
 def cmd_apply(args) -> int:
     from minik8s.api.codec import FieldError, from_dict, to_dict
     from minik8s.api.errors import ApiError, NotFound

@@ -66,6 +66,32 @@ async def test_list_selectors_limit_continue(http):
     assert [p["metadata"]["name"] for p in body["items"]] == ["p3"]
 
 
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+async def test_tables_carry_each_kinds_columns_with_wide_ones_at_priority_1(http):
+    await call(http, "POST", PODS, POD)
+    async with http.get(PODS, headers={"Accept": TABLE}) as r:
+        table = await r.json()
+    columns = [(c["name"], c["priority"]) for c in table["columnDefinitions"]]
+    assert columns == [("Name", 0), ("Ready", 0), ("Status", 0), ("Restarts", 0), ("Age", 0), ("IP", 1),
+                       ("Node", 1), ("Nominated Node", 1), ("Readiness Gates", 1)]
+    (row,) = table["rows"]
+    assert row["cells"][:4] == ["web", "0/1", "Pending", "0"] and row["cells"][5:] == ["<none>"] * 4
+    assert row["object"]["kind"] == "PartialObjectMetadata" and row["object"]["metadata"]["name"] == "web"
+    async with http.get(f"{PODS}/web", params={"includeObject": "Object"}, headers={"Accept": TABLE}) as r:
+        one = await r.json()
+    assert one["rows"][0]["object"]["spec"]["containers"][0]["image"] == "nginx"
+    _, lst = await call(http, "GET", PODS)
+    async with http.get(PODS, params={"watch": "1", "resourceVersion": lst["metadata"]["resourceVersion"]},
+                        headers={"Accept": TABLE}) as r:
+        await call(http, "PATCH", f"{PODS}/web", {"metadata": {"labels": {"x": "y"}}}, "application/merge-patch+json")
+        await call(http, "DELETE", f"{PODS}/web")
+        first, second = await _events(r, 2)
+    assert len(first["object"]["columnDefinitions"]) == 9 and second["object"]["columnDefinitions"] == []
+    assert second["object"]["rows"][0]["cells"][0] == "web"
+
+
 async def test_patch_types(http):
     await call(http, "POST", PODS, POD)
     _, pod = await call(http, "PATCH", f"{PODS}/web", {"metadata": {"labels": {"m": "1"}}},

@@ -50,10 +50,10 @@ class Objects:
     # ---------------------------------------------------------------- reads
     def get(self, request, t: Target) -> web.Response:
         rec = self.registry.get(t.info, t.namespace, t.name)
-        obj = to_json(t.info, rec.raw, t.version)
         if tables.wants_table(request.headers.get("Accept", "")):
-            return dumps(tables.table([obj], self.registry.clock.now(), request.query.get("includeObject", "")))
-        return dumps(obj)
+            return dumps(tables.table(t.info, [t.info.message.FromString(rec.raw)], self.registry.clock.now(),
+                                      request.query.get("includeObject", ""), t.version))
+        return dumps(to_json(t.info, rec.raw, t.version))
 
     def list(self, request, t: Target) -> web.Response:
         q = request.query
@@ -70,11 +70,11 @@ class Objects:
             last = recs[-1]
             meta["continue"] = base64.urlsafe_b64encode(json.dumps([last.namespace, last.name]).encode()).decode()
             meta["remainingItemCount"] = rest
-        items = [to_json(t.info, r.raw, t.version) for r in recs]
         if tables.wants_table(request.headers.get("Accept", "")):
-            return dumps(tables.table(items, self.registry.clock.now(), q.get("includeObject", ""), meta))
+            return dumps(tables.table(t.info, [t.info.message.FromString(r.raw) for r in recs],
+                                      self.registry.clock.now(), q.get("includeObject", ""), t.version, meta))
         return dumps({"kind": f"{t.info.kind}List", "apiVersion": t.api_version, "metadata": meta,
-                      "items": items})
+                      "items": [to_json(t.info, r.raw, t.version) for r in recs]})
 
     # ---------------------------------------------------------------- writes
     async def create(self, request, t: Target, ident) -> web.Response:

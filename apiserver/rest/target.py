@@ -54,7 +54,12 @@ def resolve(group: str, version: str, path: str) -> Target:
 
 def to_json(info: KindInfo, raw: bytes, version: str = "") -> dict:
     """A stored object as JSON at `version` (the stored version when empty)."""
-    return conversion.from_stored(info, version or info.version, codec.to_dict(info.message.FromString(raw)))
+    return message_json(info, info.message.FromString(raw), version)
+
+
+def message_json(info: KindInfo, obj, version: str = "") -> dict:
+    """An object message as JSON at `version` (the stored version when empty)."""
+    return conversion.from_stored(info, version or info.version, codec.to_dict(obj))
 
 
 def parse_body(raw: bytes, content_type: str) -> object:

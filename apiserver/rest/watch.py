@@ -52,11 +52,15 @@ async def watch(request, t: Target, registry: Registry, bookmark_interval: float
     deadline = asyncio.get_running_loop().time() + int(timeout) if timeout else None
     headers = True
 
-    def event(type_: str, obj: dict) -> bytes:
+    def event(type_: str, info, raw: bytes) -> bytes:
         nonlocal headers
-        if as_table and type_ != "BOOKMARK":
-            obj = tables.table([obj], registry.clock.now(), include, headers=headers)
+        version = t.version if info is t.info else ""
+        if as_table:
+            obj = tables.table(info, [info.message.FromString(raw)], registry.clock.now(), include, version,
+                               headers=headers)
             headers = False
+        else:
+            obj = to_json(info, raw, version)
         return _line({"type": type_, "object": obj})
 
     try:
@@ -71,7 +75,7 @@ async def watch(request, t: Target, registry: Registry, bookmark_interval: float
                 item = await asyncio.wait_for(watcher.queue.get(), wait)
             except asyncio.TimeoutError:
                 if bookmarks:
-                    await resp.write(event("BOOKMARK", _bookmark(t, registry.rv)))
+                    await resp.write(_line({"type": "BOOKMARK", "object": _bookmark(t, registry.rv)}))
                 continue
             if item is watcher.CLOSED:
                 if watcher.expired:     # cut off for falling behind: the client lists again
@@ -79,8 +83,7 @@ async def watch(request, t: Target, registry: Registry, bookmark_interval: float
                 break
             out = []
             for ev in api_pb2.WatchResponse.FromString(item).events:
-                info = KINDS[ev.kind]
-                out.append(event(ev.type, to_json(info, ev.object, t.version if info is t.info else "")))
+                out.append(event(ev.type, KINDS[ev.kind], ev.object))
             await resp.write(b"".join(out))
     except ConnectionResetError:
         pass

@@ -249,3 +249,29 @@ async def test_edit_reopens_an_invalid_change_with_the_error_as_a_header(ctl, cl
     assert "replicas: -4" in open(kept).read()
     os.unlink(kept)
     assert client.get("Deployment", "edw", "default").spec.replicas == 4
+
+
+# ---------------------------------------------------------------- explain
+async def test_explain_a_kind_a_field_and_recursively(ctl):
+    out = ctl.ok("explain", "deployment")
+    assert out.startswith("GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\nDESCRIPTION:\n    <empty>\n"
+                          "FIELDS:\n  apiVersion\t<string>\n    <no description>\n\n  kind\t<string>\n")
+    assert "  spec\t<DeploymentSpec>\n" in out and out.endswith("<no description>\n\n\n")
+    pod = ctl.ok("explain", "pods")
+    assert pod.startswith("KIND:       Pod\nVERSION:    v1\n\n")
+    ports = ctl.ok("explain", "deploy.spec.template.spec.containers.ports").splitlines()
+    assert ports[4] == "FIELD: ports <[]ContainerPort>"
+    assert [line.split("\t")[0].strip() for line in ports if "\t" in line] == \
+        ["containerPort", "hostIP", "hostPort", "name", "protocol"]
+    assert "FIELD: labels <map[string]string>" in ctl.ok("explain", "pod.metadata.labels")
+    assert "FIELD: targetPort <IntOrString>" in ctl.ok("explain", "svc.spec.ports.targetPort")
+    rec = ctl.ok("explain", "deployment.spec.strategy", "--recursive").splitlines()
+    assert rec[rec.index("FIELDS:") + 1:] == ["  rollingUpdate\t<RollingUpdateDeployment>",
+                                              "    maxSurge\t<IntOrString>", "    maxUnavailable\t<IntOrString>",
+                                              "  type\t<string>", ""]
+
+
+async def test_explain_bad_input_names_the_field(ctl):
+    assert fail(ctl, "explain", "pods.spec.bogus") == 'error: field "bogus" does not exist\n'
+    assert fail(ctl, "explain", "pods.spec.nodeName.deeper") == 'error: field "deeper" does not exist\n'
+    assert "nosuchkind" in fail(ctl, "explain", "nosuchkind")

@@ -17,6 +17,7 @@ from apiserver.authorizer import DEFAULT_MODES, Authorizer, parse_modes
 from apiserver.logarchive import DEFAULT_MAX_AGE, LogArchive, archive_path
 from apiserver.registry import Registry
 from apiserver.server import VERSION, serve
+from apiserver.serviceaccount_token import ServiceAccountTokens, signing_key
 from apiserver.tunnel import TunnelRegistry
 from apiserver.storage import SQLiteStorage
 from apiserver.watch import WatchLimits
@@ -90,7 +91,9 @@ async def _run(args, data: str, tokens: str, admission) -> int:
                         service_cidr=args.service_cluster_ip_range,
                         admission=admission,
                         watch_limits=WatchLimits(args.watch_max_queue_bytes, args.watch_stall_seconds))
-    auth, tunnels, authz = TokenAuthenticator(tokens), TunnelRegistry(), Authorizer(registry, args.authorization_modes)
+    service_accounts = ServiceAccountTokens(registry, signing_key(os.path.join(args.home, "pki")))
+    auth = TokenAuthenticator(tokens, service_accounts)
+    tunnels, authz = TunnelRegistry(), Authorizer(registry, args.authorization_modes)
     archive = None if args.disable_log_archive else LogArchive(
         archive_path(args.home), max_bytes=args.log_archive_max_bytes, max_age=args.log_archive_max_age)
     try:

@@ -4,7 +4,9 @@ The token file is upstream's static-token CSV: `token,user,uid,"group1,group2"`.
 admin (group system:masters), the control-plane components (system:kube-scheduler,
 system:kube-controller-manager, system:kube-dns, system:cluster-autoscaler), and one per node
 (system:node:NAME in group system:nodes); every one of them is also in system:authenticated, as
-upstream adds it. What an identity may do is the authorizer chain's to say (apiserver/authorizer.py)."""
+upstream adds it. A token not in the file may be a ServiceAccount token the server signed
+(apiserver/serviceaccount_token.py). What an identity may do is the authorizer chain's to say
+(apiserver/authorizer.py)."""
 from __future__ import annotations
 
 import csv
@@ -40,8 +42,9 @@ class TokenAuthenticator:
     """The static token file, read again when an unknown token arrives after the file changed: a node
     added to a running cluster (`minictl node add`) gets its token written there, and no restart."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, service_accounts=None):
         self.path = path
+        self.service_accounts = service_accounts    # ServiceAccountTokens, or None: static tokens only
         self.tokens: dict[str, Identity] = {}
         self.reload()
 
@@ -69,6 +72,8 @@ class TokenAuthenticator:
         if ident is None and _file_stamp(self.path) != self._stamp:
             self.reload()
             ident = self.tokens.get(token)
+        if ident is None and self.service_accounts is not None:
+            ident = self.service_accounts.authenticate(token)
         if ident is None:
             raise Unauthenticated("Unauthorized: invalid bearer token")
         return ident

@@ -4,7 +4,8 @@ group `system:nodes`.
 A node reads Services, Endpoints and Nodes; lists and watches Pods (its kubelet's own informer, and
 the service proxy that runs on the node's identity); gets a Pod only when bound to it, and the
 ConfigMaps, Secrets, PersistentVolumeClaims (and their PersistentVolumes) those pods refer to (a get,
-or a list/watch narrowed to one by `metadata.name=`). It writes its own Node and Lease, its metrics,
+or a list/watch narrowed to one by `metadata.name=`), and gets the ServiceAccounts they run as and
+tokens for them bound to those pods. It writes its own Node and Lease, its metrics,
 the status of pods bound to it and their deletion, and Events (create/update/patch, never delete).
 Logs and exec of a pod go through that pod's own node only. Writes whose target is known only inside
 the transaction (a patch, a pod's binding) are checked there by `node_write_check`, which also keeps
@@ -69,6 +70,15 @@ def _referenced(registry, node: str, attrs) -> bool:
     return any(name in referenced_names(p, _BY_REFERENCE[attrs.resource]) for p in pods)
 
 
+def _runs_as(registry, node: str, attrs) -> bool:
+    """A get of, or a token for, a ServiceAccount some pod bound to `node` runs as (the token itself
+    must be bound to such a pod: apiserver/serviceaccount_token.py)."""
+    if (attrs.verb, attrs.subresource) not in (("get", ""), ("create", "token")):
+        return False
+    pods = _bound_pods(registry, node, attrs.namespace or "default")
+    return any((p.spec.serviceAccountName or "default") == attrs.name for p in pods)
+
+
 def authorize(registry, node: str, attrs) -> tuple[bool, str]:
     group, resource, verb, sub = attrs.group, attrs.resource, attrs.verb, attrs.subresource
     no_relation = f"no relationship found between node '{node}' and this object"
@@ -91,6 +101,9 @@ def authorize(registry, node: str, attrs) -> tuple[bool, str]:
     if group == "" and resource in ("configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes") \
             and not sub:
         allowed = _referenced(registry, node, attrs)
+        return allowed, "" if allowed else no_relation
+    if group == "" and resource == "serviceaccounts":
+        allowed = _runs_as(registry, node, attrs)
         return allowed, "" if allowed else no_relation
     if group == "metrics.k8s.io" and resource == "nodes":
         own = attrs.name == node and verb in ("get", "create", "update", "delete")

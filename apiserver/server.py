@@ -14,7 +14,7 @@ import grpc
 from minik8s.api import selectors
 from minik8s.api.errors import ApiError, BadRequest, Expired, Forbidden, NotFound, Unavailable
 from minik8s.api.kinds import KINDS, UnknownKind, lookup
-from minik8s.api.pb import api_pb2
+from minik8s.api.pb import api_pb2, authentication_pb2
 from minik8s.client.home import is_loopback
 from minik8s.client.transport import status_code, trailing_metadata
 
@@ -242,6 +242,20 @@ class APIService:
         scale = await update_scale(self.registry, info, req.namespace, req.name, req.replicas, req.resourceVersion,
                                    dry_run=req.dryRun, check=node_write_check(ident, "update"))
         return api_pb2.ObjectResponse(kind="Scale", object=scale.SerializeToString())
+
+    @_rpc
+    async def CreateToken(self, req, context):
+        ident = self._ident(context)
+        self.authz.check(ident, "create", "ServiceAccount", req.namespace or "default", req.name, "token")
+        tokens = self.auth.service_accounts
+        if tokens is None:
+            raise BadRequest("this server signs no ServiceAccount tokens")
+        try:
+            request = authentication_pb2.TokenRequest.FromString(req.request)
+        except Exception:
+            raise BadRequest("cannot decode TokenRequest: malformed protobuf") from None
+        answer = tokens.create_token(ident, req.namespace or "default", req.name, request)
+        return api_pb2.ObjectResponse(kind="TokenRequest", object=answer.SerializeToString())
 
     @_rpc
     async def Version(self, req, context):
@@ -490,6 +504,7 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "Evict": u(svc.Evict, _decoder(api_pb2.EvictRequest), ser),
         "GetScale": u(svc.GetScale, _decoder(api_pb2.GetRequest), ser),
         "UpdateScale": u(svc.UpdateScale, _decoder(api_pb2.UpdateScaleRequest), ser),
+        "CreateToken": u(svc.CreateToken, _decoder(api_pb2.CreateTokenRequest), ser),
         "Version": u(svc.Version, _decoder(api_pb2.VersionRequest), ser),
         "Watch": grpc.unary_stream_rpc_method_handler(svc.Watch, _decoder(api_pb2.WatchRequest), _identity),
         "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, _decoder(api_pb2.LogsRequest), ser),

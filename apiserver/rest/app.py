@@ -16,7 +16,7 @@ from apiserver import access_review
 from apiserver.auth import TokenAuthenticator
 from apiserver.authorizer import Authorizer
 from apiserver.registry import Registry
-from apiserver.rest import discovery, exec as remote, k8sproto, openapi, watch as watches
+from apiserver.rest import discovery, exec as remote, k8sproto, openapi, token, watch as watches
 from apiserver.rest.handlers import Objects, dumps
 from apiserver.rest.status import RestError, error_response, response, status
 from apiserver.rest.target import NOT_FOUND, parse_body, resolve
@@ -168,6 +168,8 @@ class RestAPI:
             return await self.objects.binding(request, t, ident)
         if sub == "eviction":
             return await self.objects.eviction(request, t, ident)
+        if sub == "token":
+            return await token.create(request, t, ident, self.authz, self.tokens)
         if sub == "log" and method == "GET":
             return await remote.logs(request, t, self.registry, self.tunnels)
         if sub == "exec" and method in ("GET", "POST"):
@@ -180,6 +182,7 @@ def build_app(registry: Registry, auth: TokenAuthenticator, tunnels: TunnelRegis
               bookmark_interval: float = 60.0, version: str = "",
               authorizer: Authorizer | None = None) -> web.Application:
     api = RestAPI(registry, tunnels, bookmark_interval, version, authorizer or Authorizer(registry))
+    api.tokens = auth.service_accounts      # ServiceAccount tokens (the `token` subresource)
     app = web.Application(middlewares=[_errors, _auth(auth, api.authz)], client_max_size=MAX_BODY)
     r = app.router
     for kind, plural in (("SelfSubjectAccessReview", "selfsubjectaccessreviews"),

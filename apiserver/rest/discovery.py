@@ -74,6 +74,9 @@ def _resource(info: KindInfo) -> list[dict]:
         subs.append(dict(sub, name="pods/binding", kind="Binding", verbs=["create"]))
         subs.append(dict(sub, name="pods/eviction", group="policy", version="v1", kind="Eviction",
                          verbs=["create"]))
+    if info.kind == "ServiceAccount":
+        subs.append(dict(sub, name="serviceaccounts/token", group="authentication.k8s.io", version="v1",
+                         kind="TokenRequest", verbs=["create"]))
     return subs
 
 

@@ -116,6 +116,13 @@ class AsyncClient:
         return t.scale(await self._call("UpdateScale", t.update_scale_request(kind, name, namespace, replicas,
                                                                                resource_version, dry_run)))
 
+    async def create_token(self, namespace: str, name: str, expiration_seconds: int | None = None,
+                     audiences=(), bound: tuple[str, str, str] | None = None):
+        """The serviceaccounts/token subresource: a TokenRequest answered with the signed token in its
+        status; `bound` (kind, name, uid) ties the token to a Pod, Secret or Node."""
+        return t.token(await self._call("CreateToken", t.token_request(namespace, name, expiration_seconds,
+                                                                   audiences, bound)))
+
     async def version(self) -> api_pb2.VersionResponse:
         return await self._call("Version", api_pb2.VersionRequest())
 

@@ -132,6 +132,13 @@ class Client:
         return t.scale(self._call("UpdateScale", t.update_scale_request(kind, name, namespace, replicas,
                                                                          resource_version, dry_run)))
 
+    def create_token(self, namespace: str, name: str, expiration_seconds: int | None = None,
+                     audiences=(), bound: tuple[str, str, str] | None = None):
+        """The serviceaccounts/token subresource: a TokenRequest answered with the signed token in its
+        status; `bound` (kind, name, uid) ties the token to a Pod, Secret or Node."""
+        return t.token(self._call("CreateToken", t.token_request(namespace, name, expiration_seconds,
+                                                                   audiences, bound)))
+
     def version(self) -> api_pb2.VersionResponse:
         return self._call("Version", api_pb2.VersionRequest())
 

@@ -15,7 +15,7 @@ import grpc
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Expired, Forbidden, Invalid,
                                 NotFound, Timeout, TooLarge, TooManyRequests, Unauthenticated, Unavailable)
 from minik8s.api.kinds import KindInfo, for_message, lookup
-from minik8s.api.pb import api_pb2, autoscaling_pb2
+from minik8s.api.pb import api_pb2, authentication_pb2, autoscaling_pb2
 
 SERVICE = "/minik8s.api.API/"
 _METHODS = {
@@ -30,6 +30,7 @@ _METHODS = {
     "Evict": (api_pb2.EvictRequest, api_pb2.ObjectResponse),
     "GetScale": (api_pb2.GetRequest, api_pb2.ObjectResponse),
     "UpdateScale": (api_pb2.UpdateScaleRequest, api_pb2.ObjectResponse),
+    "CreateToken": (api_pb2.CreateTokenRequest, api_pb2.ObjectResponse),
     "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
     "AppendLogs": (api_pb2.AppendLogsRequest, api_pb2.AppendLogsResponse),
     "ListLogStreams": (api_pb2.ListLogStreamsRequest, api_pb2.ListLogStreamsResponse),
@@ -200,6 +201,23 @@ def update_scale_request(kind, name, namespace, replicas, resource_version, dry_
 
 def scale(resp: api_pb2.ObjectResponse) -> autoscaling_pb2.Scale:
     return autoscaling_pb2.Scale.FromString(resp.object)
+
+
+def token_request(namespace, name, expiration_seconds, audiences, bound) -> api_pb2.CreateTokenRequest:
+    """A TokenRequest for ServiceAccount namespace/name; `bound`: (kind, name, uid) or None."""
+    req = authentication_pb2.TokenRequest(apiVersion="authentication.k8s.io/v1", kind="TokenRequest")
+    if expiration_seconds is not None:
+        req.spec.expirationSeconds = expiration_seconds
+    req.spec.audiences.extend(audiences)
+    if bound:
+        ref = req.spec.boundObjectRef
+        ref.kind, ref.name, ref.uid = bound
+        ref.apiVersion = "v1"
+    return api_pb2.CreateTokenRequest(namespace=namespace or "default", name=name, request=req.SerializeToString())
+
+
+def token(resp: api_pb2.ObjectResponse) -> authentication_pb2.TokenRequest:
+    return authentication_pb2.TokenRequest.FromString(resp.object)
 
 
 def evict_request(namespace, name, grace_period, preconditions):

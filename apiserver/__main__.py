@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     p.add_argument("--default-unreachable-toleration-seconds", type=int, default=DEFAULT_TOLERATION_SECONDS,
                    help="tolerationSeconds of the unreachable:NoExecute toleration added to every pod that has none")
     p.add_argument("--disable-admission-plugins", default="",
-                   help="comma-separated admission plugins to turn off (DefaultTolerationSeconds)")
+                   help="comma-separated admission plugins to turn off (DefaultTolerationSeconds, ServiceAccount)")
     p.add_argument("--log-archive-max-size", default="1Gi",
                    help="bytes of container logs the archive keeps (a quantity, e.g. 1Gi); the oldest go first")
     p.add_argument("--log-archive-max-age", type=int, default=DEFAULT_MAX_AGE,
@@ -91,6 +91,7 @@ async def _run(args, data: str, tokens: str, admission) -> int:
                         service_cidr=args.service_cluster_ip_range,
                         admission=admission,
                         watch_limits=WatchLimits(args.watch_max_queue_bytes, args.watch_stall_seconds))
+    admission.attach(registry)
     service_accounts = ServiceAccountTokens(registry, signing_key(os.path.join(args.home, "pki")))
     auth = TokenAuthenticator(tokens, service_accounts)
     tunnels, authz = TunnelRegistry(), Authorizer(registry, args.authorization_modes)

@@ -4,12 +4,16 @@ DefaultTolerationSeconds (upstream plugin/pkg/admission/defaulttolerationseconds
 does not already tolerate `node.kubernetes.io/not-ready` and `node.kubernetes.io/unreachable` with
 effect NoExecute gets `{key, operator: Exists, effect: NoExecute, tolerationSeconds: 300}` for each, so
 its node's loss evicts it after five minutes rather than at once. The seconds are the server flags
-`--default-not-ready-toleration-seconds` and `--default-unreachable-toleration-seconds`."""
+`--default-not-ready-toleration-seconds` and `--default-unreachable-toleration-seconds`.
+
+ServiceAccount: a pod's account, its token volume (apiserver/serviceaccount_admission.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from minik8s.api.kinds import POD, KindInfo
+
+from apiserver.serviceaccount_admission import ServiceAccountAdmission
 
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -43,12 +47,18 @@ class Admission:
     def __init__(self, *plugins):
         self.plugins = plugins
 
+    def attach(self, registry) -> None:
+        """Give the plugins that read stored objects (ServiceAccount) the registry."""
+        for plugin in self.plugins:
+            if hasattr(plugin, "registry"):
+                plugin.registry = registry
+
     def admit_create(self, info: KindInfo, obj) -> None:
         for plugin in self.plugins:
             plugin.admit(info, obj)
 
 
-PLUGINS = ("DefaultTolerationSeconds",)
+PLUGINS = ("DefaultTolerationSeconds", "ServiceAccount")
 
 
 def default_admission(not_ready_seconds: int = DEFAULT_TOLERATION_SECONDS,
@@ -60,4 +70,6 @@ def default_admission(not_ready_seconds: int = DEFAULT_TOLERATION_SECONDS,
     plugins = []
     if "DefaultTolerationSeconds" not in disabled:
         plugins.append(DefaultTolerationSeconds(not_ready_seconds, unreachable_seconds))
+    if "ServiceAccount" not in disabled:
+        plugins.append(ServiceAccountAdmission())
     return Admission(*plugins)

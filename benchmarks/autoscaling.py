@@ -17,11 +17,10 @@ import argparse
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import time
 
-from benchmarks.common import ROOT, Row, Server, log, median, print_table
+from benchmarks.common import FakeCluster, Row, Server, log, median, print_table
 
 NODES = ["node-1", "node-2"]
 TARGET = 6
@@ -120,45 +119,9 @@ async def trial(client, i: int, sync_period: float) -> tuple[float, float]:
 
 
 async def run(server: Server, trials: int, sync_period: float) -> list[Row]:
-    from minik8s.client.aio import AsyncClient
-    from minik8s.client.config import ClientConfig
-    from minik8s.controllers.manager import ControllerManager
-    from kubelet.fakenodes import FakeNodeHost
-
-    home = os.path.join(server.home, "bench")
-    os.makedirs(home, exist_ok=True)
-    ClientConfig(server=server.address, token="").save(home)
-    with open(os.path.join(home, "scheduler.token"), "w") as f:
-        f.write(server.proc.tokens["scheduler"])
-    cluster_file = os.path.join(home, "cluster.yaml")
-    with open(cluster_file, "w") as f:
-        f.write("runtime: fake\nnodes:\n" + "".join(f"- {{name: {n}, cpu: '16'}}\n" for n in NODES)
-                + "kubelet: {metricsPeriod: 3600}\n")
-    sched_log = open(os.path.join(home, "scheduler.log"), "ab")
-    scheduler = subprocess.Popen([sys.executable, "-m", "minik8s.scheduler", "--home", home, "--token-file",
-                                  os.path.join(home, "scheduler.token")], cwd=ROOT, stdout=sched_log,
-                                 stderr=sched_log)
-    admin = AsyncClient(server.address, server.token)
-    cm_client = AsyncClient(server.address, server.proc.tokens["controller-manager"])
-    nodes = FakeNodeHost(home, NODES, cluster_file, base_client=AsyncClient(server.address, server.token),
-                         tokens={n: server.proc.tokens[n] for n in NODES})
-    manager = ControllerManager(cm_client, "replicaset,deployment,garbagecollector,horizontal-pod-autoscaler",
-                                leader_elect=False,
-                                settings={"horizontalPodAutoscalerSyncPeriod": sync_period})
-    mgr_task = asyncio.create_task(manager.run())
-    try:
-        await nodes.start()
-        await asyncio.wait_for(manager.running.wait(), 60)
-        results = [await trial(admin, i, sync_period) for i in range(trials)]
-    finally:
-        manager.stop()
-        await asyncio.gather(mgr_task, return_exceptions=True)
-        await nodes.stop()
-        scheduler.terminate()
-        scheduler.wait(10)
-        sched_log.close()
-        await admin.close()
-        await cm_client.close()
+    async with FakeCluster(server, NODES, "replicaset,deployment,garbagecollector,horizontal-pod-autoscaler",
+                           {"horizontalPodAutoscalerSyncPeriod": sync_period}) as cluster:
+        results = [await trial(cluster.admin, i, sync_period) for i in range(trials)]
     written = [w for w, _ in results]
     ready = [r for _, r in results]
     note = f"info, {trials} trials"

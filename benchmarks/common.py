@@ -236,6 +236,64 @@ class Profiler:
 
 
 # ---------------------------------------------------------------- objects
+class FakeCluster:
+    """A cluster of fake nodes around `server`: the real scheduler as its own process (as under
+    `minictl up`), the fake kubelets of `nodes` in this process (16 CPUs each; `kubelet` is extra
+    kubelet settings in cluster-file YAML flow form), and the controller manager running `controllers`
+    with `settings`. `async with` starts it all and stops it all; `admin` is the admin's client."""
+
+    def __init__(self, server: "Server", nodes: list[str], controllers: str, settings: dict,
+                 kubelet: str = "metricsPeriod: 3600"):
+        self.server, self.node_names, self.controllers, self.settings = server, nodes, controllers, settings
+        self.home = os.path.join(server.home, "bench")
+        os.makedirs(self.home, exist_ok=True)
+        self.cluster_file = os.path.join(self.home, "cluster.yaml")
+        with open(self.cluster_file, "w") as f:
+            f.write("runtime: fake\nnodes:\n" + "".join(f"- {{name: {n}, cpu: '16'}}\n" for n in nodes)
+                    + f"kubelet: {{{kubelet}}}\n")
+
+    async def __aenter__(self) -> "FakeCluster":
+        from minik8s.client.aio import AsyncClient
+        from minik8s.client.config import ClientConfig
+        from minik8s.controllers.manager import ControllerManager
+        from kubelet.fakenodes import FakeNodeHost
+
+        srv, tokens = self.server, self.server.proc.tokens
+        ClientConfig(server=srv.address, token="").save(self.home)
+        token_file = os.path.join(self.home, "scheduler.token")
+        with open(token_file, "w") as f:
+            f.write(tokens["scheduler"])
+        self._sched_log = open(os.path.join(self.home, "scheduler.log"), "ab")
+        self.scheduler = subprocess.Popen([sys.executable, "-m", "minik8s.scheduler", "--home", self.home,
+                                           "--token-file", token_file], cwd=ROOT, stdout=self._sched_log,
+                                          stderr=self._sched_log)
+        self.admin = AsyncClient(srv.address, srv.token)
+        self._cm_client = AsyncClient(srv.address, tokens["controller-manager"])
+        self.nodes = FakeNodeHost(self.home, self.node_names, self.cluster_file,
+                                  base_client=AsyncClient(srv.address, srv.token),
+                                  tokens={n: tokens[n] for n in self.node_names})
+        self.manager = ControllerManager(self._cm_client, self.controllers, leader_elect=False,
+                                         settings=self.settings)
+        self._mgr_task = asyncio.create_task(self.manager.run())
+        try:
+            await self.nodes.start()
+            await asyncio.wait_for(self.manager.running.wait(), 60)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.manager.stop()
+        await asyncio.gather(self._mgr_task, return_exceptions=True)
+        await self.nodes.stop()
+        self.scheduler.terminate()
+        self.scheduler.wait(10)
+        self._sched_log.close()
+        await self.admin.close()
+        await self._cm_client.close()
+
+
 def pod_template():
     """A small, realistic pod: labels, one container with ports, env, resources and a probe."""
     from minik8s.api import codec

@@ -25,11 +25,10 @@ import asyncio
 import contextlib
 import io
 import os
-import subprocess
 import sys
 import time
 
-from benchmarks.common import ROOT, Row, Server, log, print_table
+from benchmarks.common import FakeCluster, Row, Server, log, print_table
 
 NODES = ["node-1", "node-2"]
 LEASE_DURATION = 4                 # kubelet leaseDurationSeconds: a renewal every second
@@ -173,45 +172,11 @@ async def drain_vs_deletes(admin, server: Server, n: int) -> tuple[float, float]
 
 
 async def run(server: Server, n: int, grace: float, toleration: float) -> list[Row]:
-    from minik8s.client.aio import AsyncClient
-    from minik8s.client.config import ClientConfig
-    from minik8s.controllers.manager import ControllerManager
-    from kubelet.fakenodes import FakeNodeHost
-
-    home = os.path.join(server.home, "bench")
-    os.makedirs(home, exist_ok=True)
-    ClientConfig(server=server.address, token="").save(home)
-    with open(os.path.join(home, "scheduler.token"), "w") as f:
-        f.write(server.proc.tokens["scheduler"])
-    cluster_file = os.path.join(home, "cluster.yaml")
-    with open(cluster_file, "w") as f:
-        f.write("runtime: fake\nnodes:\n" + "".join(f"- {{name: {n_}, cpu: '16'}}\n" for n_ in NODES)
-                + f"kubelet: {{leaseDurationSeconds: {LEASE_DURATION}, metricsPeriod: 3600}}\n")
-    sched_log = open(os.path.join(home, "scheduler.log"), "ab")
-    scheduler = subprocess.Popen([sys.executable, "-m", "minik8s.scheduler", "--home", home, "--token-file",
-                                  os.path.join(home, "scheduler.token")], cwd=ROOT, stdout=sched_log,
-                                 stderr=sched_log)
-    admin = AsyncClient(server.address, server.token)
-    cm_client = AsyncClient(server.address, server.proc.tokens["controller-manager"])
-    nodes = FakeNodeHost(home, NODES, cluster_file, base_client=AsyncClient(server.address, server.token),
-                         tokens={n_: server.proc.tokens[n_] for n_ in NODES})
-    manager = ControllerManager(cm_client, "node-lifecycle,taint-eviction-controller,replicaset,deployment,garbagecollector",
-                                leader_elect=False, settings={"nodeMonitorGracePeriod": grace})
-    mgr_task = asyncio.create_task(manager.run())
-    try:
-        await nodes.start()
-        await asyncio.wait_for(manager.running.wait(), 60)
-        pod_start, healed, since_heartbeat = await node_loss(admin, nodes, n)
-        drained, deleted = await drain_vs_deletes(admin, server, n)
-    finally:
-        manager.stop()
-        await asyncio.gather(mgr_task, return_exceptions=True)
-        await nodes.stop()
-        scheduler.terminate()
-        scheduler.wait(10)
-        sched_log.close()
-        await admin.close()
-        await cm_client.close()
+    async with FakeCluster(server, NODES, "node-lifecycle,taint-eviction-controller,replicaset,deployment,"
+                           "garbagecollector", {"nodeMonitorGracePeriod": grace},
+                           kubelet=f"leaseDurationSeconds: {LEASE_DURATION}, metricsPeriod: 3600") as cluster:
+        pod_start, healed, since_heartbeat = await node_loss(cluster.admin, cluster.nodes, n)
+        drained, deleted = await drain_vs_deletes(cluster.admin, server, n)
     floor = grace + toleration + pod_start
     return [
         Row(f"node loss -> {n} pods Ready elsewhere", healed, floor, "s",

@@ -267,6 +267,8 @@ def _controllers() -> list[rbac_pb2.ClusterRole]:
             rule(("list", "watch", "create", "delete", "patch"), (CORE,), ("pods",)),
             rule(("create",), (CORE,), ("pods/binding",)),
             rule(pods_rw, (APPS,), ("controllerrevisions",))]),
+        _controller("service-account-controller", [rule(("create",), (CORE,), ("serviceaccounts",))]),
+        _controller("root-ca-cert-publisher", [rule(("create", "update"), (CORE,), ("configmaps",))]),
     ]
 
 

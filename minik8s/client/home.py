@@ -28,6 +28,13 @@ def rest_serving_cert(pki: str) -> tuple[str, str]:
     return os.path.join(pki, "apiserver-rest.crt"), os.path.join(pki, "apiserver-rest.key")
 
 
+def rest_ca_file(home: str) -> str:
+    """The CA that verifies the REST API's serving certificate: the cluster's CA when it has one, else
+    the self-signed serving certificate itself."""
+    ca = os.path.join(pki_dir(home), "ca.crt")
+    return ca if os.path.exists(ca) else rest_serving_cert(pki_dir(home))[0]
+
+
 def token_csv(home: str) -> str:
     """The API server's token file."""
     return os.path.join(pki_dir(home), "tokens.csv")

@@ -30,6 +30,8 @@ CONTROLLERS["persistentvolume-binder"] = "minik8s.controllers.persistentvolume:P
 CONTROLLERS["statefulset"] = "minik8s.controllers.statefulset:StatefulSetController"
 CONTROLLERS["horizontal-pod-autoscaler"] = "minik8s.controllers.podautoscaler.horizontal:HorizontalController"
 CONTROLLERS["daemonset"] = "minik8s.controllers.daemonset:DaemonSetController"
+CONTROLLERS["serviceaccount"] = "minik8s.controllers.serviceaccounts:ServiceAccountsController"
+CONTROLLERS["root-ca-cert-publisher"] = "minik8s.controllers.rootcacertpublisher:RootCACertPublisher"
 
 
 def controller_class(name: str):

@@ -73,6 +73,8 @@ def parse_args(argv):
     p.add_argument("--home", help="cluster home (default $MINIK8S_HOME or ~/.minik8s)")
     p.add_argument("--token-file", help="file holding this component's bearer token")
     p.add_argument("--server", help="API server address (default: from HOME/config.yaml)")
+    p.add_argument("--root-ca-file", help="the CA published as ConfigMap kube-root-ca.crt in every namespace "
+                   "(default: HOME/pki/ca.crt, else the REST API's self-signed certificate)")
     p.add_argument("--controllers", help="comma-separated: * (all), NAME, -NAME (default *)")
     p.add_argument("--leader-elect", type=_bool, default=None, help="take the leader Lease first (default true)")
     p.add_argument("--leader-elect-lease-duration", type=float, default=None)
@@ -86,6 +88,7 @@ def parse_args(argv):
 async def _main(args) -> int:
     from minik8s.client.aio import AsyncClient
     from minik8s.client.config import ClientConfig, home_dir
+    from minik8s.client.home import rest_ca_file
     from minik8s.controllers.manager import ControllerManager
 
     home = home_dir(args.home)
@@ -95,7 +98,8 @@ async def _main(args) -> int:
     def pick(flag, key, default):
         return flag if flag is not None else file_settings.get(key, default)
 
-    settings = {"home": home}          # where provisioned volumes live: HOME/volumes
+    settings = {"home": home,          # where provisioned volumes live: HOME/volumes
+                "root-ca-file": args.root_ca_file or rest_ca_file(home)}
     for name, n in (file_settings.get("workers") or {}).items():
         settings[f"{name}.workers"] = int(n)
     for name in CONTROLLER_SETTINGS:

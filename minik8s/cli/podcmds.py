@@ -20,7 +20,7 @@ def _container_flag(p):
 
 
 def logs_flags(p):
-    p.add_argument("pod", nargs="?", default="", metavar="POD | pod/POD | job/JOB")
+    p.add_argument("pod", nargs="?", default="", metavar="POD | TYPE/NAME (pod, job, deploy, rs, sts, ds, svc)")
     _container_flag(p)
     p.add_argument("-l", "--selector", default="", help="label selector: the logs of every matching pod, "
                    "live or archived")
@@ -92,7 +92,42 @@ def cmd_logs(args) -> int:
             return _logs_selected(c, args, ns)
         if sep and kind in ("job", "jobs", "job.batch"):
             return _logs_job(c, args, ns, name)
+        if sep and kind not in ("pod", "pods", "po"):
+            return _logs_pod(c, args, ns, _first_pod(c, ns, kind, name))
         return _logs_pod(c, args, ns, _pod_name(args.pod))
+
+
+def _logging_rank(pod) -> tuple:
+    """kubectl's order for picking the pod whose logs to show: on a node, Running, Ready, ready longest,
+    most restarts, oldest."""
+    phase = {"Running": 0, "Unknown": 1, "Pending": 2}.get(pod.status.phase, 3)
+    ready = [c for c in pod.status.conditions if c.type == "Ready" and c.status == "True"]
+    since = ready[0].lastTransitionTime if ready and ready[0].lastTransitionTime else "~"
+    restarts = sum(cs.restartCount for cs in pod.status.containerStatuses)
+    return (not pod.spec.nodeName, phase, not ready, since, -restarts, pod.metadata.creationTimestamp or "~",
+            pod.metadata.name)
+
+
+def _first_pod(c, ns: str, kind: str, name: str) -> str:
+    """The pod kubectl shows for `logs deploy/X` (rs/, sts/, ds/, svc/): of the pods the object selects,
+    the best by kubectl's logging order, named on stderr when there are several."""
+    from minik8s.api.selectors import from_label_selector_obj
+    from minik8s.cli.common import CliError, lookup
+    info = lookup(kind)
+    if info.kind not in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Service"):
+        raise CliError(f"cannot get the logs of a {info.kind}: pods, jobs, deployments, replicasets, "
+                       "statefulsets, daemonsets and services have logs")
+    obj = c.get(info, name, ns)
+    if info.kind == "Service":
+        selector = ",".join(f"{k}={v}" for k, v in sorted(obj.spec.selector.items()))
+    else:
+        selector = str(from_label_selector_obj(obj.spec.selector))
+    pods = sorted(c.list("Pod", ns, label_selector=selector), key=_logging_rank) if selector else []
+    if not pods:
+        raise CliError(f"timed out waiting for the condition: no pods of {info.resource}/{name}")
+    if len(pods) > 1:
+        print(f"Found {len(pods)} pods, using pod/{pods[0].metadata.name}", file=sys.stderr)
+    return pods[0].metadata.name
 
 
 class _Output:

@@ -428,8 +428,32 @@ def prepare_home(args) -> tuple[str, dict, tuple | None]:
     return home, cluster, tls
 
 
+def _port_in_use(cluster: dict, home: str) -> str | None:
+    """Why `up` cannot serve on the cluster's port: another process (another cluster's API server, or
+    anything) holds it. Checked before the home names the port, so that no client of this home is sent
+    to a server that is not this cluster's."""
+    import socket
+    server = cluster["apiServer"]
+    address, port = server["address"], server["port"]
+    if port == 0 or _pid_alive(os.path.join(home, "run", "apiserver.pid")):
+        return None
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as the server binds: TIME_WAIT is no owner
+        try:
+            s.bind((address, port))
+        except OSError:
+            return (f"port {port} on {address} is in use (another cluster or program): "
+                    f"pass --port N, or --port 0 to pick a free one")
+    return None
+
+
 def cmd_up(args) -> int:
     try:
+        err = None if getattr(args, "prepare_only", False) else _port_in_use(load_cluster(args, _home(args)), _home(args))
+        if err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         home, cluster, tls = prepare_home(args)
     except (OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -11,6 +11,7 @@ import sys
 from minik8s.api.quantity import bytes_value
 from minik8s.client.home import token_csv
 
+from apiserver import kubernetes_service
 from apiserver.admission import DEFAULT_TOLERATION_SECONDS, default_admission
 from apiserver.auth import TokenAuthenticator
 from apiserver.authorizer import DEFAULT_MODES, Authorizer, parse_modes
@@ -109,11 +110,13 @@ async def _run(args, data: str, tokens: str, admission) -> int:
         _write_port(args.port_file, port)
     logging.getLogger("apiserver").info("serving gRPC on %s:%d, REST on %s:%d (resourceVersion %d)",
                                         args.address, port, args.address, rest_port, registry.rv)
+    master = kubernetes_service.start(registry, args.address, rest_port, args.service_cluster_ip_range)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    master.cancel()
     await rest.cleanup()
     await server.stop(grace=2)
     if archive is not None:
@@ -130,7 +133,8 @@ async def _serve_rest(args, registry, auth, tunnels, grpc_port: int, authz):
     tls = (args.tls_cert_file, args.tls_private_key_file)
     if not all(tls):
         from apiserver.rest.certs import self_signed
-        tls = self_signed(os.path.join(args.home, "pki"), args.address)
+        tls = self_signed(os.path.join(args.home, "pki"), args.address,
+                          kubernetes_service.service_ip(args.service_cluster_ip_range))
     if args.rest_port >= 0:
         return await serve_rest(app, args.address, args.rest_port, *tls)
     if args.port:

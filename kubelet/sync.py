@@ -43,6 +43,7 @@ from kubelet.runtime.base import (LABEL_ATTEMPT, LABEL_CONTAINER_NAME, LABEL_NOD
                                   ImageNeverPullError, ImagePullError, PortMapping, RuntimeError_,
                                   SandboxConfig, SandboxStatus)
 from kubelet.status import TERMINAL, ObservedPod, generate_status, should_restart
+from kubelet.tokens import TokenManager
 from kubelet.volumes import VolumeError, cleanup_pod_dir, container_mounts, setup_volumes
 
 log = logging.getLogger("kubelet.sync")
@@ -157,6 +158,7 @@ class PodSyncer:
         self.home = home
         self.root = root
         self.pod_dns = pod_dns
+        self.tokens = TokenManager(clock)      # the pods' ServiceAccount tokens, refreshed before expiry
 
     # set by the kubelet: ships what the stopped containers wrote last to the log archive
     flush_logs: Callable[[], Awaitable[object]] | None = None
@@ -191,7 +193,7 @@ class PodSyncer:
             self.event(pod, WARNING, "NetworkNotReady", f"network is not ready: {self.network_error()}")
             await self.write_status(pod, st, self._obs(st, history, ""))
             return SyncResult(requeue=SANDBOX_RETRY)
-        st.objects = await fetch_pod_objects(self.client, pod)
+        st.objects = await fetch_pod_objects(self.client, pod, self.tokens)
         sandbox = await self.ensure_sandbox(pod, st, sandbox, history)
         if sandbox is None:
             return SyncResult(requeue=SANDBOX_RETRY)

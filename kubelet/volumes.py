@@ -2,7 +2,9 @@
 containers and removed with the pod), `hostPath` (a host path, checked against its `type` as upstream
 does), `downwardAPI` (files holding the pod's fields), and `configMap` / `secret` (a file per key, or per
 `items` entry, with `defaultMode` and per-item `mode`; written by the atomic writer at every sync, so a
-changed object shows in the mounted files). Each container's `volumeMounts` become runtime Mounts,
+changed object shows in the mounted files), and `projected` (ServiceAccount token, configMap, secret
+and downwardAPI sources in one directory, also by the atomic writer: a refreshed token replaces the
+file). Each container's `volumeMounts` become runtime Mounts,
 `subPath` included; ConfigMap and Secret volumes are mounted read-only, and a `subPath` into one is the
 file as it was when the container started, as upstream."""
 from __future__ import annotations
@@ -91,6 +93,35 @@ def _object_volume(base: str, v, objects: PodObjects) -> str:
     return d
 
 
+def _projected_volume(base: str, v, pod, objects: PodObjects, pod_ip: str, host_ip: str) -> str:
+    """Upstream's projected volume: every source's files in one directory, written at once."""
+    fail = f'MountVolume.SetUp failed for volume "{v.name}" : '
+    mode = v.projected.defaultMode if v.projected.HasField("defaultMode") else 0o644
+    payload: atomic_writer.Payload = {}
+    try:
+        for source in v.projected.sources:
+            if source.HasField("serviceAccountToken"):
+                payload[source.serviceAccountToken.path] = (objects.token(source.serviceAccountToken).encode(), mode)
+            elif source.HasField("downwardAPI"):
+                for item in source.downwardAPI.items:
+                    if item.HasField("fieldRef"):
+                        value = field_ref(pod, item.fieldRef.fieldPath, pod_ip, host_ip)
+                        payload[item.path] = (value.encode(), item.mode if item.HasField("mode") else mode)
+            else:
+                kind, src = ("ConfigMap", source.configMap) if source.HasField("configMap") else ("Secret", source.secret)
+                optional = src.HasField("optional") and src.optional
+                obj = objects.get(kind, src.name)
+                if obj is None and not optional:
+                    raise VolumeError(fail + not_found(kind, src.name))
+                if obj is not None:
+                    payload.update(_payload(kind, obj, src.items, mode, optional))
+    except (ObjectUnavailable, EnvError, ValueError) as e:
+        raise VolumeError(fail + str(e)) from None
+    d = os.path.join(base, "kubernetes.io~projected", v.name)
+    atomic_writer.write(d, payload)
+    return d
+
+
 def _claim_volume(v, objects: PodObjects) -> str:
     """A persistentVolumeClaim volume: the bound volume's hostPath or local directory on this machine."""
     fail = f'MountVolume.SetUp failed for volume "{v.name}" : '
@@ -139,6 +170,8 @@ def setup_volumes(root: str, pod, pod_ip: str = "", host_ip: str = "",
             paths[v.name] = d
         elif v.HasField("configMap") or v.HasField("secret"):
             paths[v.name] = _object_volume(base, v, objects or PodObjects())
+        elif v.HasField("projected"):
+            paths[v.name] = _projected_volume(base, v, pod, objects or PodObjects(), pod_ip, host_ip)
         elif v.HasField("persistentVolumeClaim"):
             paths[v.name] = _claim_volume(v, objects or PodObjects())
         elif v.HasField("emptyDir"):
@@ -149,7 +182,7 @@ def setup_volumes(root: str, pod, pod_ip: str = "", host_ip: str = "",
         else:
             kind = next((f.name for f, _ in v.ListFields() if f.name != "name"), "unknown")
             raise VolumeError(f'MountVolume.SetUp failed for volume "{v.name}" : volume type {kind} is not '
-                              "supported by minik8s (use emptyDir, hostPath, configMap, secret or downwardAPI)")
+                              "supported by minik8s (use emptyDir, hostPath, configMap, secret, downwardAPI or projected)")
     return paths
 
 

@@ -1,7 +1,8 @@
 """The REST API's serving certificate when the cluster has no CA (a loopback cluster): kubectl sends a
 bearer token only over TLS, so the REST API always serves HTTPS. The certificate is self-signed for
-the listen address, 127.0.0.1 and localhost, kept under HOME/pki so a kubeconfig that trusts it stays
-valid across restarts."""
+the listen address, 127.0.0.1 and localhost, and for the names in-cluster clients use (the `kubernetes`
+Service's ClusterIP, `kubernetes.default.svc` ...), kept under HOME/pki so a kubeconfig that trusts it
+stays valid across restarts; a certificate lacking the ClusterIP is made again."""
 from __future__ import annotations
 
 import datetime
@@ -11,10 +12,25 @@ import os
 from minik8s.client.home import rest_serving_cert
 
 
-def self_signed(pki: str, address: str) -> tuple[str, str]:
+IN_CLUSTER_NAMES = ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                    "kubernetes.default.svc.cluster.local")
+
+
+def _names_ip(cert_path: str, ip: str) -> bool:
+    from cryptography import x509
+    try:
+        with open(cert_path, "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    return ipaddress.ip_address(ip) in sans.get_values_for_type(x509.IPAddress)
+
+
+def self_signed(pki: str, address: str, service_ip: str = "") -> tuple[str, str]:
     """(certificate file, key file), made on first use."""
     cert_path, key_path = rest_serving_cert(pki)
-    if os.path.exists(cert_path) and os.path.exists(key_path):
+    if os.path.exists(cert_path) and os.path.exists(key_path) and (not service_ip or _names_ip(cert_path, service_ip)):
         return cert_path, key_path
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -24,6 +40,9 @@ def self_signed(pki: str, address: str) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "minik8s-apiserver")])
     sans: list = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    sans += [x509.DNSName(n) for n in IN_CLUSTER_NAMES]
+    if service_ip:
+        sans.append(x509.IPAddress(ipaddress.ip_address(service_ip)))
     try:
         ip = ipaddress.ip_address(address)
         if str(ip) != "127.0.0.1":

@@ -4,8 +4,8 @@ from __future__ import annotations
 from minik8s.api.kinds.info import KindInfo
 from minik8s.api.pb import core_pb2
 from minik8s.api.validation_common import (_c, _dns_label, _enum, Errors, _Errors, _ix, _name_subdomain,
-                                           _non_special_ip, _object_meta, _port_num_msgs, _PROTOCOLS,
-                                           _qualified_name, _valid_ip)
+                                           _non_special_ip, _object_meta, _parse_ip, _port_num_msgs,
+                                           _PROTOCOLS, _qualified_name, _valid_ip)
 
 
 # ---------------------------------------------------------------- defaults
@@ -17,6 +17,14 @@ def _default_endpoints(ep) -> None:
 
 
 # ---------------------------------------------------------------- validation
+def _api_server_on_loopback(ep, ip: str) -> bool:
+    """The API server's own Endpoints (default/kubernetes) name its loopback address when it listens
+    on loopback alone, a cluster on one machine (apiserver/kubernetes_service.py)."""
+    parsed = _parse_ip(ip)
+    return ep.metadata.namespace == "default" and ep.metadata.name == "kubernetes" and parsed is not None \
+        and parsed.is_loopback
+
+
 def validate_endpoints(ep, old=None) -> Errors:
     errs = _Errors()
     _object_meta(errs, ep.metadata)
@@ -33,7 +41,8 @@ def validate_endpoints(ep, old=None) -> Errors:
                 if addr.HasField("nodeName"):
                     for msg in _name_subdomain(addr.nodeName):
                         errs.invalid(_c(ap, "nodeName"), addr.nodeName, msg)
-                _non_special_ip(errs, _c(ap, "ip"), addr.ip)
+                if not _api_server_on_loopback(ep, addr.ip):
+                    _non_special_ip(errs, _c(ap, "ip"), addr.ip)
         for j, port in enumerate(subset.ports):
             pp = _ix(_c(p, "ports"), j)
             if len(subset.ports) > 1 and not port.name:

@@ -65,6 +65,11 @@ def _create_flags(p):
                    help="create service: a port and the pods' target port (repeatable)")
     p.add_argument("--node-port", type=int, default=0, help="create service nodeport: the node port")
     p.add_argument("--clusterip", default="", help="create service clusterip: the cluster IP (None: headless)")
+    p.add_argument("--duration", type=duration, default=0.0,
+                   help="create token: how long the token lives, e.g. 1h (default: the server's, 1h)")
+    p.add_argument("--audience", action="append", default=[], help="create token: an audience (repeatable)")
+    p.add_argument("--bound-object-kind", default="", help="create token: bind the token to a Pod, Secret or Node")
+    p.add_argument("--bound-object-name", default="", help="create token: the name of the object bound to")
     p.add_argument("--dry-run", nargs="?", const="client", default="none", choices=("none", "client", "server"),
                    help="client: print the object only; server: have the server check it without storing it")
 
@@ -388,6 +393,8 @@ def _create_named(args) -> int:
     """`create namespace NAME` and `create job NAME --from=cronjob/X` (kubectl's generators for the
     kinds the lessons create by name)."""
     words = args.resources
+    if words[0] == "token":
+        return _create_token(args)
     if lookup(words[0]).kind in ("ConfigMap", "Secret"):
         return _create_config(args)
     if lookup(words[0]).kind in ("Deployment", "Service") or (lookup(words[0]).kind == "Job" and args.image):
@@ -415,6 +422,40 @@ def _create_named(args) -> int:
 
 
 _DRY_RUN_NOTE = {"none": "", "client": " (dry run)", "server": " (server dry run)"}
+
+
+def _create_token(args) -> int:
+    """`create token SA`: kubectl's, printing the bare token of a TokenRequest (or the TokenRequest
+    with -o json|yaml)."""
+    from minik8s.api.errors import ApiError
+    if len(args.resources) != 2:
+        raise CliError("minictl create token takes exactly one SERVICEACCOUNT name")
+    if args.duration < 0 or args.duration != int(args.duration):
+        raise CliError("--duration must be a positive whole number of seconds")
+    if bool(args.bound_object_kind) != bool(args.bound_object_name):
+        raise CliError("--bound-object-kind and --bound-object-name go together")
+    bound = None
+    client = client_for(args)
+    try:
+        if args.bound_object_kind:
+            if args.bound_object_kind not in ("Pod", "Secret", "Node"):
+                raise CliError(f"--bound-object-kind must be one of Pod, Secret, Node, not {args.bound_object_kind}")
+            ns = namespace_of(args) if args.bound_object_kind != "Node" else None
+            obj = client.get(args.bound_object_kind, args.bound_object_name, ns)
+            bound = (args.bound_object_kind, obj.metadata.name, obj.metadata.uid)
+        answer = client.create_token(namespace_of(args), args.resources[1], int(args.duration) or None,
+                                     args.audience, bound)
+    except ApiError as e:
+        report(f"error: failed to create token: {e.message}")
+        return 1
+    if args.output in ("json", "yaml"):
+        from minik8s.api import codec
+        from minik8s.cli import printers
+        doc = codec.to_dict(answer)
+        printers.write(printers.dump_json(doc) if args.output == "json" else printers.dump_yaml(doc))
+    else:
+        print(answer.status.token)
+    return 0
 
 
 def _create_config(args) -> int:

@@ -34,6 +34,7 @@ async def _main(args) -> int:
     from minik8s.client.aio import AsyncClient
     from minik8s.client.config import ClientConfig, home_dir
     from minik8s.client.hostaddr import iface_name_for
+    from minik8s.proxy.hostnet import api_server_endpoint
     from minik8s.proxy.proxier import ServiceProxy
 
     home = os.path.abspath(home_dir(args.home))
@@ -42,7 +43,8 @@ async def _main(args) -> int:
     addresses = tuple(a.strip() for a in args.nodeport_addresses.split(",") if a.strip())
     proxy = ServiceProxy(client, args.node_name, nodeport_addresses=addresses,
                          cluster_ips=not args.no_cluster_ips, iface=args.iface or iface_name_for(home, "s"),
-                         lock_path=os.path.join(home, "run", "proxy.lock"))
+                         lock_path=os.path.join(home, "run", "proxy.lock"),
+                         api_server=api_server_endpoint(home, cfg.server))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, proxy.stop)

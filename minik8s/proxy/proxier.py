@@ -126,7 +126,8 @@ class ServiceProxy:
     def __init__(self, client, node_name: str = "", clock: Clock | None = None,
                  nodeport_addresses: tuple[str, ...] = ("127.0.0.1",), cluster_ips: bool = True,
                  iface: str | None = None, lock_path: str | None = None,
-                 policy: DestinationPolicy | None = None, informers: SharedInformerFactory | None = None):
+                 policy: DestinationPolicy | None = None, informers: SharedInformerFactory | None = None,
+                 api_server=None):
         self.client = client
         self.node_name = node_name
         self.clock = clock or Clock()
@@ -136,7 +137,7 @@ class ServiceProxy:
         self.pods = self.factory.informer("Pod")
         self.nodes = self.factory.informer("Node")
         self.nodeport_addresses = tuple(nodeport_addresses)
-        self.policy = policy or DestinationPolicy(self._pod_cidrs, self.clock)
+        self.policy = policy or DestinationPolicy(self._pod_cidrs, self.clock, api_server=api_server)
         self.queue = WorkQueue(self.clock, "proxy")
         self.routes: dict[tuple[str, str], Route] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
@@ -182,7 +183,7 @@ class ServiceProxy:
             if pod.metadata.deletionTimestamp or pod.status.phase in ("Succeeded", "Failed") \
                     or not pod_ready(pod):
                 return False
-        return self.policy.allowed(b.ip)
+        return self.policy.allowed(b.ip, b.port)
 
     def _backend_failed(self, b: Backend, e: Exception) -> None:
         log.info("backend %s failed (%s); trying the next one", b, type(e).__name__ if not str(e) else e)

@@ -99,3 +99,54 @@ def test_a_bad_marker_is_a_usage_error_naming_it(tmp_path):
     assert proc.returncode != 0
     assert "@pytest.mark.minik8s: minik8s nodes 0: expected a whole number of at least 1" in out, out
     assert _clusters_started(project / "tmp") == []
+
+
+# ---------------------------------------------------------------- the helpers, on an API server alone
+CONFIG_MAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  labels: {tier: back}
+data: {mode: fast}
+"""
+
+
+def test_apply_creates_then_patches_what_the_manifest_names(client):
+    from minik8s.testing.helpers import Apply
+    apply = Apply(client, "default")
+    [created] = apply(CONFIG_MAP)
+    assert (created.metadata.namespace, dict(created.data)) == ("default", {"mode": "fast"})
+    client.patch("ConfigMap", "settings", {"metadata": {"annotations": {"kept": "yes"}}}, "default")
+    [patched] = apply(CONFIG_MAP.replace("mode: fast", "mode: slow"))
+    assert dict(patched.data) == {"mode": "slow"}
+    assert dict(patched.metadata.annotations) == {"kept": "yes"}     # not in the manifest: left alone
+    assert patched.metadata.uid == created.metadata.uid
+
+
+def test_apply_reads_files_and_refuses_bad_manifests_whole(client, tmp_path):
+    from minik8s.api.manifest import ManifestError
+    from minik8s.testing.helpers import Apply
+    apply = Apply(client, "default")
+    path = tmp_path / "two.yaml"
+    path.write_text(CONFIG_MAP + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata: {x: [1]}\n")
+    with pytest.raises(ManifestError, match=r"two.yaml: doc 2: data"):
+        apply(path)
+    assert [c.metadata.name for c in client.list("ConfigMap", "default")] == []
+    with pytest.raises(ManifestError, match='the path "missing.yaml" does not exist'):
+        apply("missing.yaml")
+
+
+def test_wait_for_returns_the_object_or_fails_naming_what_it_waited_for(client):
+    from minik8s.testing.helpers import Apply, WaitFor
+    [settings] = Apply(client, "default")(CONFIG_MAP)
+    wait_for = WaitFor(client, "default")
+    assert wait_for(settings, lambda c: c.data["mode"] == "fast").metadata.uid == settings.metadata.uid
+    assert wait_for("configmap/settings", "jsonpath={.data.mode}=fast").data["mode"] == "fast"
+    with pytest.raises(AssertionError, match=r"configmap/settings in default: 'jsonpath=\{.data.mode\}=slow' "
+                                             r"not met within 0.3 s \(last seen: .*'mode': 'fast'"):
+        wait_for("configmap/settings", "jsonpath={.data.mode}=slow", timeout=0.3)
+    with pytest.raises(AssertionError, match=r"configmap/later in default: 'create' not met within 0.3 s"):
+        wait_for("configmap/later", "create", timeout=0.3)
+    client.delete("ConfigMap", "settings", "default")
+    assert wait_for(settings, "delete") is None

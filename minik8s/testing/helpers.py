@@ -83,7 +83,7 @@ class WaitFor:
         if ok and mode != "create":
             ok = wait_on_watch(self.client, info, namespace, name, mode, met if predicate else None, deadline)
         if not ok:
-            last = f"last seen: {codec.to_dict(seen[0]).get('status')}" if seen else "not seen"
+            last = f"last seen: {self._shown(seen[0])}" if seen else "not seen"
             raise AssertionError(f"{info.resource}/{name} in {namespace or 'the cluster'}: {condition!r} not met "
                                  f"within {timeout:g} s ({last})")
         if mode == "delete":
@@ -92,6 +92,12 @@ class WaitFor:
 
     async def aio(self, obj, condition: str | Callable[[Any], Any], timeout: float = DEFAULT_TIMEOUT):
         return await asyncio.to_thread(self, obj, condition, timeout)
+
+    @staticmethod
+    def _shown(obj) -> dict:
+        """What a failed wait shows of the object: its status, or the whole object for a kind without one."""
+        data = codec.to_dict(obj)
+        return data.get("status", data)
 
     def _target(self, obj) -> tuple[KindInfo, str, str]:
         if isinstance(obj, str):

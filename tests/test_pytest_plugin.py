@@ -101,6 +101,27 @@ def test_a_bad_marker_is_a_usage_error_naming_it(tmp_path):
     assert _clusters_started(project / "tmp") == []
 
 
+# ---------------------------------------------------------------- what the plugin starts clusters with
+def test_up_port_0_serves_on_a_free_port_that_later_ups_keep(tmp_path):
+    import yaml
+    from support.minictl import Ctl
+    ctl = Ctl(str(tmp_path / "home"))
+    try:
+        up = ctl("up", "--port", "0", "--runtime", "fake", "--nodes", "1")
+        assert up.returncode == 0, up.stdout + up.stderr
+        with open(tmp_path / "home" / "cluster.yaml") as f:
+            port = yaml.safe_load(f)["apiServer"]["port"]
+        assert port != 0
+        assert f"cluster is up: server 127.0.0.1:{port}," in up.stdout
+        with ctl.client() as client:
+            assert client.version().gitVersion
+        again = ctl("up")           # the recorded port, not 0 again: the running server is found there
+        assert again.returncode == 0 and "apiserver: already running" in again.stdout, again.stdout + again.stderr
+        assert f"server 127.0.0.1:{port}," in again.stdout
+    finally:
+        ctl("down", "--purge", timeout=120)
+
+
 # ---------------------------------------------------------------- the helpers, on an API server alone
 CONFIG_MAP = """
 apiVersion: v1

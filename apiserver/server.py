@@ -388,6 +388,43 @@ class APIService:
             pump.cancel()
             self.tunnels.finish(t, sid, notify=not ended)
 
+    async def PortForward(self, request_iterator, context):
+        """One forwarded connection to a pod's port, carried over its node's tunnel (pods/portforward)."""
+        try:
+            ident = self._ident(context)
+            first = await anext(aiter(request_iterator))
+            self.authz.check(ident, "create", "Pod", first.namespace or "default", first.name, "portforward")
+            pod = self.registry.get(KINDS["Pod"], first.namespace or "default", first.name).decode()
+            if not 0 < first.port < 65536:
+                raise BadRequest(f"invalid port {first.port}: must be between 1 and 65535")
+            if pod.status.phase != "Running":
+                raise BadRequest(f"unable to forward port because pod is not running. Current status="
+                                 f"{pod.status.phase or 'Pending'}")
+            first.namespace = pod.metadata.namespace
+            t, sid, q = self.tunnels.open(pod.spec.nodeName, api_pb2.TunnelFrame(portForward=first))
+        except ApiError as e:
+            context.set_trailing_metadata(trailing_metadata(e))
+            await context.abort(status_code(e), e.message)
+            return
+
+        async def pump_in():
+            async for req in request_iterator:
+                t.outgoing.put_nowait(api_pb2.TunnelFrame(session=sid, portForward=req))
+
+        pump = asyncio.create_task(pump_in())
+        ended = False
+        try:
+            while True:
+                frame = await q.get()
+                if frame.stdout or frame.error:
+                    yield api_pb2.PortForwardData(data=frame.stdout, error=frame.error)
+                if frame.close:
+                    ended = True
+                    return
+        finally:
+            pump.cancel()
+            self.tunnels.finish(t, sid, notify=not ended)
+
     async def Tunnel(self, request_iterator, context):
         try:
             ident = self._ident(context)
@@ -510,6 +547,8 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "Logs": grpc.unary_stream_rpc_method_handler(svc.Logs, _decoder(api_pb2.LogsRequest), ser),
         "Exec": grpc.stream_stream_rpc_method_handler(svc.Exec, api_pb2.ExecRequest.FromString, ser),
         "Tunnel": grpc.stream_stream_rpc_method_handler(svc.Tunnel, api_pb2.TunnelFrame.FromString, ser),
+        "PortForward": grpc.stream_stream_rpc_method_handler(svc.PortForward, api_pb2.PortForwardRequest.FromString,
+                                                             ser),
         "AppendLogs": u(svc.AppendLogs, _decoder(api_pb2.AppendLogsRequest), ser),
         "ListLogStreams": u(svc.ListLogStreams, _decoder(api_pb2.ListLogStreamsRequest), ser),
         "ReadLogs": grpc.unary_stream_rpc_method_handler(svc.ReadLogs, _decoder(api_pb2.ReadLogsRequest), ser),

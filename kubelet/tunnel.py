@@ -4,8 +4,10 @@ out to the API server, over which the server opens sessions, each a session id:
     server -> kubelet   TunnelFrame{logs}            open a log session (LogsRequest)
                         TunnelFrame{exec}            open an exec session (the first ExecRequest), then
                                                      stdinData / stdinClose / resize for it
+                        TunnelFrame{portForward}     open a connection to a pod's port, then the
+                                                     client's bytes (data) and half-close (close) for it
                         TunnelFrame{close}           the client went away: stop the session
-    kubelet -> server   TunnelFrame{stdout|stderr}   output
+    kubelet -> server   TunnelFrame{stdout|stderr}   output (a forwarded port's bytes in stdout)
                         TunnelFrame{error, close}    the session failed (the client sees the message)
                         TunnelFrame{exitCode}        an exec session ended
                         TunnelFrame{close}           a log session ended
@@ -100,7 +102,8 @@ class TunnelServer:
 
     def _dispatch(self, frame: api_pb2.TunnelFrame) -> None:
         sid = frame.session
-        if frame.close and not frame.HasField("logs") and not frame.HasField("exec"):
+        if frame.close and not frame.HasField("logs") and not frame.HasField("exec") \
+                and not frame.HasField("portForward"):
             t = self._sessions.pop(sid, None)
             if t is not None:
                 t.cancel()
@@ -108,13 +111,15 @@ class TunnelServer:
             return
         if frame.HasField("logs"):
             self._start(sid, self._logs_session(sid, frame.logs))
-        elif frame.HasField("exec"):
+        elif frame.HasField("exec") or frame.HasField("portForward"):
+            req = frame.exec if frame.HasField("exec") else frame.portForward
             q = self._exec.get(sid)
             if q is not None:
-                q.put_nowait(frame.exec)
+                q.put_nowait(req)
             else:
                 self._exec[sid] = asyncio.Queue()
-                self._start(sid, self._exec_session(sid, frame.exec))
+                session = self._exec_session if frame.HasField("exec") else self._port_forward_session
+                self._start(sid, session(sid, req))
 
     def _start(self, sid: str, coro) -> None:
         async def run():
@@ -221,3 +226,37 @@ class TunnelServer:
         finally:
             feeder.cancel()
         self._send(api_pb2.TunnelFrame(session=sid, exitCode=code))
+
+    # ------------------------------------------------------------------ port forwarding
+    async def _port_forward_session(self, sid: str, req: api_pb2.PortForwardRequest) -> None:
+        """A TCP connection to the pod's port at its IP (the node reaches its pods there), its bytes
+        carried both ways until either side closes."""
+        pod = self._pod(req.namespace, req.name)
+        host = pod.status.podIP or "127.0.0.1"
+        try:
+            reader, writer = await asyncio.open_connection(host, req.port)
+        except OSError as e:
+            raise SessionError(f"error forwarding port {req.port} to pod {req.name}: failed to connect to "
+                               f"{host}:{req.port}: {e.strerror or e}") from None
+        inbox = self._exec.get(sid) or asyncio.Queue()
+
+        async def pump_in():
+            msg = req
+            while True:
+                if msg.data:
+                    writer.write(msg.data)
+                    await writer.drain()
+                if msg.close:
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                    return
+                msg = await inbox.get()
+
+        feeder = asyncio.ensure_future(pump_in())
+        try:
+            while data := await reader.read(CHUNK):
+                self._send(api_pb2.TunnelFrame(session=sid, stdout=data))
+        finally:
+            feeder.cancel()
+            writer.close()
+        self._send(api_pb2.TunnelFrame(session=sid, close=True))

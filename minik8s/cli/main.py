@@ -5,12 +5,13 @@ describe, apply, create, delete, api-resources, version, label, annotate, patch)
 (up, down, status, node), rollout.py (scale, rollout, set), podcmds.py (logs, exec, top), copycmds.py (cp),
 configcmds.py (kubeconfig, config), nodecmds.py (cordon, uncordon, drain, taint), runcmds.py (run, runs),
 imagecmds.py (images), authcmds.py (auth can-i), autoscalecmds.py (autoscale), exposecmds.py (expose),
-clustercmds.py (cluster-info), editcmds.py (replace, diff, edit), explaincmds.py (explain) and dashboardcmds.py
-(dashboard). Verb modules never import one another; what they share lives in common.py, watching.py,
-printers.py, describe.py, jsonpath.py, kubeconfig.py, nodeops.py, generators.py and applyconfig.py (the
-contract in pyproject.toml, checked by `lint-imports`). Their flag functions are light; gRPC, protobuf and
-YAML are imported only when a command runs, which keeps start-up fast. Exit status is 0 on success and 1
-on failure, with kubectl's messages on stderr (`error: ...`, `Error from server (NotFound): pods "x" not found`)."""
+clustercmds.py (cluster-info), editcmds.py (replace, diff, edit), explaincmds.py (explain), dashboardcmds.py
+(dashboard) and portforwardcmds.py (port-forward). Verb modules never import one another; what they share
+lives in common.py, watching.py, printers.py, describe.py, jsonpath.py, kubeconfig.py, nodeops.py,
+generators.py and applyconfig.py (the contract in pyproject.toml, checked by `lint-imports`). Their flag
+functions are light; gRPC, protobuf and YAML are imported only when a command runs, which keeps start-up
+fast. Exit status is 0 on success and 1 on failure, with kubectl's messages on stderr (`error: ...`, `Error
+from server (NotFound): pods "x" not found`)."""
 from __future__ import annotations
 
 import argparse
@@ -19,14 +20,14 @@ import sys
 
 from minik8s.cli import configcmds, copycmds, imagecmds, nodecmds, podcmds, resources, rollout, runcmds, up, watchcmds
 from minik8s.cli import authcmds, autoscalecmds, nodegroupcmds
-from minik8s.cli import clustercmds, dashboardcmds, editcmds, explaincmds, exposecmds
+from minik8s.cli import clustercmds, dashboardcmds, editcmds, explaincmds, exposecmds, portforwardcmds
 from minik8s.cli.common import CliError, Failed, Parser, api_error_line, global_flags
 
 COMMANDS = [*resources.COMMANDS, *watchcmds.COMMANDS, *up.COMMANDS, *rollout.COMMANDS, *podcmds.COMMANDS,
             *copycmds.COMMANDS, *configcmds.COMMANDS, *nodecmds.COMMANDS, *runcmds.COMMANDS, *imagecmds.COMMANDS,
             *nodegroupcmds.COMMANDS, *authcmds.COMMANDS, *autoscalecmds.COMMANDS,
             *exposecmds.COMMANDS, *clustercmds.COMMANDS, *editcmds.COMMANDS,
-            *explaincmds.COMMANDS, *dashboardcmds.COMMANDS]
+            *explaincmds.COMMANDS, *dashboardcmds.COMMANDS, *portforwardcmds.COMMANDS]
 
 # global flags that take a value as the next word
 _VALUE_FLAGS = {"--home", "-s", "--server", "--token", "--certificate-authority", "--request-timeout", "-n",

@@ -186,6 +186,10 @@ class Client:
         """Raw bidirectional exec: `requests` starts with the target and command, then stdin frames."""
         return self._stubs["Exec"](requests, metadata=self._md)
 
+    def port_forward_stream(self, requests: Iterator[api_pb2.PortForwardRequest]):
+        """One forwarded connection: `requests` starts with the pod and port, then the bytes to send."""
+        return self._stubs["PortForward"](requests, metadata=self._md)
+
     def exec(self, name: str, command: list[str], namespace: str | None = None, container: str = "",
              stdin: bytes | None = None) -> t.ExecResult:
         """Run a command in a container and collect its output and exit code."""

@@ -120,6 +120,9 @@ def stubs(channel) -> dict:
                                        response_deserializer=api_pb2.LogChunk.FromString)
     out["Exec"] = channel.stream_stream(SERVICE + "Exec", request_serializer=api_pb2.ExecRequest.SerializeToString,
                                         response_deserializer=api_pb2.ExecOutput.FromString)
+    out["PortForward"] = channel.stream_stream(SERVICE + "PortForward",
+                                               request_serializer=api_pb2.PortForwardRequest.SerializeToString,
+                                               response_deserializer=api_pb2.PortForwardData.FromString)
     out["Tunnel"] = channel.stream_stream(SERVICE + "Tunnel",
                                           request_serializer=api_pb2.TunnelFrame.SerializeToString,
                                           response_deserializer=api_pb2.TunnelFrame.FromString)

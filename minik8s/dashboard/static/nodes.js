@@ -39,7 +39,7 @@ function segments(pods, node, selected, select) {
 
 function marks(node) {
   const out = [];
-  if (node.ready !== "True") out.push(h("span", { class: "mark ready" }, node.ready === "Unknown" ? "NotReady (Unknown)" : "NotReady"));
+  if (node.ready !== "True") out.push(h("span", { class: "mark ready", title: `Ready: ${node.ready}` }, "NotReady"));
   if (node.unschedulable) out.push(h("span", { class: "mark cordoned" }, "cordoned"));
   const taints = node.taints.filter((t) => !t.startsWith("node.kubernetes.io/unschedulable"));
   if (taints.length) out.push(h("span", { class: "mark taint", title: taints.join("\n") }, `tainted ×${taints.length}`));

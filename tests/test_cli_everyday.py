@@ -78,6 +78,15 @@ async def test_create_deployment_service_and_job_store_what_kubectl_stores(ctl, 
     assert j.spec.template.spec.restartPolicy == "Never"
 
 
+async def test_create_namespace_dry_runs_store_nothing(ctl, client):
+    assert yaml.safe_load(ctl.ok("create", "namespace", "dry", "--dry-run=client", "-o", "yaml")) == \
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "dry"}}
+    assert ctl.ok("create", "namespace", "dry", "--dry-run=server") == "namespace/dry created (server dry run)\n"
+    assert ctl.ok("create", "service", "clusterip", "dry", "--tcp=80", "--dry-run=client") == \
+        "service/dry created (dry run)\n"
+    assert absent(client, "Namespace", "dry", "") and absent(client, "Service", "dry")
+
+
 async def test_create_from_flags_bad_input_names_the_field_and_stores_nothing(ctl, client):
     assert 'required flag(s) "image" not set' in fail(ctl, "create", "deployment", "noimage")
     assert absent(client, "Deployment", "noimage")

@@ -401,7 +401,8 @@ def _create_named(args) -> int:
         return _create_generated(args)
     kind = lookup(words[0]).kind if len(words) == 2 else ""
     if kind not in ("Namespace", "Job"):
-        raise CliError("minictl create takes -f FILE, `namespace NAME`, `job NAME --from=cronjob/NAME`, "
+        raise CliError("minictl create takes -f FILE, `namespace NAME`, `deployment NAME --image=I`, "
+                       "`service clusterip|nodeport NAME --tcp=P:T`, `job NAME --image=I|--from=cronjob/NAME`, "
                        "`configmap NAME` or `secret generic NAME`")
     from minik8s.api.kinds import KINDS
     info = KINDS[kind]
@@ -413,11 +414,11 @@ def _create_named(args) -> int:
         obj.metadata.name = words[1]
     from minik8s.api.errors import ApiError
     try:
-        res = client_for(args).create(obj)
+        res = obj if args.dry_run == "client" else client_for(args).create(obj, dry_run=args.dry_run == "server")
     except ApiError as e:
         report(api_error_line(e))
         return 1
-    _print_result(args.output, info, res, "created")
+    _print_result(args.output, info, res, "created" + _DRY_RUN_NOTE[args.dry_run])
     return 0
 
 

@@ -9,7 +9,8 @@ The server address and CA come from HOME/config.yaml, the node's identity from i
 node's shape (capacity, labels, taints, GPUs, pod CIDR, runtime) and the kubelet settings from the
 cluster file (kubelet/config.py). SIGTERM stops the agent and leaves the containers running: a kubelet
 started again adopts them. `--remove-all` (no API server needed) kills and removes every sandbox and
-container the node's runtime holds, and the node's pod network: what is left when a cluster goes away."""
+container the node's runtime holds (with --remove-network, the node's pod network too): what is left
+when a cluster goes away."""
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,10 @@ async def _serve(kubelets, stop: asyncio.Event) -> None:
         await k.client.close()
 
 
-async def remove_all(home: str, node: str, runtime_kind: str | None = None, config_path: str | None = None) -> int:
-    """Kill and remove everything node `node` runs; returns how many sandboxes and containers went."""
+async def remove_all(home: str, node: str, runtime_kind: str | None = None, config_path: str | None = None,
+                     network: bool = False) -> int:
+    """Kill and remove everything node `node` runs, and with `network` its pod network too; returns how
+    many sandboxes and containers went."""
     cfg, settings = kconfig.load(home, node, config_path, runtime_kind)
     kind = resolve_runtime(cfg.runtime)
     if kind == "fake":
@@ -50,11 +53,13 @@ async def remove_all(home: str, node: str, runtime_kind: str | None = None, conf
         if c.labels.get(LABEL_CLUSTER) == mine:
             await rt.remove_container(c.id)
             n += 1
+    if network:
+        # the bridge (process) or Docker network is named after the node alone: it stays while another
+        # cluster's node of that name uses it
+        await rt.remove_network()
     close = getattr(rt, "close", None)
     if close is not None:
         await close()
-    # the node's bridge (process) or network (docker) stays: another cluster's node of the same name
-    # may be using it
     return n
 
 
@@ -71,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-node", type=int, default=1, help="with --fake-nodes: the first node's number")
     p.add_argument("--remove-all", action="store_true",
                    help="kill and remove every container and sandbox of the node, then exit")
+    p.add_argument("--remove-network", action="store_true",
+                   help="with --remove-all: also the node's pod network (bridge or Docker network), "
+                        "unless another cluster's node of the same name uses it")
     p.add_argument("-v", "--verbose", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
@@ -82,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.remove_all:
             if not args.node_name:
                 p.error("--remove-all needs --node-name")
-            n = await remove_all(home, args.node_name, args.runtime, args.config)
+            n = await remove_all(home, args.node_name, args.runtime, args.config, args.remove_network)
             print(f"node {args.node_name}: removed {n} sandboxes and containers")
             return 0
         stop = asyncio.Event()

@@ -10,6 +10,9 @@ and drops everything else a pod sends (so nothing leaves the machine) and everyt
 from elsewhere. Should the rules fail to go in, forwarding stays off on the bridge. No NAT.
 Addresses come from a host-wide allocation state per bridge (IPAM_ROOT/<bridge>): bridges are
 host-wide, one per node name, so two clusters with a node-1 share one and must never share an address.
+A node records its use of the bridge (kubelet/hostclaims.py) and each pod it sets up (a file per pod
+UID under its state directory), so that `remove_node_network` takes away what the node made, a crash's
+leftovers included, and the bridge only once no other cluster's node of that name uses it.
 All netlink work goes through pyroute2; setup and teardown are idempotent, so a kubelet that crashed
 half-way through either simply runs it again. Namespaces are created and entered by one short-lived
 thread at a time (a network namespace is a per-thread property), never by forking: pyroute2's own
@@ -279,8 +282,19 @@ class PodNetwork:
     def pod_ip(self, pod_uid: str) -> str | None:
         return self._ipam.lookup(pod_uid)
 
+    def _pods_dir(self) -> str:
+        return os.path.join(self.state_dir, "pods")
+
+    def _claim(self) -> None:
+        from kubelet import hostclaims
+        os.makedirs(self._pods_dir(), exist_ok=True)
+        hostclaims.claim(self.bridge_name, self.state_dir)
+
     def setup(self, pod_uid: str) -> str:
         """Creates (or completes) the pod's namespace and link and returns its IP."""
+        self._claim()
+        # recorded before anything is made, so that a crash half-way leaves nothing unaccounted for
+        open(os.path.join(self._pods_dir(), pod_uid), "a").close()
         ip = self._ipam.allocate(pod_uid)
         try:
             self._setup(pod_uid, ip)
@@ -326,6 +340,7 @@ class PodNetwork:
         is not, so a node knows before its first pod whether pods can get a network."""
         from pyroute2 import IPRoute
 
+        self._claim()
         with IPRoute() as ipr:
             if not self._bridge_up(ipr):
                 self._ensure_bridge(ipr)
@@ -369,8 +384,29 @@ class PodNetwork:
                     _ensure(lambda: ipr.link("del", index=idx), errno.ENODEV)
         path = self.netns_path(pod_uid)
         if os.path.exists(path):
+            _kill_processes_in(path)
             _remove_netns(path)
         self._ipam.release(pod_uid)
+        try:
+            os.unlink(os.path.join(self._pods_dir(), pod_uid))
+        except FileNotFoundError:
+            pass
+
+    def remove_node_network(self) -> bool:
+        """Everything the node made (as `down --purge` and `node remove` want it gone): every pod's
+        namespace, link and address it recorded, then its claim on the bridge, and the bridge with its
+        address book once no other node claims it and no address is held on it. True when the bridge went."""
+        from kubelet import hostclaims
+        try:
+            pods = os.listdir(self._pods_dir())
+        except FileNotFoundError:
+            pods = []
+        for pod_uid in pods:
+            self.teardown(pod_uid)
+        if not hostclaims.release(self.bridge_name, self.state_dir) or self._ipam._allocations():
+            return False
+        self.remove_bridge()
+        return True
 
     def remove_bridge(self) -> None:
         """Removes the node's bridge (a node leaving for good, or tests). Pods must be torn down first."""
@@ -384,6 +420,23 @@ class PodNetwork:
                 os.unlink(self._ipam._last())
                 os.rmdir(self._ipam.state_dir)
             except OSError:
+                pass
+
+
+def _kill_processes_in(netns_path: str) -> None:
+    """SIGKILL to every process still in the network namespace at `netns_path`: what a pod's container
+    left running on its own (a daemon that detached from its process group and cgroup-less host)."""
+    import signal
+    ns = os.stat(netns_path)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            st = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            continue
+        if (st.st_ino, st.st_dev) == (ns.st_ino, ns.st_dev):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
                 pass
 
 

@@ -230,18 +230,32 @@ class DockerRuntime:
         return None
 
     async def remove_network(self) -> None:
-        """Removes the node's bridge network (once no sandbox is left on it)."""
+        """Removes the node's bridge network (once no sandbox is left on it), unless another cluster's
+        node of this name still uses it (kubelet/hostclaims.py)."""
         await self._call(self._remove_network)
 
     def _remove_network(self) -> None:
+        from kubelet import hostclaims
+        if not hostclaims.release(self._claimed(), self.state_dir):
+            return
         for net in self.client.networks.list(names=[self.network_name]):
             if net.name == self.network_name:
                 try:
                     net.remove()
                 except NotFound:
                     pass
+                except APIError as e:
+                    if e.status_code != 403:     # 403: containers (a node of no claim) still on it
+                        raise
+
+    def _claimed(self) -> str:
+        """The name this node's claim on its Docker network goes by (beside the process runtime's bridges)."""
+        return f"docker-{self.network_name}"
 
     def _ensure_network(self) -> None:
+        from kubelet import hostclaims
+        os.makedirs(self.state_dir, exist_ok=True)
+        hostclaims.claim(self._claimed(), self.state_dir)
         with self._network_lock:
             for net in self.client.networks.list(names=[self.network_name]):
                 if net.name == self.network_name:

@@ -102,6 +102,12 @@ class ProcessRuntime:
             return f"cannot set up bridge {self.network.bridge_name}: {e}"
         return None
 
+    async def remove_network(self) -> None:
+        """The node's pod network for good: what its pods left, and its bridge unless another cluster's
+        node of this name still uses it (PodNetwork.remove_node_network)."""
+        if self.network.available() is None:
+            await asyncio.to_thread(self.network.remove_node_network)
+
     def describe(self) -> dict[str, str]:
         net_problem = self.network.available()
         return {

@@ -672,11 +672,12 @@ def _stop(run: str, names: list[str]) -> list[str]:
     return [name for name, _, _ in pids]
 
 
-def _remove_pods(home: str, nodes: list[str] | None = None) -> None:
+def _remove_pods(home: str, nodes: list[str] | None = None, network: bool = False) -> None:
     """`python -m kubelet --remove-all` for every node of the cluster (or of `nodes`) that is not fake
     and has run (its HOME/kubelet/NODE exists), all at once: whatever its pods run (shims and their
-    processes, network namespaces, containers) goes. It needs the runtime only, not the API server; run
-    once the kubelets are gone, so none starts a pod again."""
+    processes, network namespaces, containers) goes, and with `network` the node's bridge or Docker
+    network (kept while another cluster's node of the same name uses it). It needs the runtime only,
+    not the API server; run once the kubelets are gone, so none starts a pod again."""
     try:
         cluster = load_cluster(argparse.Namespace(), home)
         nodes = [n for name, names, fake in _node_processes(cluster) if not fake for n in names
@@ -686,7 +687,8 @@ def _remove_pods(home: str, nodes: list[str] | None = None) -> None:
         return
     nodes = [n for n in nodes if os.path.isdir(os.path.join(home, "kubelet", n))]
     env = dict(os.environ, MINIK8S_HOME=home)
-    procs = [(n, subprocess.Popen([sys.executable, "-m", "kubelet", "--home", home, "--node-name", n, "--remove-all"],
+    flags = ["--remove-all"] + (["--remove-network"] if network else [])
+    procs = [(n, subprocess.Popen([sys.executable, "-m", "kubelet", "--home", home, "--node-name", n, *flags],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                   env=env, text=True)) for n in nodes]
     deadline = time.monotonic() + REMOVE_ALL_TIMEOUT
@@ -715,16 +717,49 @@ def cmd_down(args) -> int:
     stopped = _stop(run, [n for n in names if n == "cluster-autoscaler"])
     names = [n for n in names if n != "cluster-autoscaler"]
     stopped += _stop(run, [n for n in names if _stop_rank(n) == 0])
+    purge = getattr(args, "purge", False)
     if os.path.isdir(os.path.join(home, "kubelet")):
-        _remove_pods(home)
+        _remove_pods(home, network=purge)
     for rank in sorted({_stop_rank(n) for n in names} - {0}):
         stopped += _stop(run, [n for n in names if _stop_rank(n) == rank])
-    if getattr(args, "purge", False) and os.path.isdir(home):
+    if purge and os.path.isdir(home):
+        _purge_host(home)
         shutil.rmtree(home)
         print(f"removed {home}")
     elif not stopped:
         print("cluster is not running")
     return 0
+
+
+def _purge_host(home: str) -> None:
+    """What the cluster may still hold on the host once its components are stopped: a process of the
+    project's own that no pid file named (`python -m MODULE` with the home, or a path below it, among
+    its arguments: a component, a pod's shim), and the interfaces of its service proxy and DNS server
+    (mk8s-s/mk8s-d and the home's hash), which they remove on a clean exit only."""
+    from minik8s.client.hostaddr import HostAddresses, iface_name_for
+    modules = ("apiserver", "kubelet", "minik8s")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+        except OSError:
+            continue
+        module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
+        if int(pid) == os.getpid() or module.split(".")[0] not in modules:
+            continue
+        if any(a == home or a.startswith(home + os.sep) for a in argv):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                print(f"{module} (pid {pid}): killed")
+            except ProcessLookupError:
+                pass
+    if HostAddresses.unavailable() is None:
+        for purpose in ("s", "d"):
+            addrs = HostAddresses(iface_name_for(home, purpose))
+            try:
+                addrs.delete()
+            finally:
+                addrs.close()
 
 
 def cmd_status(args) -> int:
@@ -1014,7 +1049,7 @@ def _remove_node(home: str, client, name: str, args) -> None:
     # its own kubelet and proxy, or the fake nodes' shared process, which starts again without it below
     _stop(run, [n for n in (component, f"proxy-{name}") if os.path.exists(os.path.join(run, f"{n}.pid"))])
     if not fake:
-        _remove_pods(home, [name])            # while the cluster file still says which runtime it has
+        _remove_pods(home, [name], network=True)   # while the cluster file still says which runtime it has
     record = _read_node_record(home)
     if any(e["name"] == name for e in record["added"]):
         record["added"] = [e for e in record["added"] if e["name"] != name]

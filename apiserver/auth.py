@@ -65,9 +65,10 @@ class TokenAuthenticator:
             if key == "authorization":
                 header = value
                 break
-        if not header.startswith("Bearer "):
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":      # any case, as upstream: the Python client's in-cluster config sends "bearer"
             raise Unauthenticated("Unauthorized: no bearer token")
-        token = header[len("Bearer "):].strip()
+        token = token.strip()
         ident = self.tokens.get(token)
         if ident is None and _file_stamp(self.path) != self._stamp:
             self.reload()

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -56,11 +57,11 @@ def pytest_generate_tests(metafunc):
     marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is None or "minik8s_cluster" not in metafunc.fixturenames:
         return
-    from dataclasses import replace
     if marker.args:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER} takes runtime= and nodes= only")
     try:
-        shape = replace(_default_shape(metafunc.config), **marker.kwargs)
+        # what the marker leaves out (or sets to None) comes from the command line
+        shape = replace(_default_shape(metafunc.config), **{k: v for k, v in marker.kwargs.items() if v is not None})
     except (TypeError, ValueError) as e:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}: {e}") from None
     metafunc.parametrize("minik8s_cluster", [shape], indirect=True, ids=[shape.id])

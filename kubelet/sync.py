@@ -94,6 +94,17 @@ def go_duration(seconds: float) -> str:
     return f"{h}h{m}m{s}s"
 
 
+def go_duration_ms(seconds: float) -> str:
+    """Go's time.Duration text truncated to milliseconds, as upstream's pull events give it: 850ms,
+    1.2s, 1m3.04s."""
+    ms = int(seconds * 1000)
+    if ms < 1000:
+        return f"{ms}ms" if ms else "0s"
+    m, ms = divmod(ms, 60000)
+    h, m = divmod(m, 60)
+    return (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + f"{ms / 1000:.3f}".rstrip("0").rstrip(".") + "s"
+
+
 def container_ref(pod, cname: str) -> core_pb2.ObjectReference:
     is_init = any(c.name == cname for c in pod.spec.initContainers)
     return core_pb2.ObjectReference(
@@ -381,11 +392,15 @@ class PodSyncer:
             requeue.append(self.image_backoff.remaining(ikey, failed) + 0.01)
             return
         image_events = self.runtime.name not in ("process", "fake")
-        if image_events and c.imagePullPolicy == "Always":
+        policy = c.imagePullPolicy or "IfNotPresent"
+        # upstream's image manager: Pulling and Pulled when the policy pulls, else Pulled saying so
+        pulls = image_events and (policy == "Always" or policy == "IfNotPresent"
+                                  and not await self.runtime.image_present(c.image))
+        if pulls:
             self.event(pod, NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name)
         t0 = time.monotonic()
         try:
-            await self.runtime.pull_image(c.image, c.imagePullPolicy or "IfNotPresent")
+            await self.runtime.pull_image(c.image, policy)
         except ImageNeverPullError as e:
             st.waiting[c.name] = ("ErrImageNeverPull", e.message)
             self.event(pod, WARNING, "ErrImageNeverPull", e.message, c.name)
@@ -404,9 +419,10 @@ class PodSyncer:
         st.image_failed_at.pop(c.name, None)
         self.image_backoff.forget(ikey)
         if image_events:
-            took = time.monotonic() - t0
-            if c.imagePullPolicy == "Always" or took > 1.0:
-                self.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{c.image}" in {took:.3f}s', c.name)
+            took = go_duration_ms(time.monotonic() - t0)      # no pull queue here: no waiting of its own
+            if pulls:
+                self.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{c.image}" in {took} '
+                                                  f'({took} including waiting)', c.name)
             else:
                 self.event(pod, NORMAL, "Pulled", f'Container image "{c.image}" already present on machine',
                            c.name)

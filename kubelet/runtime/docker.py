@@ -281,6 +281,10 @@ class DockerRuntime:
     async def pull_image(self, image: str, policy: str) -> str:
         return await self._call(self._ensure_image, image, policy)
 
+    async def image_present(self, image: str) -> bool:
+        """Whether the engine has the image (the kubelet's pull events depend on it)."""
+        return await self._call(self._local_image_id, image) is not None
+
     def _ensure_image(self, image: str, policy: str, pull_present: bool = True) -> str:
         """The image's id, pulled as `policy` says; pull_present=False skips pulling an image that
         is already here even under Always (the kubelet pulled it just before)."""

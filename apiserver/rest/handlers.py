@@ -26,8 +26,9 @@ from apiserver.server import _selectors
 CONFLICT_RETRIES = 5
 
 
-def dumps(body) -> web.Response:
-    return web.Response(body=json.dumps(body, separators=(",", ":")).encode(), content_type="application/json")
+def dumps(body, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body, separators=(",", ":")).encode(),
+                        content_type="application/json")
 
 
 def _dry_run(request) -> bool:
@@ -86,8 +87,7 @@ class Objects:
         self.authz.check(ident, "create", t.info.kind, obj.metadata.namespace or "default", obj.metadata.name)
         raw = await self.registry.create(t.info, obj, dry_run=_dry_run(request),
                                          check=node_write_check(ident, "create"))
-        return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
-                            content_type="application/json")
+        return dumps(to_json(t.info, raw, t.version), 201)
 
     async def update(self, request, t: Target, ident) -> web.Response:
         obj = decode_object(t.info, parse_body(await request.read(), request.headers.get("Content-Type", "")),
@@ -117,8 +117,7 @@ class Objects:
                 obj = decode_object(t.info, body, version=t.version)
                 _namespace_matches(t, obj)
                 raw = await self.registry.create(t.info, obj, dry_run=dry_run, check=node_write_check(ident, "create"))
-                return web.Response(status=201, body=json.dumps(to_json(t.info, raw, t.version)).encode(),
-                                    content_type="application/json")
+                return dumps(to_json(t.info, raw, t.version), 201)
         raw = await self._patch(t, ident, lambda cur: patches.apply_patch(kind_of_patch, cur, body), status, dry_run)
         return dumps(to_json(t.info, raw, t.version))
 

@@ -3,6 +3,7 @@ object NAME, subresource `log`. Also the JSON form of stored objects and the req
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import yaml
@@ -67,7 +68,7 @@ def parse_body(raw: bytes, content_type: str) -> object:
     ct = content_type.split(";")[0].strip().lower()
     if "yaml" in ct:
         try:
-            return _utf8_only(yaml.safe_load(raw), "YAML")
+            return _utf8_only(yaml.safe_load(raw), raw, "YAML")
         except yaml.YAMLError as e:
             raise BadRequest(f"error decoding YAML: {e}") from None
         except RecursionError:
@@ -76,16 +77,25 @@ def parse_body(raw: bytes, content_type: str) -> object:
         raise RestError("UnsupportedMediaType", f'the body of the request was in an unknown format - accepted '
                         f'media types include: application/json, application/yaml, got "{ct}"')
     try:
-        return _utf8_only(json.loads(raw), "JSON")
+        return _utf8_only(json.loads(raw), raw, "JSON")
     except (ValueError, UnicodeDecodeError) as e:
         raise BadRequest(f"error decoding JSON: {e}") from None
     except RecursionError:
         raise BadRequest("error decoding JSON: nested too deeply") from None
 
 
-def _utf8_only(data: object, fmt: str) -> object:
+# the escapes that can name a surrogate: JSON's and YAML's \\uD800-\\uDFFF, YAML's \\U0000D800-\\U0000DFFF
+_SURROGATE_ESCAPE = re.compile(rb"\\(?:u|U0000)[dD][89a-fA-F]")
+
+
+def _utf8_only(data: object, raw: bytes, fmt: str) -> object:
     """Both decoders turn a `\\ud800` escape into a lone surrogate, which no protobuf string can hold:
-    refuse it here, as a decoding error, rather than deep in the codec."""
+    refuse it here, as a decoding error, rather than deep in the codec. Decoded UTF-8 holds no
+    surrogate, so only a UTF-8 body with such an escape pays for the check (an encoding of the whole
+    document); a UTF-16 or UTF-32 one (both decoders accept them) is always checked."""
+    utf8 = isinstance(raw, bytes) and b"\x00" not in raw[:4] and raw[:2] not in (b"\xff\xfe", b"\xfe\xff")
+    if utf8 and not _SURROGATE_ESCAPE.search(raw):
+        return data
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

@@ -61,19 +61,46 @@ def from_dict(cls, data: Any, path: str = ""):
     return msg
 
 
+# ---------------------------------------------------------------- field plans
+# What each field is, worked out once per field from its descriptor rather than on every value.
+_MAP, _MESSAGE_MAP, _REPEATED, _REPEATED_MESSAGE, _VALUE_FIELD, _MESSAGE, _BYTES, _STRING, _SCALAR = range(9)
+_KINDS: dict = {}
+
+
+def _kind(field) -> int:
+    kind = _KINDS.get(field)
+    if kind is None:
+        mt = field.message_type
+        if mt is not None and mt.GetOptions().map_entry:
+            kind = _MESSAGE_MAP if mt.fields_by_name["value"].message_type else _MAP
+        elif field.is_repeated:
+            kind = _REPEATED_MESSAGE if mt is not None else _REPEATED
+        elif mt is not None:
+            kind = _VALUE_FIELD if mt.full_name == _VALUE else _MESSAGE
+        else:
+            kind = {FD.TYPE_BYTES: _BYTES, FD.TYPE_STRING: _STRING}.get(field.type, _SCALAR)
+        _KINDS[field] = kind
+    return kind
+
+
 def _fill(msg, data: dict, path: str, errors: list) -> None:
     fields = msg.DESCRIPTOR.fields_by_name
     for key, value in data.items():
-        fpath = _join(path, str(key))
+        fpath = f"{path}.{key}" if path else str(key)
         field = fields.get(key) if isinstance(key, str) else None
         if field is None:
             errors.append((fpath, "unknown field"))
             continue
         if value is None:
             continue
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        kind = _KINDS.get(field)
+        if kind is None:
+            kind = _kind(field)
+        if kind == _STRING and type(value) is str:
+            setattr(msg, key, value)        # the common case, which _scalar would accept as it is
+        elif kind == _MAP or kind == _MESSAGE_MAP:
             _fill_map(msg, field, value, fpath, errors)
-        elif field.is_repeated:
+        elif kind == _REPEATED or kind == _REPEATED_MESSAGE:
             if not isinstance(value, list):
                 errors.append((fpath, f"expected array, got {_type_name(value)}"))
                 continue
@@ -89,15 +116,14 @@ def _fill(msg, data: dict, path: str, errors: list) -> None:
                     ok, conv = _scalar(field, item, ipath, errors)
                     if ok:
                         target.append(conv)
-        elif field.message_type is not None:
-            if field.message_type.full_name == _VALUE:
-                if isinstance(value, bool) or not isinstance(value, (int, str)):
-                    errors.append((fpath, f"expected integer or string, got {_type_name(value)}"))
-                elif isinstance(value, str):
-                    getattr(msg, key).string_value = value
-                else:
-                    getattr(msg, key).number_value = value
-                continue
+        elif kind == _VALUE_FIELD:
+            if isinstance(value, bool) or not isinstance(value, (int, str)):
+                errors.append((fpath, f"expected integer or string, got {_type_name(value)}"))
+            elif isinstance(value, str):
+                getattr(msg, key).string_value = value
+            else:
+                getattr(msg, key).number_value = value
+        elif kind == _MESSAGE:
             if not isinstance(value, dict):
                 errors.append((fpath, f"expected object, got {_type_name(value)}"))
                 continue
@@ -206,19 +232,25 @@ def to_dict(msg) -> dict:
     """The Kubernetes JSON form of a message (zero values omitted, as omitempty does)."""
     out: dict[str, Any] = {}
     for field, value in msg.ListFields():
-        name = field.name
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            vf = field.message_type.fields_by_name["value"]
-            if vf.message_type:
-                out[name] = {k: to_dict(v) for k, v in value.items()}
-            else:
-                out[name] = {k: _scalar_out(v) for k, v in value.items()}
-        elif field.is_repeated:
-            out[name] = [to_dict(v) for v in value] if field.message_type else [_scalar_out(v) for v in value]
-        elif field.message_type is not None:
-            out[name] = _value_to_py(value) if field.message_type.full_name == _VALUE else to_dict(value)
+        kind = _KINDS.get(field)
+        if kind is None:
+            kind = _kind(field)
+        if kind == _STRING or kind == _SCALAR:
+            out[field.name] = value
+        elif kind == _MESSAGE:
+            out[field.name] = to_dict(value)
+        elif kind == _REPEATED_MESSAGE:
+            out[field.name] = [to_dict(v) for v in value]
+        elif kind == _MAP:
+            out[field.name] = {k: _scalar_out(v) for k, v in value.items()}
+        elif kind == _MESSAGE_MAP:
+            out[field.name] = {k: to_dict(v) for k, v in value.items()}
+        elif kind == _REPEATED:
+            out[field.name] = [_scalar_out(v) for v in value]
+        elif kind == _VALUE_FIELD:
+            out[field.name] = _value_to_py(value)
         else:
-            out[name] = _scalar_out(value)
+            out[field.name] = _scalar_out(value)
     return out
 
 

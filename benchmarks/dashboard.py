@@ -140,6 +140,7 @@ def page_memory(driver) -> tuple[float, float, float]:
     closing the page would give back); and of every Chromium process (proportional set size, so the
     memory they share counts once)."""
     import psutil
+    driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})
     driver.execute_cdp_cmd("Performance.enable", {})
     metrics = {m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
     procs = psutil.Process(driver.service.process.pid).children(recursive=True)

@@ -21,6 +21,7 @@ PAGE_BACKLOG = 10_000        # changes queued for one page before it is sent a s
 EVENTS_KEPT = 200            # the newest events a snapshot carries
 HPA_SAMPLES = 720            # an HPA's samples kept: an hour at the controller's 5 s sync
 RESYNC = object()            # a page's queue marker: send a snapshot
+END = object()               # ... and: the feed stopped (its token no longer works), end the stream
 
 
 class Feed:
@@ -51,6 +52,12 @@ class Feed:
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
         self.pages.discard(q)
+
+    def end_pages(self) -> None:
+        for q in self.pages:
+            while not q.empty():
+                q.get_nowait()
+            q.put_nowait(END)
 
     def snapshot(self) -> dict:
         objects = dict(self.objects)

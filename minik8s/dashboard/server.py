@@ -16,7 +16,7 @@ from typing import Callable
 from aiohttp import web
 
 from minik8s.api.errors import ApiError, Unauthenticated
-from minik8s.dashboard.feed import RESYNC, Feed
+from minik8s.dashboard.feed import END, RESYNC, Feed
 
 log = logging.getLogger("minik8s.dashboard")
 
@@ -25,6 +25,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 HEARTBEAT_S = 15.0      # an idle event stream sends a comment this often, so proxies keep it open
 FEED_IDLE_S = 60.0      # a feed no page has listened to for this long stops its watches
 
+FEED = web.RequestKey("feed", Feed)      # the request's feed, set once its token is accepted
 UNAUTHORIZED = "401: Unauthorized: open the address `minictl dashboard` printed, or send a bearer token\n"
 
 
@@ -33,65 +34,86 @@ class Feeds:
 
     def __init__(self, connect: Callable):
         self.connect = connect
-        self._feeds: dict[str, asyncio.Future] = {}
+        self._feeds: dict[str, asyncio.Future] = {}      # token -> its feed being opened, or opened
         self._idle_since: dict[str, float] = {}
 
+    def _opened(self, token: str) -> Feed | None:
+        fut = self._feeds.get(token)
+        return fut.result() if fut is not None and fut.done() and not fut.cancelled() and not fut.exception() \
+            else None
+
     async def get(self, token: str) -> Feed | None:
-        """The token's feed, opened on first use; None when the API server does not know the token."""
+        """The token's feed, opened on first use; None when the API server does not accept the token."""
+        feed = self._opened(token)
+        if feed is not None:
+            # asked again at every request, so a token taken off the server stops working here too
+            if await _accepted(feed.client):
+                return feed
+            await self._drop(token)
+            return None
         fut = self._feeds.get(token)
         if fut is None:
             fut = self._feeds[token] = asyncio.ensure_future(self._open(token))
         try:
             feed = await asyncio.shield(fut)
-        except Exception:
-            if self._feeds.get(token) is fut:
-                del self._feeds[token]
-            raise
-        if feed is None and self._feeds.get(token) is fut:
-            del self._feeds[token]
+        finally:
+            if self._feeds.get(token) is fut and self._opened(token) is None and fut.done():
+                del self._feeds[token]     # refused or failed: the next request asks the server again
         return feed
 
     async def _open(self, token: str) -> Feed | None:
         client = self.connect(token)
         try:
             version = await client.version()
-        except Unauthenticated:
+        except BaseException as e:
             await client.close()
-            return None
-        except BaseException:
-            await client.close()
+            if isinstance(e, Unauthenticated):
+                return None
             raise
         feed = Feed(client)
         feed.user = version.user
         await feed.start()
         return feed
 
+    async def _drop(self, token: str) -> None:
+        feed = self._opened(token)
+        self._feeds.pop(token, None)
+        self._idle_since.pop(token, None)
+        if feed is not None:
+            await _close(feed)
+
     async def sweep(self) -> None:
         """Stop the feeds no page has listened to for FEED_IDLE_S."""
         now = time.monotonic()
-        for token, fut in list(self._feeds.items()):
-            if not fut.done() or fut.exception() or fut.result() is None:
+        for token in list(self._feeds):
+            feed = self._opened(token)
+            if feed is None:
                 continue
-            feed = fut.result()
             if feed.pages:
                 self._idle_since.pop(token, None)
             elif now - self._idle_since.setdefault(token, now) >= FEED_IDLE_S:
-                del self._feeds[token], self._idle_since[token]
-                await feed.stop()
-                await feed.client.close()
+                await self._drop(token)
 
     async def close(self) -> None:
-        for fut in self._feeds.values():
-            fut.cancel()
-        for fut in self._feeds.values():
-            try:
-                feed = await fut
-            except BaseException:       # noqa: BLE001 - cancelled or failed while opening: nothing to stop
-                continue
-            if feed is not None:
-                await feed.stop()
-                await feed.client.close()
-        self._feeds.clear()
+        for token in list(self._feeds):
+            fut = self._feeds[token]
+            if not fut.done():
+                fut.cancel()
+            await self._drop(token)
+
+
+async def _accepted(client) -> bool:
+    try:
+        await client.version()
+    except Unauthenticated:
+        return False
+    return True
+
+
+async def _close(feed: Feed) -> None:
+    feed.end_pages()
+    await feed.stop()
+    await feed.client.close()
 
 
 def _cookie(request) -> str:
@@ -125,7 +147,7 @@ def _auth(feeds: Feeds):
                                                                 if k != "token"}))
             resp.set_cookie(_cookie(request), token, httponly=True, samesite="Strict")
             raise resp
-        request["feed"] = feed
+        request[FEED] = feed
         return await handler(request)
     return middleware
 
@@ -140,7 +162,7 @@ async def index(request):
 
 async def events(request):
     """The page's stream: a snapshot, then each batch of changes queued since the last write."""
-    feed: Feed = request["feed"]
+    feed = request[FEED]
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await resp.prepare(request)
     queue = feed.subscribe()
@@ -155,6 +177,8 @@ async def events(request):
             batch = [first]
             while not queue.empty():
                 batch.append(queue.get_nowait())
+            if any(c is END for c in batch):
+                break
             if any(c is RESYNC for c in batch):
                 await resp.write(_sse("snapshot", feed.snapshot()))
             else:
@@ -165,7 +189,7 @@ async def events(request):
 
 
 async def decision(request):
-    record = request["feed"].decision(request.match_info["namespace"], request.match_info["name"])
+    record = request[FEED].decision(request.match_info["namespace"], request.match_info["name"])
     if record is None:
         return web.json_response({"message": "no scheduling decision recorded"}, status=404)
     return web.json_response(record)

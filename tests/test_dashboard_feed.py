@@ -1,0 +1,117 @@
+"""The dashboard's back end without a browser (minik8s/dashboard/server.py, feed.py), in process on a
+real API server: the page's stream is a snapshot, then each change as the page draws it; a change that
+leaves a summary as it was is not sent; every path is 401 without a token the API server accepts, and a
+token taken off the server stops opening the dashboard although its feed was open."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from minik8s.api.codec import from_dict
+from minik8s.api.pb import core_pb2
+from minik8s.client.aio import AsyncClient
+from minik8s.client.home import token_csv, write_token_file
+from minik8s.dashboard.server import Feeds, build_app
+
+from cluster import IDENTITIES
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
+       "spec": {"containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "250m"}}}]}}
+
+
+@pytest.fixture
+def srv(module_srv):
+    """One API server for the module: each test keeps to its own names and leaves the tokens as it found them."""
+    return module_srv
+
+
+@pytest.fixture
+async def dashboard(srv):
+    feeds = Feeds(lambda token: AsyncClient(srv.address, token))
+    async with TestClient(TestServer(build_app(feeds))) as http:
+        yield http
+    await feeds.close()
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def next_event(stream) -> tuple[str, object]:
+    """The next server-sent event's name and data, skipping keep-alive comments."""
+    name, data = "", ""
+    while True:
+        line = (await asyncio.wait_for(stream.readline(), 10)).decode().rstrip("\n")
+        if line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            data = line[len("data: "):]
+        elif not line and name:
+            return name, json.loads(data)
+
+
+async def test_the_stream_is_a_snapshot_then_each_change_as_drawn(srv, admin, dashboard):
+    resp = await dashboard.get("/events", headers=bearer(srv.tokens["admin"]))
+    assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
+    name, snapshot = await next_event(resp.content)
+    assert name == "snapshot" and snapshot["user"] == "admin"
+    assert snapshot["objects"]["Pod"] == {} and set(snapshot["objects"]) >= {"Node", "Deployment", "Job", "Event"}
+
+    await admin.create(from_dict(core_pb2.Pod, POD))
+    name, changes = await next_event(resp.content)
+    assert name == "changes"
+    pod = next(c["object"] for c in changes if c["kind"] == "Pod")
+    assert pod["name"] == "web" and pod["phase"] == "Pending" and pod["cpu"] == 250 and pod["node"] == ""
+
+    # a label is nothing the page draws: no change goes out for it; the binding that follows is one
+    await admin.patch("Pod", "web", {"metadata": {"labels": {"seen": "no"}}}, "default")
+    await admin.bind("default", "web", "node-1")
+    name, changes = await next_event(resp.content)
+    pods = [c["object"] for c in changes if c["kind"] == "Pod"]
+    assert [p["node"] for p in pods] == ["node-1"]
+
+    await admin.delete("Pod", "web", "default", grace_period=0)
+    while True:       # events about the pod may come first
+        name, changes = await next_event(resp.content)
+        gone = [c for c in changes if c["kind"] == "Pod"]
+        if gone:
+            break
+    assert gone[-1] == {"kind": "Pod", "key": "default/web", "object": None}
+    resp.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/events", "/static/app.js", "/api/decision/default/web"])
+async def test_every_path_is_401_without_a_token_the_server_accepts(srv, dashboard, path):
+    for headers in ({}, bearer("not-a-token")):
+        resp = await dashboard.get(path, headers=headers)
+        assert resp.status == 401
+        assert (await resp.text()).startswith("401: Unauthorized")
+    assert (await dashboard.get(f"{path}?token=not-a-token")).status == 401
+    assert (await dashboard.get(path, headers=bearer(srv.tokens["admin"]))).status in (200, 404)
+
+
+async def test_a_token_in_the_address_becomes_a_cookie(srv, dashboard):
+    resp = await dashboard.get(f"/?token={srv.tokens['admin']}", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+    assert "HttpOnly" in resp.headers["Set-Cookie"] and "SameSite=Strict" in resp.headers["Set-Cookie"]
+    resp = await dashboard.get("/")      # the client keeps the cookie
+    assert resp.status == 200 and "<title>minik8s dashboard</title>" in await resp.text()
+
+
+async def test_a_token_taken_off_the_server_stops_opening_the_dashboard(srv, dashboard):
+    entries = [(srv.tokens[n], user, n, groups) for n, (user, groups) in IDENTITIES.items()]
+    write_token_file(token_csv(srv.home), entries + [("viewer-token", "viewer", "viewer", "")])
+    assert (await dashboard.get("/", headers=bearer("viewer-token"))).status == 200
+
+    write_token_file(token_csv(srv.home), entries)
+    # the server reads its token file again when an unknown token arrives after the file changed
+    assert (await dashboard.get("/", headers=bearer("unknown"))).status == 401
+    assert (await dashboard.get("/", headers=bearer("viewer-token"))).status == 401
+
+
+async def test_only_loopback_host_names_are_answered(srv, dashboard):
+    resp = await dashboard.get("/", headers={**bearer(srv.tokens["admin"]), "Host": "attacker.example:80"})
+    assert resp.status == 403

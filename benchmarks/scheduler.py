@@ -72,8 +72,9 @@ async def create_all(client, objects, concurrency: int = CREATE_CONCURRENCY, sen
 class BoundWatch:
     """Counts pods as they are bound, from a watch of the driver's own."""
 
-    def __init__(self, client, expect: set[str]):
+    def __init__(self, client, expect: set[str], on_first=None):
         self.client, self.expect = client, set(expect)
+        self.on_first = on_first        # called at the first bind seen
         self.bound: dict[str, float] = {}
         self.done = asyncio.Event()
         self._task = None
@@ -87,6 +88,8 @@ class BoundWatch:
             p = ev.object
             name = p.metadata.name
             if p.spec.nodeName and name in self.expect and name not in self.bound:
+                if not self.bound and self.on_first is not None:
+                    self.on_first()
                 self.bound[name] = time.perf_counter()
                 if len(self.bound) == len(self.expect):
                     self.done.set()
@@ -262,7 +265,9 @@ async def throughput(count: int, pods: int, mode: str, workdir: str, backlog: bo
 
     Without `backlog` the binder is up before the pods are created and the rate runs from the first
     creation to the last bind (creation and binding compete for the API server). With `backlog` all
-    pods are pending before the binder starts, and the rate runs from the first bind to the last."""
+    pods are pending before the binder starts, and the rate runs from the first bind to the last; the
+    binder's CPU is counted from the first bind too, so its start-up (imports, the first list) is left
+    out, and the creation alone gives the create-only rate (nothing binding meanwhile)."""
     from minik8s.client.aio import AsyncClient
     with Server() as server:
         client = AsyncClient(server.address, server.token, timeout=120)
@@ -270,10 +275,15 @@ async def throughput(count: int, pods: int, mode: str, workdir: str, backlog: bo
             await _nodes(client, count)
             template = pod_template()
             objs = [make_pod(template, f"pod-{i:05d}") for i in range(pods)]
-            watch = BoundWatch(client, {o.metadata.name for o in objs})
+            first_bind_cpu: list[tuple[float, float]] = []
+            watch = BoundWatch(client, {o.metadata.name for o in objs},
+                               on_first=lambda: first_bind_cpu.append((proc.cpu_seconds(), server.cpu_seconds())))
             sent: dict[str, float] = {}
+            create_rate = None
             if backlog:
+                c0 = time.perf_counter()
                 await create_all(client, objs, sent=sent)
+                create_rate = pods / (time.perf_counter() - c0)
                 await watch.start()
             if mode == "bare":
                 proc, ready = start_bare_binder(server, workdir, count)
@@ -299,11 +309,13 @@ async def throughput(count: int, pods: int, mode: str, workdir: str, backlog: bo
             t1 = max(watch.bound.values())
             if backlog:
                 t0 = min(watch.bound.values())
+                cpu0 = first_bind_cpu[0]
             cpu1 = (proc.cpu_seconds(), server.cpu_seconds())
             latencies = [watch.bound[n] - sent[n] for n in watch.bound]
             proc.stop()
             out = {"rate": pods / (t1 - t0), "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
-                   "rss": proc.peak_rss, "cpu": cpu1[0] - cpu0[0], "api_cpu": cpu1[1] - cpu0[1], "seconds": t1 - t0}
+                   "rss": proc.peak_rss, "cpu": cpu1[0] - cpu0[0], "api_cpu": cpu1[1] - cpu0[1], "seconds": t1 - t0,
+                   "create_rate": create_rate or 0.0}
             what = "backlog" if backlog else "creation-to-bound"
             log(f"{mode}, {what}, {count} nodes: {out['rate']:.0f} pods/s over {out['seconds']:.1f}s; cpu: {mode} "
                 f"{out['cpu']:.1f}s, apiserver {out['api_cpu']:.1f}s; peak rss {out['rss'] / 2**20:.0f} MiB")
@@ -391,6 +403,8 @@ async def run(args) -> int:
                             bare["rate"], "", baseline_label="bare bind rate", target=(">=", target), fmt="{:,.0f}"))
             rows.append(Row("  the same, as a share of the bare bind rate", sched["rate"], bare["rate"], "",
                             baseline_label="bare bind rate", target=(">=", 0.8), relative=True, fmt="{:,.0f}"))
+            rows.append(Row("  creation alone, nothing binding (pods/s)", bare_backlog["create_rate"], None, "",
+                            fmt="{:,.0f}", note="the create path's limit on the rows above"))
             rows.append(Row("  p99 creation-to-bound latency (ms)", sched["p99"] * 1000, bare["p99"] * 1000, "",
                             baseline_label="bare binder", fmt="{:,.0f}"))
             rows.append(Row("  the same without the decision record (pods/s)", no_record["rate"], bare["rate"], "",
@@ -399,9 +413,9 @@ async def run(args) -> int:
                             sched_backlog["rate"], bare_backlog["rate"], "", baseline_label="bare bind rate",
                             target=(">=", target), fmt="{:,.0f}"))
             rows.append(Row("  the same, as a share of the bare bind rate", sched_backlog["rate"],
-                            bare_backlog["rate"], "", baseline_label="bare bind rate", target=(">=", 0.8),
+                            bare_backlog["rate"], "", baseline_label="bare bind rate", target=(">=", 0.85),
                             relative=True, fmt="{:,.0f}"))
-            rows.append(Row("  scheduler cpu per pod, backlog (us)", sched_backlog["cpu"] / pods * 1e6,
+            rows.append(Row("  scheduler cpu per pod, backlog, from the first bind (us)", sched_backlog["cpu"] / pods * 1e6,
                             bare_backlog["cpu"] / pods * 1e6, "", baseline_label="bare binder", fmt="{:,.0f}"))
             rss = (count, pods, max(r["rss"] for m in ("scheduler", "scheduler-no-record") for b in (False, True)
                                     for r in runs.get((m, b), ())),

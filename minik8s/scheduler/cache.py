@@ -72,6 +72,10 @@ class SchedulerCache:
         st = self._pods.get(uid)
         return st is not None and st.assumed
 
+    def pod_info(self, uid: str) -> PodInfo | None:
+        st = self._pods.get(uid)
+        return st.info if st else None
+
     def pod_node(self, uid: str) -> str | None:
         st = self._pods.get(uid)
         return st.node if st else None

@@ -47,6 +47,10 @@ class Metrics:
     def observe_extension_point(self, profile: str, point: str, seconds: float) -> None:
         self.extension_points[(profile, point)].observe(seconds)
 
+    def extension_point(self, profile: str, point: str) -> Histogram:
+        """The histogram of one extension point, for a caller that observes it on every attempt."""
+        return self.extension_points[(profile, point)]
+
     def render(self) -> str:
         out = ["# TYPE scheduler_schedule_attempts_total counter"]
         for key, n in sorted(self.attempts.items()):

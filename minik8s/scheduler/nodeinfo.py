@@ -17,7 +17,7 @@ from collections import Counter
 from minik8s.api.clock import parse_time
 # the requests and taints rules are shared with the cluster autoscaler; re-exported for the plugins
 from minik8s.api.nodefit import (CPU, MEMORY, NO_EXECUTE, NO_SCHEDULE, PODS, PREFER_NO_SCHEDULE,  # noqa: F401
-                                 effective_taints, pod_requests, quantity)
+                                 effective_taints, pod_requests, pod_tolerations, quantity)
 from minik8s.api.selectors import SelectorError, from_label_selector_obj
 
 
@@ -59,11 +59,21 @@ def _terms(terms, namespace: str) -> tuple[AffinityTerm, ...]:
     return tuple(out)
 
 
+def _same_but_node(spec, other) -> bool:
+    """Whether two pod specs are equal but for spec.nodeName."""
+    if spec.nodeName == other.nodeName:
+        return spec == other
+    copy = type(spec)()
+    copy.CopyFrom(spec)
+    copy.nodeName = other.nodeName
+    return copy == other
+
+
 class PodInfo:
     """A pod and what the scheduler derived from it. Shared and read-only, like the pod itself."""
     __slots__ = ("pod", "uid", "key", "namespace", "name", "labels", "priority", "requests", "nonzero_cpu",
                  "nonzero_mem", "host_ports", "affinity_terms", "anti_affinity_terms", "node_name",
-                 "fingerprint")
+                 "fingerprint", "tolerations", "signature")
 
     def __init__(self, pod):
         meta, spec = pod.metadata, pod.spec
@@ -83,10 +93,25 @@ class PodInfo:
         self.anti_affinity_terms = _terms(aff.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution,
                                           meta.namespace) if aff.HasField("podAntiAffinity") else ()
         self.node_name = spec.nodeName
+        self.tolerations = pod_tolerations(pod)
+        self.signature = None           # the framework's pod_signature, worked out on first use
         # what, if it changes, changes the pod's footprint on a node
         self.fingerprint = (self.priority, tuple(sorted(self.requests.items())), self.nonzero_cpu,
                             self.nonzero_mem, self.host_ports, tuple(sorted(self.labels.items())),
                             aff.SerializeToString(deterministic=True) if spec.HasField("affinity") else b"")
+
+    def updated(self, pod) -> "PodInfo":
+        """The PodInfo of `pod`, this pod's next version, reusing what was derived here when all that
+        changed is the node it is bound to (a bind landing), else worked out afresh."""
+        old = self.pod
+        if (pod.metadata.uid != self.uid or pod.metadata.labels != old.metadata.labels
+                or not _same_but_node(pod.spec, old.spec)):
+            return PodInfo(pod)
+        pi = PodInfo.__new__(PodInfo)
+        for attr in PodInfo.__slots__:
+            setattr(pi, attr, getattr(self, attr))
+        pi.pod, pi.node_name = pod, pod.spec.nodeName
+        return pi
 
     @property
     def start_time(self) -> float:

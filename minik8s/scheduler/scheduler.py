@@ -18,7 +18,6 @@ What a cycle leaves behind, in upstream's words:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 
@@ -168,7 +167,7 @@ class Scheduler:
         self.queue.done(pi.uid)
         annotations = {}
         if self.record_decisions:
-            annotations[DECISION_ANNOTATION] = json.dumps(fwk.record(result), separators=(",", ":"))
+            annotations[DECISION_ANNOTATION] = fwk.record_json(result)
         self.metrics.attempt("scheduled", fwk.name, _perf() - start)
         self._spawn(self._bind(fwk, qp, result.state, node, annotations), release=True)
         return True
@@ -281,7 +280,8 @@ class Scheduler:
                     self.queue.move_all("PodDelete")
                 return
             self.queue.delete(uid)
-            pi = PodInfo(pod)
+            known = self.cache.pod_info(uid)        # usually our own assumed pod, its bind landing
+            pi = known.updated(pod) if known is not None else PodInfo(pod)
             before = self.cache.pod_node(uid)
             self.cache.add_pod(pi)
             if before is None:

@@ -99,19 +99,21 @@ def random_node(rnd: random.Random, i: int):
 
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("strategy", ["MostAllocated", "LeastAllocated"])
-def test_incremental_decisions_equal_fresh_ones(seed, strategy):
+@pytest.mark.parametrize("nodes", [12, 40])     # 40: more than the ranked nodes kept between pods
+def test_incremental_decisions_equal_fresh_ones(seed, strategy, nodes):
     """Interleave pods of a few kinds with node changes and pod deletions; after each change the kept
-    evaluations must choose the node (and give the message) a fresh pass over every node gives."""
+    evaluations must choose the node (and give the message and record) a fresh pass over every node
+    gives."""
     rnd = random.Random(seed)
     profile = Profile()
     profile.plugin_args["NodeResourcesFit"] = {"scoringStrategy": {"type": strategy}}
     kept, fresh = framework(profile), framework(profile)
-    cache = cache_with([random_node(rnd, i) for i in range(12)])
+    cache = cache_with([random_node(rnd, i) for i in range(nodes)])
     placed = []
     for step in range(150):
         roll = rnd.random()
         if roll < 0.08:
-            cache.set_node(random_node(rnd, rnd.randrange(14)))
+            cache.set_node(random_node(rnd, rnd.randrange(nodes + 2)))
         elif roll < 0.12 and cache.nodes:
             cache.remove_node(rnd.choice(sorted(cache.nodes)))
         elif roll < 0.2 and placed:

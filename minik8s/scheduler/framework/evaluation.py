@@ -15,22 +15,28 @@ kept per-node scores at each decision, still without re-running any plugin on un
 from __future__ import annotations
 
 import heapq
+import json
 import time
 
 from minik8s.scheduler.framework.interface import Code, CycleState, Status
 from minik8s.scheduler.nodeinfo import NodeInfo, PodInfo
 
 _perf = time.perf_counter
+TOP_KEPT = 16       # best nodes kept in order between pods, for the decision record (which lists 10)
+encode_json = json.JSONEncoder(separators=(",", ":")).encode     # compact, as the decision record is written
 
 
 def pod_signature(pod: PodInfo) -> tuple:
     """What node-local plugins may read of a pod: two pods with one signature are one kind."""
-    spec = pod.pod.spec
-    aff = spec.affinity
-    return (spec.schedulerName, pod.priority, tuple(sorted(pod.requests.items())), pod.nonzero_cpu,
+    if pod.signature is None:
+        spec = pod.pod.spec
+        aff = spec.affinity
+        pod.signature = (
+            spec.schedulerName, pod.priority, tuple(sorted(pod.requests.items())), pod.nonzero_cpu,
             pod.nonzero_mem, pod.host_ports, tuple(sorted(spec.nodeSelector.items())),
             aff.nodeAffinity.SerializeToString(deterministic=True) if aff.HasField("nodeAffinity") else b"",
-            tuple((t.key, t.operator, t.value, t.effect) for t in spec.tolerations))
+            pod.tolerations)
+    return pod.signature
 
 
 class Evaluation:
@@ -51,6 +57,13 @@ class Evaluation:
         self.filter_seconds = 0.0
         self.score_seconds = 0.0
         self._normalized: list | None = None
+        self._row_json: dict[str, str] = {}     # name -> its decision record row, while the row stands
+        # the best feasible nodes in order, (-total, name): exactly the first len(_top) of the whole
+        # ranking; None when it must be read from the heap again
+        self._top: list[tuple[int, str]] | None = None
+        # the decision record's score columns, the same for every pod this evaluation serves
+        self.columns_json = (f'"plugins":{encode_json([p.name for p, _ in scorers])},'
+                             f'"weights":{encode_json(self.weights)}')
 
     # ---------------------------------------------------------------- keeping rows current
     def refresh(self, state: CycleState, pod: PodInfo, snapshot, nominated: bool = False) -> None:
@@ -61,7 +74,9 @@ class Evaluation:
         changed = snapshot.changed_since(self.seq) if self.seq >= 0 else None
         if changed is None or len(changed) > len(snapshot.nodes):
             self.rows.clear()
+            self._row_json.clear()
             self.heap = []
+            self._top = None
             self.reasons = {}
             self.feasible = self.unresolvable = 0
             names = list(snapshot.nodes)
@@ -76,12 +91,31 @@ class Evaluation:
                 if nominated:
                     ni = with_nominated(ni, pod, snapshot)
                 self._evaluate(state, pod, ni)
+        if self._top is not None:
+            self._update_top(names)
         self.seq = snapshot.seq
         if len(self.heap) > 2 * self.feasible + 1024:
             self.heap = [(-row[3], name, row[0]) for name, row in self.rows.items() if row[1] is None]
             heapq.heapify(self.heap)
 
+    def _update_top(self, changed) -> None:
+        """Keep `_top` exact after the rows of `changed` were redone: the kept entries of unchanged
+        nodes are still the best of the unchanged nodes, so a changed node's new entry is placed
+        among them when it ranks before the last of them (after it, its place is unknown)."""
+        kept = [e for e in self._top if e[1] not in changed]
+        if not kept:
+            self._top = None
+            return
+        last, rows = kept[-1], self.rows
+        for name in changed:
+            row = rows.get(name)
+            if row is not None and row[1] is None and (-row[3], name) < last:
+                kept.append((-row[3], name))
+        kept.sort()
+        self._top = kept[:TOP_KEPT]
+
     def _drop(self, name: str) -> None:
+        self._row_json.pop(name, None)
         row = self.rows.pop(name, None)
         if row is None:
             return
@@ -146,9 +180,16 @@ class Evaluation:
         """Up to `limit` feasible nodes, best first: (name, scores as normalized, total)."""
         if self.normalizing:
             return [(name, scores, total) for _, name, scores, total in self._normalized_rows(state)[:limit]]
+        rows = self.rows
+        if self._top is None or len(self._top) < min(limit, self.feasible):
+            self._top = self._read_top(max(limit, TOP_KEPT))
+        return [(name, rows[name][2], rows[name][3]) for _, name in self._top[:limit]]
+
+    def _read_top(self, n: int) -> list[tuple[int, str]]:
+        """The `n` best feasible nodes, from the heap (left as it was, but for stale entries)."""
         out, taken, seen = [], [], set()
         heap, rows = self.heap, self.rows
-        while heap and len(out) < limit:
+        while heap and len(out) < n:
             item = heapq.heappop(heap)
             _, name, gen = item
             row = rows.get(name)
@@ -156,9 +197,22 @@ class Evaluation:
                 continue
             seen.add(name)
             taken.append(item)
-            out.append((name, row[2], row[3]))
+            out.append((-row[3], name))
         for item in taken:
             heapq.heappush(heap, item)
+        return out
+
+    def ranked_json(self, state: CycleState, limit: int) -> list[str]:
+        """`ranked` as decision record rows, `["node-2",211,[18,93,100]]`; a row whose node has not
+        changed since is encoded once (normalized scores change with every node's, so not theirs)."""
+        if self.normalizing:
+            return [encode_json([name, total, list(scores)]) for name, scores, total in self.ranked(state, limit)]
+        out, cached = [], self._row_json
+        for name, scores, total in self.ranked(state, limit):
+            row = cached.get(name)
+            if row is None:
+                row = cached[name] = encode_json([name, total, list(scores)])
+            out.append(row)
         return out
 
     def _normalized_rows(self, state: CycleState) -> list:

@@ -5,12 +5,13 @@ PostFilter when nothing fits, Reserve/Unreserve around the assume, PreBind (filt
 cannot change under it. Only binding and PostFilter's API work are asynchronous."""
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from minik8s.scheduler.framework.evaluation import Evaluation, pod_signature
+from minik8s.scheduler.framework.evaluation import Evaluation, encode_json, pod_signature
 from minik8s.scheduler.framework.interface import (BindPlugin, Code, CycleState, FilterPlugin, FitError,
                                                    PostFilterPlugin, PostFilterResult, PreFilterPlugin,
                                                    PreScorePlugin, ReservePlugin, ScorePlugin, Status,
@@ -83,6 +84,7 @@ class Framework:
         self.plugins = instances
         handle.run_filters = self.run_filters
         self._evaluations: OrderedDict[tuple, Evaluation] = OrderedDict()
+        self._histograms: dict = {}         # extension point -> its duration histogram
 
     # ---------------------------------------------------------------- the scheduling cycle
     def schedule(self, pod: PodInfo, snapshot) -> Decision | Failure:
@@ -196,11 +198,19 @@ class Framework:
 
     def _observe(self, point: str, seconds: float) -> None:
         if self.metrics is not None:
-            self.metrics.observe_extension_point(self.name, point, seconds)
+            hist = self._histograms.get(point)
+            if hist is None:
+                hist = self._histograms[point] = self.metrics.extension_point(self.name, point)
+            hist.observe(seconds)
 
     # ---------------------------------------------------------------- the decision record
     def record(self, decision: Decision, limit: int = RECORD_NODES) -> dict:
-        """Why the pod went where it went, as the scheduler.minik8s.io/decision annotation holds it:
+        """`record_json`, read back."""
+        return json.loads(self.record_json(decision, limit))
+
+    def record_json(self, decision: Decision, limit: int = RECORD_NODES) -> str:
+        """Why the pod went where it went, as the scheduler.minik8s.io/decision annotation holds it
+        (compact JSON):
 
             {"node": "node-2", "nodes": 3,                      # the choice, among how many nodes
              "plugins": ["NodeResourcesFit", ...], "weights": [1, ...],   # the score columns
@@ -211,18 +221,20 @@ class Framework:
         Rows: the nodes that passed, best first, then the filtered ones by name. Every node is listed
         when there are at most `limit`; otherwise the `limit` best, and the rest counted in `more`
         (`reasons` is the filtered nodes' reason histogram, as in the FailedScheduling message). A
-        total is the sum of weight * score over the plugins."""
+        total is the sum of weight * score over the plugins. Written for every pod bound, so the
+        parts that do not change from one pod to the next (the columns, the rows of nodes that did not
+        change) are encoded once by the Evaluation."""
         ev = decision.evaluation
-        ranked = ev.ranked(decision.state, limit)
-        rows = [[name, total, list(scores)] for name, scores, total in ranked]
+        rows = ev.ranked_json(decision.state, limit)
+        ranked = len(rows)
         filtered = ev.statuses() if len(ev.rows) <= limit else {}
-        for name in sorted(filtered)[:max(0, limit - len(rows))]:
-            rows.append([name, filtered[name].message])
-        rec = {"node": decision.node, "nodes": decision.num_nodes,
-               "plugins": [p.name for p, _ in ev.scorers], "weights": list(ev.weights), "rows": rows}
-        more_feasible = ev.feasible - len(ranked)
-        more_filtered = len(ev.rows) - ev.feasible - (len(rows) - len(ranked))
+        for name in sorted(filtered)[:max(0, limit - ranked)]:
+            rows.append(encode_json([name, filtered[name].message]))
+        more = ""
+        more_feasible = ev.feasible - ranked
+        more_filtered = len(ev.rows) - ev.feasible - (len(rows) - ranked)
         if more_feasible or more_filtered:
-            rec["more"] = {"feasible": more_feasible, "filtered": more_filtered,
-                           "reasons": reason_histogram(ev.reasons)}
-        return rec
+            more = (f',"more":{{"feasible":{more_feasible},"filtered":{more_filtered},'
+                    f'"reasons":{encode_json(reason_histogram(ev.reasons))}}}')
+        return (f'{{"node":{encode_json(decision.node)},"nodes":{decision.num_nodes},{ev.columns_json},'
+                f'"rows":[{",".join(rows)}]{more}}}')

@@ -2,7 +2,7 @@
 node.kubernetes.io/unschedulable:NoSchedule taint (DaemonSet pods do)."""
 from __future__ import annotations
 
-from minik8s.api.nodefit import NO_SCHEDULE, NODE_UNSCHEDULABLE, TAINT_UNSCHEDULABLE, pod_tolerations, tolerates
+from minik8s.api.nodefit import NO_SCHEDULE, NODE_UNSCHEDULABLE, TAINT_UNSCHEDULABLE, tolerates
 from minik8s.scheduler.framework import SKIP, unschedulable
 
 NAME = "NodeUnschedulable"
@@ -19,7 +19,7 @@ class NodeUnschedulable:
         pass
 
     def pre_filter(self, state, pod, snapshot):
-        if any(tolerates(t, _TAINT) for t in pod_tolerations(pod.pod)):
+        if any(tolerates(t, _TAINT) for t in pod.tolerations):
             return SKIP
         return None
 

@@ -2,7 +2,7 @@
 them (Filter); its PreferNoSchedule taints count against it (Score, fewest untolerated is best)."""
 from __future__ import annotations
 
-from minik8s.api.nodefit import (PREFER_NO_SCHEDULE, pod_tolerations, tolerates,  # noqa: F401
+from minik8s.api.nodefit import (PREFER_NO_SCHEDULE, tolerates,  # noqa: F401
                                  untolerated, untolerated_message)
 from minik8s.scheduler.framework import SKIP, Status, default_normalize_score, unschedulable
 
@@ -19,7 +19,7 @@ class TaintToleration:
         self._statuses: dict[tuple[str, str], Status] = {}
 
     def pre_filter(self, state, pod, snapshot):
-        state[NAME] = pod_tolerations(pod.pod)
+        state[NAME] = pod.tolerations
         return None
 
     def filter(self, state, pod, node):
@@ -36,7 +36,7 @@ class TaintToleration:
     def pre_score(self, state, pod, snapshot):
         if not snapshot.prefer_taint_nodes:
             return SKIP         # no node has a PreferNoSchedule taint: every node would score 100
-        state[NAME + "/score"] = tuple(t for t in pod_tolerations(pod.pod) if t[3] in ("", PREFER_NO_SCHEDULE))
+        state[NAME + "/score"] = tuple(t for t in pod.tolerations if t[3] in ("", PREFER_NO_SCHEDULE))
         return None
 
     def score(self, state, pod, node) -> int:

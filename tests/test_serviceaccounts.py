@@ -354,12 +354,58 @@ while True:
 time.sleep(600)
 """
 
+# what load_incluster_config does, with the standard library alone (the docker runtime's python image
+# has no kubernetes package): the Service's variables, the mounted token and CA, a GET of the pods
+STDLIB_IN_CLUSTER = r"""
+import json, os, ssl, time, urllib.error, urllib.request
+d = "/var/run/secrets/kubernetes.io/serviceaccount"
+host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
+print("HOST", host, port, flush=True)
+ns = open(d + "/namespace").read()
+ctx = ssl.create_default_context(cafile=d + "/ca.crt")
+deadline = time.time() + 60
+while True:
+    req = urllib.request.Request(f"https://{host}:{port}/api/v1/namespaces/{ns}/pods",
+                                 headers={"Authorization": "Bearer " + open(d + "/token").read()})
+    try:
+        with urllib.request.urlopen(req, context=ctx) as r:
+            names = [p["metadata"]["name"] for p in json.load(r)["items"]]
+        print("LISTED", ",".join(sorted(names)), flush=True)
+        break
+    except urllib.error.HTTPError as e:
+        print("STATUS", e.code, e.reason, flush=True)
+        break
+    except Exception as e:
+        if time.time() > deadline:
+            print("FAILED", type(e).__name__, e, flush=True)
+            break
+        time.sleep(0.3)
+time.sleep(600)
+"""
+
 _SERVICE_RANGE = f"10.100.{random.randint(1, 250)}.0/24"
 
 
 @pytest.mark.root
 @pytest.mark.apiserver_args("--service-cluster-ip-range", _SERVICE_RANGE)
 async def test_in_cluster_client_lists_pods_with_its_accounts_rights(srv):
+    """Process runtime: the pod runs this interpreter, with the official client."""
+    await _in_cluster(srv, srv.home, "process", {"image": "python", "command": [sys.executable, "-c", IN_CLUSTER]})
+
+
+@pytest.mark.docker
+@pytest.mark.root
+@pytest.mark.apiserver_args("--service-cluster-ip-range", _SERVICE_RANGE)
+async def test_in_cluster_requests_from_a_docker_pod(srv, tmp_path):
+    """Docker runtime: the volume bound at the same path, the Service reached from a container."""
+    await _in_cluster(srv, str(tmp_path), "docker", {"image": "minik8s/python:3.11", "imagePullPolicy": "IfNotPresent",
+                                                     "command": ["python3", "-c", STDLIB_IN_CLUSTER]})
+
+
+async def _in_cluster(srv, home: str, runtime: str, container: dict) -> None:
+    """Two pods run `container`: `reader`, whose account may list pods, and `stranger`, whose account
+    may not; each prints the Service address it found and what the API answered. Then the reader's
+    token stops working once the reader is deleted."""
     from kubelet.paths import pod_dir
     from minik8s.proxy.proxier import ServiceProxy
     from test_kubelet_harness import kubelet, phase_is, pod, wait_pod
@@ -369,7 +415,7 @@ async def test_in_cluster_client_lists_pods_with_its_accounts_rights(srv):
     async with srv.async_client() as admin, srv.async_client("controller-manager") as cm, \
             running_manager(cm, "serviceaccount,root-ca-cert-publisher",
                             settings={"root-ca-file": rest_ca_file(srv.home)}), \
-            kubelet(srv, srv.home, runtime="process") as k:
+            kubelet(srv, home, runtime=runtime) as k:
         proxy = ServiceProxy(srv.async_client("node-1"), "node-1", iface=f"mk8s-s{uuid.uuid4().hex[:8]}",
                              api_server=api_server_endpoint(srv.home, srv.address))
         await proxy.start()
@@ -380,11 +426,9 @@ async def test_in_cluster_client_lists_pods_with_its_accounts_rights(srv):
                 await admin.create(o)
             await wait_for(lambda: _aget(admin, "ConfigMap", "kube-root-ca.crt", "default"), what="the CA")
             for name in ("reader", "stranger"):
-                await admin.create(pod(name, [{"name": "app", "image": "python", "command": [sys.executable, "-c",
-                                                                                           IN_CLUSTER]}],
-                                       serviceAccountName=name))
+                await admin.create(pod(name, [{"name": "app", **container}], serviceAccountName=name))
             for name in ("reader", "stranger"):
-                await wait_pod(admin, name, phase_is("Running"))
+                await wait_pod(admin, name, phase_is("Running"), timeout=90)
             for name in ("reader", "stranger"):
                 await wait_for(lambda: _lines(alogs(srv, name), 2), 90, what=f"the {name}'s answer")
             host = f"HOST {service_ip} 443"

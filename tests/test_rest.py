@@ -174,6 +174,7 @@ async def test_watch_expired_and_bookmarks(http):
     ("POST", PODS, "x", "application/xml", 415),
     ("POST", PODS, '{"\\ud800\\udc00": null}', "application/yaml", 400),   # unpaired surrogates
     ("POST", PODS, '{"metadata": {"name": "\\ud800"}}', "application/json", 400),
+    ("POST", PODS, '{"metadata": {"name": "\\ud800"}}'.encode("utf-16"), "application/json", 400),
     ("POST", PODS, {**POD, "spec": {"containerz": []}}, "application/json", 400),
     ("POST", PODS, {**POD, "spec": {"containers": [{"name": "BAD_NAME", "image": "x"}]}}, "application/json", 422),
     ("POST", PODS, "x" * (4 * 1024 * 1024), "application/json", 413),

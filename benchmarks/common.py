@@ -48,9 +48,12 @@ class Server:
     written by tests/cluster.py's ApiServerProcess). Retries start-up a few times: the server may be
     briefly unimportable while the code around it is being edited."""
 
-    def __init__(self, retries: int = 3, retry_wait: float = 20.0, extra_args: tuple[str, ...] = ()):
+    def __init__(self, retries: int = 3, retry_wait: float = 20.0, extra_args: tuple[str, ...] = (),
+                 nodes: tuple[str, ...] = ()):
         self.home = bench_home()
         self.proc = ApiServerProcess(self.home, extra_args)
+        if nodes:               # a token per node identity (system:node:NAME), beside the usual ones
+            self.proc.add_identities({n: (f"system:node:{n}", "system:nodes") for n in nodes})
         last = None
         for attempt in range(retries):
             try:

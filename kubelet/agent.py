@@ -50,10 +50,12 @@ def add_uid_index(informer: Informer) -> None:
 class Kubelet:
     def __init__(self, client, runtime, node: NodeConfig, home: str, settings: Settings | None = None,
                  clock: Clock | None = None, gpus: list | None = None, address: str | None = None,
-                 informer: Informer | None = None, services: Informer | None = None):
+                 informer: Informer | None = None, services: Informer | None = None, hosted: bool = False):
         """`informer`, `services`: a pod and a service informer shared by several kubelets of one process
         (fakenodes), started by their owner, who routes each pod to its node's kubelet (`on_pod`,
-        `on_pod_deleted`). By default the kubelet watches its own pods and every service."""
+        `on_pod_deleted`). By default the kubelet watches its own pods and every service. `hosted`: that
+        owner also drives the relist and log shipping (`relist_turn`, `logshipper.ship_once`) of the nodes
+        that are not `quiet`, so thousands of idle nodes do not each wake twice a second."""
         self.client = client
         self.runtime = runtime
         self.node_cfg = node
@@ -109,6 +111,7 @@ class Kubelet:
         self.syncer.flush_logs = self.logshipper.ship_once
         self._tasks: list[asyncio.Task] = []
         self._snapshot: dict[str, dict[str, str]] = {}
+        self.hosted = hosted
 
     # ------------------------------------------------------------------ lookups
     def pod_by_uid(self, uid: str):
@@ -146,12 +149,13 @@ class Kubelet:
         self._tasks = [
             spawn(self.node_status.lease_loop(), name=f"{self.node_name}-lease"),
             spawn(self.node_status.status_loop(), name=f"{self.node_name}-status"),
-            spawn(self._relist_loop(), name=f"{self.node_name}-pleg"),
             spawn(self.metrics.loop(), name=f"{self.node_name}-metrics"),
             spawn(self.eviction.loop(), name=f"{self.node_name}-eviction"),
             spawn(self.tunnel.run(), name=f"{self.node_name}-tunnel"),
-            spawn(self.logshipper.run(), name=f"{self.node_name}-logshipper"),
         ]
+        if not self.hosted:
+            self._tasks += [spawn(self._relist_loop(), name=f"{self.node_name}-pleg"),
+                            spawn(self.logshipper.run(), name=f"{self.node_name}-logshipper")]
         log.info("kubelet %s started (runtime %s)", self.node_name, self.runtime.name)
 
     async def stop(self) -> None:
@@ -222,16 +226,27 @@ class Kubelet:
             log.info("removing the leftovers of pod %s, which is gone", uid)
             await self.syncer.cleanup(uid)
 
+    def quiet(self) -> bool:
+        """Nothing for a relist or the log shipper to look at: the runtime holds nothing (for a runtime
+        that can tell at no cost, the fake one), held nothing at the last relist, and no log is left
+        to ship."""
+        holds_nothing = getattr(self.runtime, "holds_nothing", None)
+        return holds_nothing is not None and holds_nothing() and not self._snapshot and self.logshipper.idle()
+
+    async def relist_turn(self, n: int) -> None:
+        """The relist loop's `n`th turn: a relist, and the orphan sweep every HOUSEKEEPING_EVERY turns."""
+        try:
+            await self.relist()
+            if n % HOUSEKEEPING_EVERY == 0:
+                await self.housekeeping()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("relist failed: %s", e)
+
     async def _relist_loop(self) -> None:
         n = 0
         while True:
-            try:
-                await self.relist()
-                if n % HOUSEKEEPING_EVERY == 0:
-                    await self.housekeeping()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("relist failed: %s", e)
+            await self.relist_turn(n)
             n += 1
             await asyncio.sleep(self.settings.pleg_period)

@@ -5,17 +5,24 @@ Each node is a whole Kubelet with the fake runtime and its own identity (its tok
 HOME/pki/node-<i>.token, as `minictl up` writes them), so the API server authorizes every node's
 writes as that node's. What they share is what would otherwise multiply by N: one gRPC channel (each
 node sends its own token on it) and one pod informer over all pods, whose events this host routes to
-the kubelet of the pod's node (and one service informer, for the service env vars)."""
+the kubelet of the pod's node (and one service informer, for the service env vars).
+
+Idle nodes should cost next to nothing, as KWOK's do. So the host drives the relist and log shipping
+of all its nodes from one task each, skipping the nodes whose runtime holds nothing (instead of every
+node waking twice a second to find nothing), and spreads the nodes' lease renewals and status ticks
+evenly over the period, so that they do not reach the API server all at once after a start."""
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from minik8s.client.informer import Informer
 
 from kubelet import config as kconfig
 from kubelet.agent import Kubelet, add_uid_index
 from kubelet.app import make_runtime, read_token, token_file_for
+from kubelet.logshipper import PERIOD as LOG_SHIPPING_PERIOD
 
 log = logging.getLogger("kubelet.fakenodes")
 
@@ -38,14 +45,16 @@ class FakeNodeHost:
         self.services = Informer(reader, "Service", clock=clock)
         add_uid_index(self.informer)
         self.kubelets: dict[str, Kubelet] = {}
-        for name in names:
+        self._tasks: list[asyncio.Task] = []
+        for i, name in enumerate(names):
             cfg, settings = kconfig.load(home, name, config_path, "fake")
             cfg.runtime = "fake"
             cfg.pod_cidr = cfg.pod_cidr or kconfig.default_pod_cidr("fake", cfg.index)
             runtime = make_runtime("fake", home, name, cfg.pod_cidr, settings, clock)
-            self.kubelets[name] = Kubelet(base_client.with_token(tokens[name]), runtime, cfg, home,
-                                          settings, clock=clock, informer=self.informer, services=self.services,
-                                          address="127.0.0.1")
+            k = self.kubelets[name] = Kubelet(base_client.with_token(tokens[name]), runtime, cfg, home, settings,
+                                              clock=clock, informer=self.informer, services=self.services,
+                                              address="127.0.0.1", hosted=True)
+            k.node_status.heartbeat_offset = settings.lease_renew_period * i / len(names)
         self.informer.add_event_handler(on_add=self._route, on_update=lambda old, new: self._route(new),
                                         on_delete=self._route_delete)
 
@@ -69,9 +78,36 @@ class FakeNodeHost:
                 await k.start()
 
         await asyncio.gather(*(start_one(k) for k in self.kubelets.values()))
+        any_node = next(iter(self.kubelets.values()), None)
+        if any_node is not None:
+            self._tasks = [
+                # the paces each loop keeps in a kubelet of its own: relists on real time, shipping on the clock
+                asyncio.create_task(self._every(any_node.settings.pleg_period, Kubelet.relist_turn, asyncio.sleep),
+                                    name="relists"),
+                asyncio.create_task(self._every(LOG_SHIPPING_PERIOD, lambda k, _n: k.logshipper.ship_once(),
+                                                any_node.clock.sleep), name="log-shipping")]
         log.info("%d fake nodes started", len(self.kubelets))
 
+    async def _every(self, period: float, turn: Callable[[Kubelet, int], Awaitable],
+                     sleep: Callable[[float], Awaitable]) -> None:
+        """`turn(kubelet, n)` for every node that is not quiet, then `sleep(period)`, forever."""
+        n = 0
+        while True:
+            for k in list(self.kubelets.values()):
+                if not k.quiet():
+                    try:
+                        await turn(k, n)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as e:
+                        log.warning("node %s: %s", k.node_name, e)
+            n += 1
+            await sleep(period)
+
     async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(k.stop() for k in self.kubelets.values()), return_exceptions=True)
         await self.informer.stop()
         await self.services.stop()

@@ -112,6 +112,10 @@ class LogShipper:
                 log.warning("shipping logs failed: %s", e)
             await self.clock.sleep(self.period)
 
+    def idle(self) -> bool:
+        """No log open and no container remembered: a shipment would find nothing to do."""
+        return not self.tails and not self.acked
+
     async def ship_once(self) -> int:
         """Discover, read and send; returns the number of lines the server acknowledged. A terminating pod's
         worker calls it too, before the pod is deleted: its last lines get there while it still exists."""

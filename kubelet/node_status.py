@@ -22,6 +22,7 @@ ran out, leaving the node NotReady. So after a silence the next status tick read
 posts Ready within nodeStatusUpdatePeriod of the recovery."""
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import platform
@@ -88,9 +89,22 @@ def arch() -> str:
     return _ARCH.get(m, m)
 
 
+@functools.cache
+def _host_capacity() -> tuple[tuple[str, str], ...]:
+    return (("cpu", str(os.cpu_count() or 1)), ("memory", f"{psutil.virtual_memory().total // 1024}Ki"),
+            ("pods", "110"))
+
+
 def host_capacity() -> dict[str, str]:
-    return {"cpu": str(os.cpu_count() or 1), "memory": f"{psutil.virtual_memory().total // 1024}Ki",
-            "pods": "110"}
+    """The host's cpus and memory (read once: they do not change under a running kubelet)."""
+    return dict(_host_capacity())
+
+
+@functools.cache
+def _host_facts() -> tuple[str, str, str, str]:
+    """(machine id, boot id, kernel, OS image): fixed while this process runs, so read once, not on
+    every status tick of every node."""
+    return (_read("/etc/machine-id"), _read("/proc/sys/kernel/random/boot_id"), platform.release(), _os_image())
 
 
 class NodeStatusManager:
@@ -114,6 +128,10 @@ class NodeStatusManager:
         self._network_error: str | None = None
         self._last_heartbeat: float | None = None     # monotonic time of the last lease renewal or status tick
         self._silent = False                          # a heartbeat was missed: the cached Node may be stale
+        self._system_info: core_pb2.NodeSystemInfo | None = None     # the last one built
+        # seconds into the renewal (and status) period where this node's heartbeats fall after the first:
+        # a process hosting many nodes spreads them over the period instead of sending them all at once
+        self.heartbeat_offset = 0.0
 
     # ------------------------------------------------------------------ what the node is
     def capacity(self) -> dict[str, str]:
@@ -165,12 +183,14 @@ class NodeStatusManager:
         return self._network_error
 
     def _node_info(self) -> core_pb2.NodeSystemInfo:
-        machine = _read("/etc/machine-id")
-        return core_pb2.NodeSystemInfo(
-            machineID=machine, systemUUID=str(uuidlib.uuid5(uuidlib.NAMESPACE_DNS, f"{machine}.{self.name}")),
-            bootID=_read("/proc/sys/kernel/random/boot_id"), kernelVersion=platform.release(),
-            osImage=_os_image(), containerRuntimeVersion=f"{self.runtime.name}://{self._runtime_version_short()}",
-            kubeletVersion=KUBELET_VERSION, kubeProxyVersion="", operatingSystem="linux", architecture=arch())
+        runtime = f"{self.runtime.name}://{self._runtime_version_short()}"
+        if self._system_info is None or self._system_info.containerRuntimeVersion != runtime:
+            machine, boot, kernel, image = _host_facts()
+            self._system_info = core_pb2.NodeSystemInfo(
+                machineID=machine, systemUUID=str(uuidlib.uuid5(uuidlib.NAMESPACE_DNS, f"{machine}.{self.name}")),
+                bootID=boot, kernelVersion=kernel, osImage=image, containerRuntimeVersion=runtime,
+                kubeletVersion=KUBELET_VERSION, kubeProxyVersion="", operatingSystem="linux", architecture=arch())
+        return self._system_info
 
     def _runtime_version_short(self) -> str:
         """"process 0.1 (linux ...)" -> "0.1"; "28.2.2" -> "28.2.2"."""
@@ -323,8 +343,11 @@ class NodeStatusManager:
             self._last_heartbeat = now
 
     async def status_loop(self) -> None:
+        first = True
         while True:
-            await self.clock.sleep(self.settings.node_status_update_period)
+            period = self.settings.node_status_update_period
+            await self.clock.sleep(self.heartbeat_offset % period if first and self.heartbeat_offset else period)
+            first = False
             self._heartbeat()
             try:
                 await self.update_status()
@@ -364,6 +387,7 @@ class NodeStatusManager:
             raise
 
     async def lease_loop(self) -> None:
+        first = True
         while True:
             for _ in range(2):          # a conflict drops the cached Lease: read it and go again
                 try:
@@ -376,7 +400,9 @@ class NodeStatusManager:
                     self._heartbeat(ok=False)
                     log.warning("lease renewal failed: %s", e)
                     break
-            await self.clock.sleep(self.settings.lease_renew_period)
+            period = self.settings.lease_renew_period
+            await self.clock.sleep(self.heartbeat_offset % period if first and self.heartbeat_offset else period)
+            first = False
 
 
 def _same_status(a: core_pb2.NodeStatus, b: core_pb2.NodeStatus) -> bool:

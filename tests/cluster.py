@@ -25,9 +25,19 @@ class ApiServerProcess:
     def __init__(self, home: str, extra_args: tuple[str, ...] = ()):
         self.home = home
         self.extra_args = list(extra_args)
+        self.identities = dict(IDENTITIES)
         self.tokens = {name: secrets.token_hex(16) for name in IDENTITIES}
-        write_token_file(token_csv(home),
-                         [(self.tokens[n], user, n, groups) for n, (user, groups) in IDENTITIES.items()])
+        self._write_tokens()
+
+    def add_identities(self, identities: dict[str, tuple[str, str]]) -> None:
+        """More users, name -> (user, groups), each with a token; before `start`."""
+        self.identities.update(identities)
+        self.tokens.update({name: secrets.token_hex(16) for name in identities})
+        self._write_tokens()
+
+    def _write_tokens(self) -> None:
+        write_token_file(token_csv(self.home), [(self.tokens[n], user, n, groups)
+                                                for n, (user, groups) in self.identities.items()])
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
         self._clients = []

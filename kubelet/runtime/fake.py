@@ -143,6 +143,10 @@ class FakeRuntime:
         # full disk (nothing is written to a real one)
         self.filesystem_stats = FilesystemStats(FILESYSTEM_BYTES, FILESYSTEM_BYTES)
 
+    def holds_nothing(self) -> bool:
+        """No sandbox and no container: a relist would find nothing (a host of many fake nodes skips it)."""
+        return not self._sandboxes and not self._containers
+
     async def version(self) -> str:
         return "fake 0.1"
 

@@ -108,7 +108,9 @@ def test_a_watch_from_a_future_resource_version_is_too_large(client):
     current = int(client.list("pods", NS).resource_version)
     with pytest.raises(Timeout) as e:
         next(iter(client.watch("pods", NS, resource_version=str(current + 1_000_000))))
-    assert e.value.message == f"Too large resource version: {current + 1_000_000}, current: {current}"
+    # the server's own writes (its bootstrap, its endpoints reconciler) may have moved it on since the list
+    prefix = f"Too large resource version: {current + 1_000_000}, current: "
+    assert e.value.message.startswith(prefix) and int(e.value.message[len(prefix):]) >= current
 
 
 async def test_rest_watch_from_a_future_resource_version_is_504(srv):

@@ -20,10 +20,7 @@ def modified_config(m, namespace: str) -> tuple[dict, dict]:
         meta.pop("namespace", None)       # cluster-scoped: the server drops it; so must the patch
     anns = dict(meta.get("annotations") or {})
     anns.pop(LAST_APPLIED, None)
-    if anns:
-        meta["annotations"] = anns
-    else:
-        meta.pop("annotations", None)
+    meta["annotations"] = anns          # kubectl records `"annotations":{}` too: the same bytes as its apply
     recorded = json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
     full = json.loads(json.dumps(cfg))
     full["metadata"].setdefault("annotations", {})[LAST_APPLIED] = recorded

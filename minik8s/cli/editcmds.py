@@ -87,18 +87,18 @@ def _merged(client, m, ns: str):
     from minik8s.api.errors import NotFound
     from minik8s.api.mergepatch import merge_patch, three_way_patch
     from minik8s.cli.applyconfig import modified_config
-    _, full = modified_config(m, ns)
+    modified, _ = modified_config(m, ns)     # as kubectl's diff: without the last-applied annotation
     try:
         live = client.get(m.info, m.obj.metadata.name, ns)
     except NotFound:
-        return None, client.create(from_dict(m.info.message, full), dry_run=True)
+        return None, client.create(from_dict(m.info.message, modified), dry_run=True)
     current = to_dict(live)
     raw = live.metadata.annotations.get(LAST_APPLIED)
     try:
         original = json.loads(raw) if raw else None
     except ValueError:
         original = None
-    patch = three_way_patch(original, full, current)
+    patch = three_way_patch(original, modified, current)
     if not patch:
         return live, live
     return live, client.update(from_dict(m.info.message, merge_patch(current, patch)), dry_run=True)

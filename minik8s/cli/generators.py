@@ -10,10 +10,18 @@ import re
 from minik8s.cli.common import CliError
 
 
+_RANDOM_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"     # kubectl's utilrand: no vowels, no look-alikes
+
+
 def container_name(image: str) -> str:
-    """kubectl's container name for an image: its last path part without tag or digest."""
-    base = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
-    return base.replace("_", "-").lower() or "container"
+    """kubectl's container name for an image: its last path part without tag or digest; a name with
+    `_` or `.` gets them as `-` and a random 5-character suffix, so that it stays unique."""
+    import random
+    name = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+    if "_" in name or "." in name:
+        suffix = "".join(random.choice(_RANDOM_ALPHABET) for _ in range(5))
+        name = f"{name.replace('_', '-').replace('.', '-')}-{suffix}"
+    return name
 
 
 def deployment(name: str, images: list[str], replicas: int, port: int | None, command: list[str]) -> dict:

@@ -1,13 +1,15 @@
 """`minictl dashboard` in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`,
 which scripts/test installs as root) driven by Selenium, on a cluster `minictl up` runs with the fake
 runtime. The page loads without console errors; a pod made with minictl appears in its node's bin; a
-rollout shows the old and the new ReplicaSet, then the new one alone; a failed node is marked and its
+rollout shows the old and the new ReplicaSet, then the new one alone; a failing Job's attempts show
+their exit codes; an HPA's chart follows its replicas; a failed node is marked and its
 pods are drawn on the others; without a token the API server accepts, every path is 401 and the
 browser shows nothing of the page. Screenshots go to $MINIK8S_DASHBOARD_SCREENSHOTS when set (the
 README's come from `MINIK8S_DASHBOARD_SCREENSHOTS=docs/images`), else to the test's temporary folder."""
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -29,11 +31,11 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                                 reason="needs Debian's chromium and chromium-driver (scripts/test installs them as root)")
 
-# a lost node seen in seconds, as in tests/test_cli_node.py
+# a lost node seen in seconds, as in tests/test_cli_node.py; an HPA synced and pods sampled every second
 CLUSTER = """\
 apiServer: {{port: {port}, defaultNotReadyTolerationSeconds: 1, defaultUnreachableTolerationSeconds: 1}}
-controllerManager: {{nodeMonitorGracePeriod: 4, nodeMonitorPeriod: 1}}
-kubelet: {{leaseDurationSeconds: 4}}
+controllerManager: {{nodeMonitorGracePeriod: 4, nodeMonitorPeriod: 1, horizontalPodAutoscalerSyncPeriod: 1}}
+kubelet: {{leaseDurationSeconds: 4, metricsPeriod: 1}}
 runtime: fake
 nodes: [{{name: a}}, {{name: b}}, {{name: c}}]
 """
@@ -198,6 +200,36 @@ def test_a_jobs_failed_attempts_show_their_exit_codes(ctl, dashboard, browser):
     attempts = browser.execute_script(f"return [...document.querySelectorAll('{job} .attempt')]"
                                       ".map((e) => [e.classList.contains('phase-Failed'), e.textContent]);")
     assert attempts == [[True, "3"], [True, "3"]]         # backoffLimit 1: the first try and one retry
+    assert severe(browser) == []
+
+
+BUSY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: busy}
+spec:
+  selector: {matchLabels: {app: busy}}
+  template:
+    metadata: {labels: {app: busy}, annotations: {fake.minik8s.io/cpu-millis: "200"}}
+    spec: {containers: [{name: c, image: nginx, resources: {requests: {cpu: 200m}}}]}
+"""
+
+
+def test_an_hpa_is_charted_as_it_scales_its_deployment(ctl, dashboard, browser, shots):
+    apply(ctl, "busy", BUSY)          # every pod uses all it requests: 100% against a 50% target
+    out = ctl("autoscale", "deployment", "busy", "--cpu-percent=50", "--min=1", "--max=3")
+    assert out.returncode == 0, out.stderr
+    hpa = '[data-hpa="default/busy"]'
+    until(browser, f"document.querySelector('{hpa}')?.textContent.includes('replicas 3 ')", 90,
+          "the HPA at 3 replicas, its max")
+    browser.execute_script(f"document.querySelector('{hpa}').scrollIntoView()")
+    browser.save_screenshot(os.path.join(shots, "dashboard-autoscaling.png"))
+    current = re.search(r"cpu: (\d+)%/50%", browser.find_element("css selector", hpa).text)
+    assert current and int(current.group(1)) > 50
+    # the replicas line climbs to the top of the chart (max), the metric line is drawn
+    replicas = browser.find_element("css selector", f"{hpa} polyline.replicas").get_attribute("points").split()
+    assert float(replicas[0].split(",")[1]) > float(replicas[-1].split(",")[1]) == 0.0
+    assert browser.find_element("css selector", f"{hpa} polyline.metric").get_attribute("points")
     assert severe(browser) == []
 
 

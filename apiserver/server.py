@@ -142,19 +142,19 @@ class APIService:
         ident = self._ident(context)
         if req.kind in access_review.REVIEW_KINDS:
             answer = access_review.review(self.authz, ident, req.kind, access_review.decode(req.kind, req.object))
-            return api_pb2.ObjectResponse(kind=req.kind, object=answer.SerializeToString())
+            return _object_reply(req.kind, answer.SerializeToString())
         info = _kind(req.kind)
         obj = _decode(info, req.object)
         self.authz.check(ident, "create", info.kind, obj.metadata.namespace or "default", obj.metadata.name)
         raw = await self.registry.create(info, obj, dry_run=req.dryRun, check=node_write_check(ident, "create"))
-        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+        return _object_reply(info.kind, raw)
 
     @_rpc
     async def Get(self, req, context):
         ident = self._ident(context)
         info = _kind(req.kind)
         self.authz.check(ident, "get", info.kind, req.namespace, req.name)
-        return api_pb2.ObjectResponse(kind=info.kind, object=self.registry.get(info, req.namespace, req.name).raw)
+        return _object_reply(info.kind, self.registry.get(info, req.namespace, req.name).raw)
 
     @_rpc
     async def List(self, req, context):
@@ -174,7 +174,7 @@ class APIService:
                         "status" if status else "")
         raw = await self.registry.update(info, obj, status=status, check=node_write_check(ident, "update"),
                                          dry_run=req.dryRun)
-        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+        return _object_reply(info.kind, raw)
 
     @_rpc
     async def Update(self, req, context):
@@ -194,7 +194,7 @@ class APIService:
                         "status" if req.status else "")
         raw = await self.registry.patch(info, req.namespace, req.name, req.patch, status=req.status,
                                         check=node_write_check(ident, "update"))
-        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+        return _object_reply(info.kind, raw)
 
     @_rpc
     async def Delete(self, req, context):
@@ -206,7 +206,7 @@ class APIService:
                                          propagation=req.propagationPolicy,
                                          preconditions=req.preconditions if req.HasField("preconditions") else None,
                                          check=node_write_check(ident, "delete"))
-        return api_pb2.ObjectResponse(kind=info.kind, object=raw)
+        return _object_reply(info.kind, raw)
 
     @_rpc
     async def Bind(self, req, context):
@@ -214,7 +214,7 @@ class APIService:
         self.authz.check(ident, "create", "Binding", req.namespace or "default", req.name)
         raw = await self.registry.bind(req.namespace, req.name, req.nodeName, req.uid,
                                        annotations=dict(req.annotations))
-        return api_pb2.ObjectResponse(kind="Pod", object=raw)
+        return _object_reply("Pod", raw)
 
     @_rpc
     async def Evict(self, req, context):
@@ -224,7 +224,7 @@ class APIService:
         raw = await evict(self.registry, req.namespace, req.name, grace,
                           req.preconditions if req.HasField("preconditions") else None,
                           check=node_write_check(ident, "delete"))
-        return api_pb2.ObjectResponse(kind="Pod", object=raw)
+        return _object_reply("Pod", raw)
 
     @_rpc
     async def GetScale(self, req, context):
@@ -526,19 +526,24 @@ def _identity(b):
     return b
 
 
+def _object_reply(kind: str, raw: bytes) -> bytes:
+    """An ObjectResponse written around the stored bytes: no message built, nothing copied twice."""
+    return field_bytes(1, kind.encode()) + field_bytes(2, raw)
+
+
 def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
     ser = lambda m: m.SerializeToString()  # noqa: E731
     u = grpc.unary_unary_rpc_method_handler
     return grpc.method_handlers_generic_handler(SERVICE, {
-        "Create": u(svc.Create, _decoder(api_pb2.ObjectRequest), ser),
-        "Get": u(svc.Get, _decoder(api_pb2.GetRequest), ser),
+        "Create": u(svc.Create, _decoder(api_pb2.ObjectRequest), _identity),
+        "Get": u(svc.Get, _decoder(api_pb2.GetRequest), _identity),
         "List": u(svc.List, _decoder(api_pb2.ListRequest), _identity),
-        "Update": u(svc.Update, _decoder(api_pb2.ObjectRequest), ser),
-        "UpdateStatus": u(svc.UpdateStatus, _decoder(api_pb2.ObjectRequest), ser),
-        "Patch": u(svc.Patch, _decoder(api_pb2.PatchRequest), ser),
-        "Delete": u(svc.Delete, _decoder(api_pb2.DeleteRequest), ser),
-        "Bind": u(svc.Bind, _decoder(api_pb2.BindRequest), ser),
-        "Evict": u(svc.Evict, _decoder(api_pb2.EvictRequest), ser),
+        "Update": u(svc.Update, _decoder(api_pb2.ObjectRequest), _identity),
+        "UpdateStatus": u(svc.UpdateStatus, _decoder(api_pb2.ObjectRequest), _identity),
+        "Patch": u(svc.Patch, _decoder(api_pb2.PatchRequest), _identity),
+        "Delete": u(svc.Delete, _decoder(api_pb2.DeleteRequest), _identity),
+        "Bind": u(svc.Bind, _decoder(api_pb2.BindRequest), _identity),
+        "Evict": u(svc.Evict, _decoder(api_pb2.EvictRequest), _identity),
         "GetScale": u(svc.GetScale, _decoder(api_pb2.GetRequest), ser),
         "UpdateScale": u(svc.UpdateScale, _decoder(api_pb2.UpdateScaleRequest), ser),
         "CreateToken": u(svc.CreateToken, _decoder(api_pb2.CreateTokenRequest), ser),

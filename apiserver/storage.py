@@ -6,6 +6,7 @@ fsync (group commit). The `changes` table is the watch history: it lets watchers
 server restart, and is trimmed to the watch window."""
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
@@ -74,14 +75,15 @@ class SQLiteStorage:
             db = self._db
             db.execute("BEGIN")
             try:
-                # Applied in rv order, so a delete then a re-create of one key in a batch ends present.
-                for c in changes:
-                    if c.type == "DELETED":
-                        db.execute("DELETE FROM objects WHERE kind=? AND namespace=? AND name=?",
-                                   (c.kind, c.namespace, c.name))
+                # Applied in rv order, so a delete then a re-create of one key in a batch ends present;
+                # each run of writes (or of deletes) is one statement
+                for deleted, run in itertools.groupby(changes, lambda c: c.type == "DELETED"):
+                    if deleted:
+                        db.executemany("DELETE FROM objects WHERE kind=? AND namespace=? AND name=?",
+                                       [(c.kind, c.namespace, c.name) for c in run])
                     else:
-                        db.execute("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)",
-                                   (c.kind, c.namespace, c.name, c.rv, c.raw))
+                        db.executemany("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)",
+                                       [(c.kind, c.namespace, c.name, c.rv, c.raw) for c in run])
                 db.executemany("INSERT INTO changes VALUES (?,?,?,?,?,?)",
                                [(c.rv, c.type, c.kind, c.namespace, c.name, c.raw) for c in changes])
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('rv', ?)", (changes[-1].rv,))

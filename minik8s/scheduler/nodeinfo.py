@@ -103,9 +103,8 @@ class PodInfo:
     def updated(self, pod) -> "PodInfo":
         """The PodInfo of `pod`, this pod's next version, reusing what was derived here when all that
         changed is the node it is bound to (a bind landing), else worked out afresh."""
-        old = self.pod
-        if (pod.metadata.uid != self.uid or pod.metadata.labels != old.metadata.labels
-                or not _same_but_node(pod.spec, old.spec)):
+        if (pod.metadata.uid != self.uid or dict(pod.metadata.labels) != self.labels
+                or not _same_but_node(pod.spec, self.pod.spec)):
             return PodInfo(pod)
         pi = PodInfo.__new__(PodInfo)
         for attr in PodInfo.__slots__:

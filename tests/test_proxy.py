@@ -448,3 +448,45 @@ async def test_standby_proxy_takes_over(srv, net):
         await wait_for(lambda: ("127.0.0.1", port) in b.listeners, what="standby took over")
         got = [await ask("127.0.0.1", port) for _ in range(4)]
         assert sorted(got) == ["web-0", "web-0", "web-1", "web-1"]
+
+
+@pytest.mark.root
+async def test_a_stopping_proxy_hands_over_without_refusing_a_connection(srv, net):
+    async with Cluster(srv, net, proxies=2) as cl:
+        a, b = cl.proxies
+        port = free_node_port()
+        svc = await cl.service(port)
+        await cl.pods(2)
+        await wait_for(lambda: ("127.0.0.1", port) in a.listeners and (svc.spec.clusterIP, 80) in a.listeners,
+                       what="active proxy listening")
+        await wait_for(lambda: cl.route(b) is not None and len(cl.route(b).backends) == 2, what="standby warm")
+        # a connection accepted by the leaving proxy, its request not sent yet: it must still be answered
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answers: list[str] = []
+        stop = asyncio.Event()
+
+        async def stream():
+            while not stop.is_set() or len(answers) < 20:
+                answers.append(await ask("127.0.0.1", port))
+                await asyncio.sleep(0.005)          # pacing, not waiting for state
+
+        streaming = asyncio.create_task(stream())
+        await wait_for(lambda: len(answers) >= 5, what="requests flowing")
+        closing = asyncio.create_task(a.close())
+        await wait_for(lambda: b.active.is_set() and ("127.0.0.1", port) in b.listeners, what="standby serving")
+        await wait_for(lambda: not a.listeners, what="the leaving proxy no longer accepting")
+        assert not closing.done()                   # it waits for its open connection to finish
+        writer.write(b"late\n")
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readline(), 5)).decode().strip() in ("web-0", "web-1")
+        writer.close()
+        await closing
+        stop.set()
+        await streaming
+        assert "" not in answers, f"{answers.count('')} of {len(answers)} requests failed"
+        # the successor holds the same sockets and the cluster IP interface stayed
+        assert ("127.0.0.1", port) in b.listeners and (svc.spec.clusterIP, 80) in b.listeners
+        held = await asyncio.to_thread(subprocess.run, ["ip", "-o", "addr", "show", "dev", cl.iface],
+                                       capture_output=True, text=True)
+        assert f"{svc.spec.clusterIP}/32" in held.stdout
+        assert sorted([await ask("127.0.0.1", port) for _ in range(4)]) == ["web-0", "web-0", "web-1", "web-1"]

@@ -19,7 +19,9 @@ the Endpoints object is rewritten. The proxy only ever connects to pod IPs on th
 bridges (see hostnet.py).
 
 All the proxies of one cluster on one host share its network stack, so one serves (it holds
-HOME/run/proxy.lock) and the others stand by with warm caches, taking over the moment it goes. A
+HOME/run/proxy.lock) and the others stand by with warm caches. One that stops hands a standby its
+listening sockets and stops accepting only once that one serves them, so no connection is refused
+(one that dies just leaves, and a standby takes over the moment it goes). A
 proxy of another cluster on the same host cannot take a port this one holds: it logs that and retries,
 rather than silently sharing it.
 
@@ -28,4 +30,5 @@ internalTrafficPolicy Local, externalIPs and LoadBalancer ingress addresses, Nod
 other addresses unless --nodeport-addresses names them.
 
 Files: proxier.py (informers, work queue, `sync_service(key)`, active/standby per host), tcp.py (the
-data path), hostnet.py (the cluster-IP interface and the destination check)."""
+data path), handover.py (a stopping proxy's sockets passed to a standby), hostnet.py (the cluster-IP
+interface and the destination check)."""

@@ -2,8 +2,9 @@
 
 The service proxy of one node. The server address and CA come from HOME/config.yaml, the bearer token
 from --token-file (a node's identity may read everything the proxy reads). SIGTERM or SIGINT stops it:
-its listeners close, its cluster IP interface is removed, and a standby proxy of the same cluster on
-this host (if any) takes over."""
+a standby proxy of the same cluster on this host (if any) is handed its listening sockets and serves
+them before this one stops accepting; open connections finish; without a successor the cluster IP
+interface is removed."""
 from __future__ import annotations
 
 import argparse

@@ -15,15 +15,18 @@ new connection from the moment its status reaches the proxy.
 
 Several proxies on one host (one per node of a `minictl up --nodes N` cluster) share the host's
 network stack, so one of them serves and the others stand by: the active proxy holds an exclusive
-lock on HOME/run/proxy.lock, and a standby keeps its caches and routes warm and takes over the
-instant the lock is released (the active proxy exits or dies; the kernel drops the lock). Any of them
-can serve everything: every proxy knows every service and endpoint."""
+lock on HOME/run/proxy.lock, and a standby keeps its caches and routes warm. An active proxy that
+stops hands a standby its lock and listening sockets and stops accepting only once the standby serves
+them, then lets its open connections finish (handover.py): the service addresses never refuse a
+connection. One that dies just drops the lock, and a standby takes over that instant. Any of them can
+serve everything: every proxy knows every service and endpoint."""
 from __future__ import annotations
 
 import asyncio
 import fcntl
 import logging
 import os
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -33,6 +36,7 @@ from minik8s.client.informer import SharedInformerFactory, key_of
 from minik8s.client.workqueue import WorkQueue, run_workers
 
 from minik8s.client.hostaddr import HostAddresses
+from minik8s.proxy.handover import Standby, offer, wait_serving
 from minik8s.proxy.hostnet import DestinationPolicy
 from minik8s.proxy.tcp import Backend, Listener, Route, describe_bind_error
 
@@ -40,6 +44,8 @@ log = logging.getLogger("minik8s.proxy")
 
 BIND_RETRY_BASE = 0.5       # a port we could not bind is tried again after 0.5 s, 1 s, ... 10 s
 BIND_RETRY_CAP = 10.0
+HANDOVER_TIMEOUT = 5.0      # how long a leaving proxy waits for its successor to serve
+DRAIN_TIMEOUT = 5.0         # how long a stopping proxy lets its open connections finish
 
 
 def pod_ready(pod) -> bool:
@@ -72,6 +78,7 @@ class HostLock:
     def __init__(self, path: str):
         self.path = path
         self._fd: int | None = None
+        self._waiting: asyncio.Future | None = None
 
     def try_acquire(self) -> bool:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
@@ -106,11 +113,27 @@ class HostLock:
                 os.close(fd)
 
         threading.Thread(target=wait, name="proxy-lock", daemon=True).start()
+        self._waiting = got
         try:
             self._fd = await got
         except asyncio.CancelledError:
             got.cancel()
             raise
+        finally:
+            self._waiting = None
+
+    def adopt(self, fd: int) -> None:
+        """Hold the lock through `fd`, a descriptor of the locked file a leaving holder passed on
+        (the lock belongs to the open file, so it is held without a gap); a waiting acquire() returns."""
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.set_result(fd)
+        else:
+            self.release()
+            self._fd = fd
+
+    @property
+    def fd(self) -> int | None:
+        return self._fd
 
     @property
     def held(self) -> bool:
@@ -147,6 +170,9 @@ class ServiceProxy:
         self._lock = HostLock(lock_path) if lock_path else None
         self.active = asyncio.Event()
         self._took_over = False
+        self._standby: Standby | None = None
+        self._inherited: dict[tuple[str, int], socket.socket] = {}     # handed over, not serving yet
+        self._adopted = asyncio.Event()                                # ... and then none is left
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.cluster_ip_problem: str | None = None
@@ -205,9 +231,11 @@ class ServiceProxy:
     async def _take_over(self) -> None:
         if self._lock is not None and not self._lock.try_acquire():
             log.info("another proxy of this cluster serves this host; standing by")
-            await self._lock.acquire()
+            await self._stand_by()
         self._took_over = True
-        log.info("serving services on this host%s", f" (node {self.node_name})" if self.node_name else "")
+        log.info("serving services on this host%s%s", f" (node {self.node_name})" if self.node_name else "",
+                 f", with the {len(self._inherited)} listening socket(s) the leaving proxy handed over"
+                 if self._standby is not None and self._standby.conn is not None else "")
         if self.addresses is not None:
             wanted = {s.spec.clusterIP for s in self.services.list() if self._serves_cluster_ip(s)}
             try:
@@ -217,6 +245,48 @@ class ServiceProxy:
         self.active.set()
         for svc in self.services.list():
             self.queue.add(key_of(svc))
+        if self._standby is not None:
+            await self._confirm_take_over()
+
+    async def _stand_by(self) -> None:
+        """Wait until the active proxy hands the host over (its lock and listening sockets) or just
+        goes (the lock is free)."""
+        try:
+            self._standby = Standby(self._lock.path)
+        except OSError as e:
+            log.warning("cannot offer to take over without a gap (%s); waiting for the lock", e)
+            await self._lock.acquire()
+            return
+        acquired = asyncio.create_task(self._lock.acquire())
+        offered = asyncio.create_task(self._standby.receive())
+        try:
+            await asyncio.wait({acquired, offered}, return_when=asyncio.FIRST_COMPLETED)
+            if offered.done():
+                got = offered.result()
+                self._inherited = dict(got)
+                self._lock.adopt(got.lock_fd)
+            await acquired
+        finally:
+            for t in (acquired, offered):
+                t.cancel()
+            await asyncio.gather(acquired, offered, return_exceptions=True)
+
+    async def _confirm_take_over(self) -> None:
+        """Once every handed-over socket serves here (or HANDOVER_TIMEOUT passed), tell the leaving
+        proxy, which then stops accepting; sockets no service wants any more are closed."""
+        if self._inherited:
+            try:
+                async with asyncio.timeout(HANDOVER_TIMEOUT):
+                    await self._adopted.wait()
+            except TimeoutError:
+                log.warning("%d handed-over listening socket(s) no service wants; closing them",
+                            len(self._inherited))
+        for sock in self._inherited.values():
+            sock.close()
+        self._inherited.clear()
+        await self._standby.say_serving()
+        self._standby.close()
+        self._standby = None
 
     async def run(self) -> None:
         """start(), then serve until stop()."""
@@ -235,18 +305,30 @@ class ServiceProxy:
         self._stop.set()
 
     async def close(self) -> None:
+        """Stop: hand the host over to a standby proxy if there is one (it serves before this one stops
+        accepting), stop accepting, let open connections finish, and remove the cluster IP interface
+        unless a successor holds it now."""
         self.queue.shutdown()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        for listener in self.listeners.values():
+        if self._standby is not None:
+            self._standby.close()
+            self._standby = None
+        for sock in self._inherited.values():
+            sock.close()
+        self._inherited.clear()
+        handed_over = self.active.is_set() and await self._hand_over()
+        listeners = list(self.listeners.values())
+        for listener in listeners:
             listener.close()
         self.listeners.clear()
         self._owned.clear()
+        await self._drain(listeners)
         # the interface is ours once we took over (even half-way: a cancelled take-over may have made
         # it already; the netlink thread runs the removal after whatever it was doing)
-        if self.addresses is not None and self._took_over:
+        if self.addresses is not None and self._took_over and not handed_over:
             try:
                 await self._netlink_call(self.addresses.delete)
                 await self._netlink_call(self.addresses.close)
@@ -259,6 +341,30 @@ class ServiceProxy:
         if self._lock is not None:
             self._lock.release()
         await self.factory.stop_all()
+
+    async def _hand_over(self) -> bool:
+        """Pass the lock and the listening sockets to a standby proxy and wait until it serves."""
+        if self._lock is None or self._lock.fd is None:
+            return False
+        loop = asyncio.get_running_loop()
+        sockets = {key: listener.socket for key, listener in self.listeners.items() if listener.socket}
+        conn = await loop.run_in_executor(None, offer, self._lock.path, self._lock.fd, sockets)
+        if conn is None:
+            return False
+        self._lock.release()            # the successor's descriptor holds it now
+        if await loop.run_in_executor(None, wait_serving, conn, HANDOVER_TIMEOUT):
+            log.info("handed %d listening socket(s) over to the standby proxy", len(sockets))
+        else:
+            log.warning("the standby proxy did not say it serves within %gs; stopping anyway", HANDOVER_TIMEOUT)
+        return True
+
+    async def _drain(self, listeners) -> None:
+        """Let the connections the listeners accepted finish, for DRAIN_TIMEOUT at most."""
+        try:
+            async with asyncio.timeout(DRAIN_TIMEOUT):
+                await asyncio.gather(*(listener.wait_idle() for listener in listeners))
+        except TimeoutError:
+            log.warning("stopping with connections still open after %gs", DRAIN_TIMEOUT)
 
     async def _netlink_call(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._netlink, fn, *args)
@@ -326,7 +432,9 @@ class ServiceProxy:
             listener = Listener(lkey[0], lkey[1], self.routes[rkey], self.usable, self._backend_failed,
                                 freebind=lkey[0] not in self.nodeport_addresses)
             try:
-                await listener.start()
+                await listener.start(self._inherited.pop(lkey, None))
+                if not self._inherited:
+                    self._adopted.set()
             except OSError as e:
                 n = self._bind_failures.get(key, 0)
                 if n % 10 == 0:

@@ -132,8 +132,13 @@ class _ClientSide(_Side):
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         transport.pause_reading()
+        self.listener.opened(self)
         self.listener.route.connections += 1
         asyncio.get_running_loop().create_task(self._dial())
+
+    def connection_lost(self, exc) -> None:
+        super().connection_lost(exc)
+        self.listener.finished(self)
 
     async def _dial(self) -> None:
         loop = asyncio.get_running_loop()
@@ -174,13 +179,24 @@ class Listener:
         self.on_backend_failure = on_backend_failure or (lambda b, e: None)
         self.freebind = freebind
         self.reuse_port = reuse_port
+        self.socket: socket.socket | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._open: set[_ClientSide] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.address, self.port)
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Bind and listen, or serve `sock`: a listening socket a leaving proxy handed over."""
+        if sock is None:
+            sock = self._bind()
+        self.socket = sock
+        self._server = await asyncio.get_running_loop().create_server(lambda: _ClientSide(self), sock=sock)
+
+    def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -196,13 +212,28 @@ class Listener:
         except OSError:
             sock.close()
             raise
-        self._server = await asyncio.get_running_loop().create_server(lambda: _ClientSide(self), sock=sock)
+        return sock
 
     def close(self) -> None:
-        """Stop accepting; connections already proxied carry on."""
+        """Stop accepting (a successor holding the same socket goes on accepting); connections
+        already proxied carry on."""
         if self._server is not None:
             self._server.close()
             self._server = None
+            self.socket = None
+
+    def opened(self, conn: "_ClientSide") -> None:
+        self._open.add(conn)
+        self._idle.clear()
+
+    def finished(self, conn: "_ClientSide") -> None:
+        self._open.discard(conn)
+        if not self._open:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until every connection this listener accepted has closed."""
+        await self._idle.wait()
 
     def __repr__(self) -> str:
         return f"Listener({self.address}:{self.port} -> {self.route.name})"

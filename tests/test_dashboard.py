@@ -1,11 +1,12 @@
 """`minictl dashboard` in a real browser: headless Chromium (Debian's `chromium` and `chromium-driver`,
 which scripts/test installs as root) driven by Selenium, on a cluster `minictl up` runs with the fake
 runtime. The page loads without console errors; a pod made with minictl appears in its node's bin; a
-rollout shows the old and the new ReplicaSet, then the new one alone; a failing Job's attempts show
-their exit codes; an HPA's chart follows its replicas; a failed node is marked and its
-pods are drawn on the others; without a token the API server accepts, every path is 401 and the
-browser shows nothing of the page. Screenshots go to $MINIK8S_DASHBOARD_SCREENSHOTS when set (the
-README's come from `MINIK8S_DASHBOARD_SCREENSHOTS=docs/images`), else to the test's temporary folder."""
+rollout shows the old and the new ReplicaSet, then the new one alone, its Service's endpoints ready; a
+failing Job's attempts show their exit codes; an HPA's chart follows its replicas; a failed node is
+marked and its pods are drawn on the others; without a token the API server accepts, every path is 401
+and the browser shows nothing of the page. Screenshots go to $MINIK8S_DASHBOARD_SCREENSHOTS when set
+(the README's come from `MINIK8S_DASHBOARD_SCREENSHOTS=docs/images`), else to the test's temporary
+folder."""
 from __future__ import annotations
 
 import os
@@ -57,6 +58,11 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: c, image: nginx, resources: {requests: {cpu: 300m, memory: 2Gi}}}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
 """
 
 
@@ -149,10 +155,12 @@ def test_a_pod_created_with_minictl_appears_in_its_nodes_bin_within_2s(ctl, dash
                           "'[data-node]:not([data-node=\"\"]) [data-pod=\"default/solo\"]'))", 2, "default/solo in a bin")
     with ctl.client() as c:
         assert c.get("Pod", "solo", "default").spec.nodeName == node
-    browser.find_element("css selector", '[data-pod="default/solo"] rect').click()
-    until(browser, "document.querySelector('#scheduler table.decision tr.chosen td')?.textContent", 5,
-          "the scheduler's decision table")
-    assert browser.find_element("css selector", "#scheduler tr.chosen td").text == node
+    # a view is redrawn whole on a change, so the page is read and clicked in one script each time
+    browser.execute_script("document.querySelector('[data-pod=\"default/solo\"] rect')"
+                           ".dispatchEvent(new MouseEvent('click', {bubbles: true}))")
+    chosen = until(browser, "document.querySelector('#scheduler table.decision tr.chosen td')?.textContent", 5,
+                   "the scheduler's decision table")
+    assert chosen == node
     assert severe(browser) == []
 
 
@@ -161,7 +169,7 @@ def test_a_rollout_shows_both_replicasets_and_ends_with_the_new_one(ctl, dashboa
     sel = '[data-deployment="default/web"] [data-replicaset]'
     until(browser, f"(rs => rs.length === 1 && rs[0].dataset.role === 'new' && rs[0].textContent.includes('3/3'))"
                    f"([...document.querySelectorAll('{sel}')])", 30, "web's ReplicaSet with 3 of 3 ready")
-    first = browser.find_element("css selector", sel).get_attribute("data-replicaset")
+    first = browser.execute_script(f"return document.querySelector('{sel}').dataset.replicaset;")
     # the page may pass through the overlap between two polls: an observer records every redraw
     browser.execute_script("""
         window.rollout = [];
@@ -177,6 +185,8 @@ def test_a_rollout_shows_both_replicasets_and_ends_with_the_new_one(ctl, dashboa
     until(browser, f"(rs => rs.length === 1 && rs[0].dataset.role === 'new' && rs[0].textContent.includes('3/3') && "
                    f"rs[0].dataset.replicaset !== '{first}')([...document.querySelectorAll('{sel}')])", 60,
           "the new ReplicaSet alone, 3 of 3 ready")
+    until(browser, "document.querySelector('[data-service=\"default/web\"]')?.textContent.includes('3 ready')", 30,
+          "the web Service with 3 ready endpoints")
     browser.save_screenshot(os.path.join(shots, "dashboard.png"))
     assert severe(browser) == []
 
@@ -224,12 +234,15 @@ def test_an_hpa_is_charted_as_it_scales_its_deployment(ctl, dashboard, browser, 
           "the HPA at 3 replicas, its max")
     browser.execute_script(f"document.querySelector('{hpa}').scrollIntoView()")
     browser.save_screenshot(os.path.join(shots, "dashboard-autoscaling.png"))
-    current = re.search(r"cpu: (\d+)%/50%", browser.find_element("css selector", hpa).text)
+    text, replicas, metric = browser.execute_script(
+        f"const e = document.querySelector('{hpa}'); return [e.textContent, "
+        f"e.querySelector('polyline.replicas').getAttribute('points'), e.querySelector('polyline.metric').getAttribute('points')];")
+    current = re.search(r"cpu: (\d+)%/50%", text)
     assert current and int(current.group(1)) > 50
     # the replicas line climbs to the top of the chart (max), the metric line is drawn
-    replicas = browser.find_element("css selector", f"{hpa} polyline.replicas").get_attribute("points").split()
+    replicas = replicas.split()
     assert float(replicas[0].split(",")[1]) > float(replicas[-1].split(",")[1]) == 0.0
-    assert browser.find_element("css selector", f"{hpa} polyline.metric").get_attribute("points")
+    assert metric
     assert severe(browser) == []
 
 
@@ -271,7 +284,7 @@ def test_a_failed_node_is_marked_and_its_pods_move(ctl, dashboard, browser, shot
     moved = until(browser, f"(p => p.length === 3 && p.every(([n, phase]) => n !== '{lost}' && phase === 'Running') "
                            f"&& p)({bound('default/web-')})", 60,
                   "web's three pods running on the other nodes")
-    marks = browser.find_element("css selector", f'[data-node="{lost}"] .marks').text
+    marks = browser.execute_script(f"return document.querySelector('[data-node=\"{lost}\"] .marks').textContent;")
     browser.save_screenshot(os.path.join(shots, "dashboard-node-failed.png"))
     assert "NotReady" in marks and "tainted" in marks
     with ctl.client() as c:

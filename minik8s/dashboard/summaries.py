@@ -1,6 +1,6 @@
 """What the page draws of each kind: an object reduced to a small JSON dict (a node's allocatable and
-marks, a pod's requests, phase and owner, a ReplicaSet's revision, a Job's counts, an HPA's metric
-against its target), so that a cluster of thousands of pods stays light in the browser. `SUMMARIES`
+marks, a pod's requests, phase and owner, a ReplicaSet's revision, a Service's ready endpoints, a Job's counts, an HPA's
+metric against its target), so that a cluster of thousands of pods stays light in the browser. `SUMMARIES`
 maps each watched kind's record to its function; a kind the page does not draw is not watched."""
 from __future__ import annotations
 
@@ -103,6 +103,18 @@ def hpa(h) -> dict:
             "utilization": current, "targetUtilization": target}
 
 
+def service(svc) -> dict:
+    spec = svc.spec
+    return {**_base(svc), "type": spec.type or "ClusterIP", "clusterIP": spec.clusterIP,
+            "ports": ",".join(f"{p.port}/{p.protocol or 'TCP'}" for p in spec.ports)}
+
+
+def endpoints(ep) -> dict:
+    """How many addresses stand behind the Service of the same name, ready or not."""
+    return {**_base(ep), "ready": sum(len(s.addresses) for s in ep.subsets),
+            "notReady": sum(len(s.notReadyAddresses) for s in ep.subsets)}
+
+
 def event(e) -> dict:
     ref = e.involvedObject
     return {**_base(e), "type": e.type, "reason": e.reason, "message": e.message, "count": e.count,
@@ -111,4 +123,5 @@ def event(e) -> dict:
 
 
 SUMMARIES = {kinds.NODE: node, kinds.POD: pod, kinds.DEPLOYMENT: deployment, kinds.REPLICA_SET: replicaset,
-             kinds.JOB: job, kinds.HORIZONTAL_POD_AUTOSCALER: hpa, kinds.EVENT: event}
+             kinds.SERVICE: service, kinds.ENDPOINTS: endpoints, kinds.JOB: job,
+             kinds.HORIZONTAL_POD_AUTOSCALER: hpa, kinds.EVENT: event}

@@ -13,7 +13,7 @@ const state = { objects: {}, user: "", selected: null, seen: { rollouts: {}, att
 
 const VIEWS = [
   { el: "nodes", kinds: ["Node", "Pod", "selected"], render: renderNodes },
-  { el: "workloads", kinds: ["Deployment", "ReplicaSet"], render: renderWorkloads },
+  { el: "workloads", kinds: ["Deployment", "ReplicaSet", "Service", "Endpoints"], render: renderWorkloads },
   { el: "jobs", kinds: ["Job", "Pod"], render: renderJobs },
   { el: "autoscaling", kinds: ["HorizontalPodAutoscaler"], render: renderAutoscaling },
   { el: "scheduler", kinds: ["selected", "Pod"], render: renderScheduler },

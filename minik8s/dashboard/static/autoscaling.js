@@ -2,12 +2,12 @@
 // line, percent) and its replicas (the step line, against max), over the samples the feed kept.
 import { h, svg, byName, points, steps } from "./dom.js";
 
-const CW = 320, CH = 70;
+const CW = 320, CH = 70, MIN_SPAN_S = 10;
 
 function chart(hpa) {
   const samples = hpa.samples || [];
   if (samples.length < 1) return null;
-  const now = Date.now() / 1000, t0 = Math.min(samples[0][0], now - 60);
+  const now = Date.now() / 1000, t0 = Math.min(samples[0][0], now - MIN_SPAN_S);
   const until = (i) => [...samples.filter((s) => s[i] !== null).map((s) => [s[0], s[i]]),
                         ...(samples[samples.length - 1][i] !== null ? [[now, samples[samples.length - 1][i]]] : [])];
   const pct = Math.max(100, ...samples.map((s) => Math.max(s[1] || 0, s[2] || 0))) * 1.1;
@@ -16,7 +16,8 @@ function chart(hpa) {
     svg("polyline", { class: "metric", points: points(until(1), t0, now, pct, CW, CH) }),
     svg("polyline", { class: "replicas", points: points(steps(until(3)), t0, now, Math.max(hpa.max, 1), CW, CH) }),
     svg("text", { x: 0, y: CH + 11 }, `${Math.round(now - t0)} s`),
-    svg("text", { x: CW - 120, y: CH + 11 }, "metric · target · replicas"));
+    svg("text", { x: CW - 150, y: CH + 11 }, svg("tspan", { class: "metric-label" }, "metric % "),
+      svg("tspan", { class: "metric-label" }, "- - target % "), svg("tspan", { class: "replicas-label" }, "replicas")));
 }
 
 export function renderAutoscaling(root, state) {

@@ -1,6 +1,7 @@
 // Workloads: each Deployment with its ReplicaSets, the new one (highest revision) and the old ones that
 // still hold pods, each replica a square (ready, created but not ready, or still missing), and a
-// timeline of new against old ready replicas that the page records as the rollout goes.
+// timeline of new against old ready replicas that the page records as the rollout goes; then each
+// Service with its ready endpoints.
 import { h, svg, byName, points, steps } from "./dom.js";
 
 const TIMELINE_SAMPLES = 300, CW = 220, CH = 36;
@@ -43,9 +44,20 @@ function timeline(series) {
     svg("polyline", { class: "replicas", points: points(line(1), t0, now, max, CW, CH - 2) }));
 }
 
+function services(state) {
+  const endpoints = state.objects.Endpoints || {};
+  return Object.values(state.objects.Service || {}).sort(byName).map((svc) => {
+    const ep = endpoints[key(svc)] || { ready: 0, notReady: 0 };
+    return h("div", { class: "service", "data-service": key(svc) }, h("b", {}, key(svc)),
+      h("span", { class: "muted" }, ` ${svc.type} ${svc.clusterIP || ""}${svc.ports ? ":" + svc.ports : ""} · `),
+      h("span", { class: ep.ready ? "ready" : "none" }, `${ep.ready} ready`),
+      ep.notReady ? h("span", { class: "muted" }, `, ${ep.notReady} not ready`) : null);
+  });
+}
+
 export function renderWorkloads(root, state) {
   const deployments = Object.values(state.objects.Deployment || {}).sort(byName);
-  root.replaceChildren(...deployments.map((d) => {
+  const rows = deployments.map((d) => {
     const [newest, ...old] = replicaSets(state, d);
     const shown = [newest, ...old.filter((rs) => rs.replicas > 0 || rs.current > 0)].filter(Boolean);
     return h("div", { class: "deployment", "data-deployment": key(d) },
@@ -55,6 +67,8 @@ export function renderWorkloads(root, state) {
         h("span", { class: "label", title: rs.name }, `${rs.name} (rev ${rs.revision})`),
         h("span", { class: "muted" }, `${rs.ready}/${rs.replicas}`), squares(rs))),
       timeline(state.seen.rollouts[key(d)]));
-  }));
-  if (!deployments.length) root.replaceChildren(h("p", { class: "muted" }, "no Deployments"));
+  });
+  const svcs = services(state);
+  root.replaceChildren(...(rows.length ? rows : [h("p", { class: "muted" }, "no Deployments")]),
+    ...(svcs.length ? [h("h3", {}, "Services ", h("small", {}, "ready endpoints")), ...svcs] : []));
 }

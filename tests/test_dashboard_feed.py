@@ -1,11 +1,13 @@
 """The dashboard's back end without a browser (minik8s/dashboard/server.py, feed.py), in process on a
 real API server: the page's stream is a snapshot, then each change as the page draws it; a change that
 leaves a summary as it was is not sent; every path is 401 without a token the API server accepts, and a
-token taken off the server stops opening the dashboard although its feed was open."""
+token taken off the server stops opening the dashboard although its feed was open. `minictl dashboard`
+names a bad port, a missing cluster and a port already taken."""
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +19,7 @@ from minik8s.client.home import token_csv, write_token_file
 from minik8s.dashboard.server import Feeds, build_app
 
 from cluster import IDENTITIES
+from support.minictl import Ctl
 
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default"},
        "spec": {"containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "250m"}}}]}}
@@ -117,3 +120,18 @@ async def test_a_token_taken_off_the_server_stops_opening_the_dashboard(srv, das
 async def test_only_loopback_host_names_are_answered(srv, dashboard):
     resp = await dashboard.get("/", headers={**bearer(srv.tokens["admin"]), "Host": "attacker.example:80"})
     assert resp.status == 403
+
+
+def test_minictl_dashboard_names_what_is_wrong(tmp_path, srv):
+    ctl = Ctl(str(tmp_path / "no-cluster"))
+    out = ctl("dashboard", "--port", "70000")
+    assert out.returncode == 1 and out.stderr == "error: invalid --port 70000: must be between 0 and 65535\n"
+    out = ctl("dashboard", "--port", "0", timeout=30)
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"error: no cluster config at {tmp_path / 'no-cluster' / 'config.yaml'}")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = ctl("--server", srv.address, "--token", srv.tokens["admin"], "dashboard", "--port", str(port), timeout=30)
+    assert out.returncode == 1 and out.stderr.startswith("error: ") and str(port) in out.stderr

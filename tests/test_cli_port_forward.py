@@ -40,9 +40,17 @@ def http_server(name: str, port: int, root: str) -> dict:
 
 
 def forwarding(proc: subprocess.Popen) -> int:
+    """The local port of `Forwarding from 127.0.0.1:PORT -> REMOTE` (and of the IPv6 line after it)."""
     line = proc.stdout.readline()
     assert line.startswith("Forwarding from 127.0.0.1:"), (line, proc.stderr.read() if proc.poll() else "")
     return int(line.split("127.0.0.1:")[1].split()[0])
+
+
+def next_line(proc: subprocess.Popen) -> str:
+    """The next output line that is not the IPv6 listener's `Forwarding from [::1]:...`."""
+    while (line := proc.stdout.readline()).startswith("Forwarding from [::1]:"):
+        pass
+    return line
 
 
 def fetch(port: int) -> str:
@@ -71,7 +79,7 @@ async def test_port_forward_a_pod_and_a_service(srv, admin, ctl, tmp_path):
             local = await asyncio.to_thread(forwarding, proc)
             assert await asyncio.to_thread(fetch, local) == "hello through the tunnel\n"
             assert await asyncio.to_thread(fetch, local) == "hello through the tunnel\n"   # a second connection
-            assert proc.stdout.readline() == f"Handling connection for {local}\n"
+            assert await asyncio.to_thread(next_line, proc) == f"Handling connection for {local}\n"
         finally:
             proc.terminate()
             proc.wait(10)

@@ -135,9 +135,8 @@ def _forward(client, ns: str, pod_name: str, port: int, conn) -> None:
         conn.close()
 
 
-def _listen(address: str, port: int):
+def _listen(host: str, port: int):
     import socket
-    host = "127.0.0.1" if address == "localhost" else address
     s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -147,6 +146,12 @@ def _listen(address: str, port: int):
         raise CliError(f"unable to listen on port {port}: {e.strerror or e}") from None
     s.listen(16)
     return s
+
+
+def _print_forwarding(sock, port: int) -> None:
+    host, local = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Forwarding from {shown}:{local} -> {port}", flush=True)
 
 
 def cmd_port_forward(args) -> int:
@@ -162,9 +167,17 @@ def cmd_port_forward(args) -> int:
     for local, remote in mappings:
         port = _remote_port(pod, service, remote)
         for address in (a for a in args.address.split(",") if a):
-            sock = _listen(address, local)
-            shown = f"[{sock.getsockname()[0]}]" if sock.family.name == "AF_INET6" else sock.getsockname()[0]
-            print(f"Forwarding from {shown}:{sock.getsockname()[1]} -> {port}", flush=True)
+            if address == "localhost":          # as kubectl: both loopbacks, IPv6 where the host has it
+                sock = _listen("127.0.0.1", local)
+                _print_forwarding(sock, port)
+                listeners.append((sock, port))
+                try:
+                    sock = _listen("::1", sock.getsockname()[1])
+                except CliError:
+                    continue
+            else:
+                sock = _listen(address, local)
+            _print_forwarding(sock, port)
             listeners.append((sock, port))
 
     def serve(sock, port):

@@ -46,8 +46,9 @@ class FakeNodeHost:
         add_uid_index(self.informer)
         self.kubelets: dict[str, Kubelet] = {}
         self._tasks: list[asyncio.Task] = []
+        configs = kconfig.load_all(home, names, config_path, "fake")
         for i, name in enumerate(names):
-            cfg, settings = kconfig.load(home, name, config_path, "fake")
+            cfg, settings = configs[name]
             cfg.runtime = "fake"
             cfg.pod_cidr = cfg.pod_cidr or kconfig.default_pod_cidr("fake", cfg.index)
             runtime = make_runtime("fake", home, name, cfg.pod_cidr, settings, clock)

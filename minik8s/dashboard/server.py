@@ -21,7 +21,7 @@ from minik8s.dashboard.feed import END, RESYNC, Feed
 log = logging.getLogger("minik8s.dashboard")
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 HEARTBEAT_S = 15.0      # an idle event stream sends a comment this often, so proxies keep it open
 FEED_IDLE_S = 60.0      # a feed no page has listened to for this long stops its watches
 
@@ -131,7 +131,7 @@ def _token(request) -> str:
 def _auth(feeds: Feeds):
     @web.middleware
     async def middleware(request, handler):
-        if request.host.rpartition(":")[0] not in LOOPBACK_HOSTS:
+        if request.url.host not in LOOPBACK_HOSTS:
             # a page of another site whose name resolves here (DNS rebinding) reads nothing
             return web.Response(status=403, text="403: Forbidden: the dashboard answers on loopback only\n")
         token = _token(request)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
 import uuid
@@ -29,6 +30,7 @@ from apiserver.serviceaccount_token import ServiceAccountTokens, signing_key
 from kubelet.tokens import TokenManager
 
 MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBECTL = shutil.which("kubectl")
 
 
 def obj(message, doc: dict):
@@ -178,6 +180,13 @@ def test_token_over_rest_and_minictl_create_token(srv, client):
     assert token.count(".") == 2 and "\n" not in token
     with as_token(srv, token) as ci:
         assert ci.version().user == "system:serviceaccount:default:ci"
+    if KUBECTL:                 # kubectl posts the TokenRequest as Kubernetes protobuf
+        r = subprocess.run([KUBECTL, "--server", rest_url(srv), "--certificate-authority", rest_ca(srv),
+                            "--token", srv.tokens["admin"], "create", "token", "ci", "--duration", "20m"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        with as_token(srv, r.stdout.strip()) as ci:
+            assert ci.version().user == "system:serviceaccount:default:ci"
     r = _minictl(srv, "create", "token", "ghost")
     assert r.returncode == 1
     assert r.stderr.strip() == 'error: failed to create token: serviceaccounts "ghost" not found'

@@ -34,8 +34,8 @@ class ServiceAccountAdmission:
         if info is not kinds.POD or self.registry is None:
             return
         spec, meta = obj.spec, obj.metadata
-        if not spec.serviceAccountName:
-            spec.serviceAccountName = DEFAULT_NAME
+        if not spec.serviceAccountName:     # the deprecated `serviceAccount` names it too, as upstream
+            spec.serviceAccountName = spec.serviceAccount or DEFAULT_NAME
         try:
             sa = self.registry.get(kinds.SERVICE_ACCOUNT, meta.namespace, spec.serviceAccountName).decode()
         except NotFound:

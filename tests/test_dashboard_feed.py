@@ -1,8 +1,9 @@
 """The dashboard's back end without a browser (minik8s/dashboard/server.py, feed.py), in process on a
 real API server: the page's stream is a snapshot, then each change as the page draws it; a change that
 leaves a summary as it was is not sent; every path is 401 without a token the API server accepts, and a
-token taken off the server stops opening the dashboard although its feed was open. `minictl dashboard`
-names a bad port, a missing cluster and a port already taken."""
+token taken off the server stops opening the dashboard although its feed was open; a read-only token (a
+ServiceAccount's, bound to a role that lists pods and nodes) sees what it may list and nothing else.
+`minictl dashboard` names a bad port, a missing cluster and a port already taken."""
 from __future__ import annotations
 
 import asyncio
@@ -85,6 +86,33 @@ async def test_the_stream_is_a_snapshot_then_each_change_as_drawn(srv, admin, da
 
     await admin.delete("Pod", "web", "default", grace_period=0)
     assert (await next_pods(resp.content))[-1] == {"kind": "Pod", "key": "default/web", "object": None}
+    resp.close()
+
+
+VIEWER = [
+    {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "viewer", "namespace": "default"}},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "dashboard-viewer"},
+     "rules": [{"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]}]},
+    {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "dashboard-viewer"},
+     "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "dashboard-viewer"},
+     "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": "default"}]},
+]
+
+
+async def test_a_read_only_token_sees_what_it_may_list(srv, dashboard):
+    from minik8s.api.kinds import lookup
+    async with AsyncClient(srv.address, srv.tokens["admin"]) as admin:
+        for obj in VIEWER:
+            await admin.create(from_dict(lookup(obj["kind"]).message, obj))
+        await admin.create(from_dict(core_pb2.Pod, {**POD, "metadata": {"name": "seen", "namespace": "default"}}))
+        await admin.create(from_dict(core_pb2.Namespace, {"apiVersion": "v1", "kind": "Namespace",
+                                                          "metadata": {"name": "elsewhere"}}))
+        token = (await admin.create_token("default", "viewer")).status.token
+    resp = await dashboard.get("/events", headers=bearer(token))
+    name, snapshot = await next_event(resp.content)
+    assert snapshot["user"] == "system:serviceaccount:default:viewer"
+    assert "default/seen" in snapshot["objects"]["Pod"]
+    assert snapshot["objects"]["Deployment"] == {}       # not granted: its view stays empty
     resp.close()
 
 

@@ -1,7 +1,9 @@
 """`minictl dashboard [--port N] [--open]`: the live web dashboard on 127.0.0.1. The dashboard is a
 component of its own (minik8s/dashboard), reading the cluster through the API server like the others,
 so minictl does not import it: it becomes that process (exec), with the global flags passed on, the
-token in the environment rather than on a command line others can read."""
+token in the environment rather than on a command line others can read. The address it prints carries
+the admin's token, or the one given with --token: a read-only one, such as a ServiceAccount's from
+`minictl create token`, shows only what its roles let it list."""
 from __future__ import annotations
 
 import os

@@ -20,6 +20,7 @@ log = logging.getLogger("minik8s.dashboard")
 PAGE_BACKLOG = 10_000        # changes queued for one page before it is sent a snapshot instead
 EVENTS_KEPT = 200            # the newest events a snapshot carries
 HPA_SAMPLES = 720            # an HPA's samples kept: an hour at the controller's 5 s sync
+SYNC_WAIT_S = 3.0            # how long a new feed waits for its first lists
 RESYNC = object()            # a page's queue marker: send a snapshot
 END = object()               # ... and: the feed stopped (its token no longer works), end the stream
 
@@ -39,7 +40,10 @@ class Feed:
                 on_delete=lambda o, i=info: self._delete(i.kind, o))
 
     async def start(self) -> None:
+        """Start the watches, and wait a little for their first lists, so the first page's snapshot
+        holds the cluster (a kind the token may not list never lists: that wait is cut short)."""
         await self.factory.start_all()
+        await self.factory.wait_for_cache_sync(SYNC_WAIT_S)
 
     def stop(self) -> asyncio.Future:
         return self.factory.stop_all()

@@ -183,6 +183,8 @@ async def events(request):
                 await resp.write(_sse("snapshot", feed.snapshot()))
             else:
                 await resp.write(_sse("changes", batch))
+    except ConnectionResetError:        # the page went away: its stream ends here
+        pass
     finally:
         feed.unsubscribe(queue)
     return resp

@@ -33,6 +33,7 @@ log = logging.getLogger("apiserver.registry")
 
 MAX_OBJECT_BYTES = 1536 * 1024
 MAX_BATCH = 2000
+LINGER_SECONDS = 0.002  # how long a batch waits for more writes while writers are concurrent
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _ABSENT = object()
@@ -199,11 +200,22 @@ class Registry:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            # one more turn of the loop lets requests already received join this batch (one commit)
-            await asyncio.sleep(0)
-            while self._queue:
+            last = 0
+            while True:
+                await self._gather(last)
+                if not self._queue:
+                    break
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                last = len(batch)
                 await self._run_batch(loop, batch)
+
+    async def _gather(self, last: int) -> None:
+        """Let writes on their way join the next batch. One turn of the loop for a lone write; after a
+        batch of several (writers are concurrent), a short linger while more arrive, so that one
+        commit, and one watch message per watcher, carries many writes."""
+        await asyncio.sleep(0)
+        if last > 1 and len(self._queue) < MAX_BATCH:
+            await asyncio.sleep(LINGER_SECONDS)
 
     async def _run_batch(self, loop, batch) -> None:
         tx = Txn(self)

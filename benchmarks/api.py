@@ -8,6 +8,8 @@
 4. `minictl get pods` wall time vs `python -c pass`
 5. create and get latency as a component allowed by RBAC vs the same with authorization off
    (`--authorization-mode=AlwaysAllow`), two servers side by side, rounds alternating between them
+6. watch fan-out under load: the sustained create rate with 100 watchers vs with none, and the watch
+   delivery latency at half that rate
 
 Every server (API server, echo server) is its own subprocess on 127.0.0.1. The load generator for 1, 3
 and 4 is this process (one asyncio loop; sync Client for List); for 2 the paced writer is this
@@ -33,11 +35,11 @@ SIZES = {
     "full": dict(creates=5000, inflight=64, warmup=300, create_chunks=6, batch_probe=2000,
                  sqlite_rows=5000, sqlite_secs=5.0,
                  watchers=100, watch_procs=2, watch_rate=1000, watch_secs=5.0,
-                 list_pods=10_000, list_reps=5, ctl_pods=100, ctl_runs=10),
+                 list_pods=10_000, list_reps=5, ctl_pods=100, ctl_runs=10, fanout_creates=3000),
     "quick": dict(creates=400, inflight=64, warmup=50, create_chunks=2, batch_probe=200,
                   sqlite_rows=300, sqlite_secs=1.0,
                   watchers=10, watch_procs=1, watch_rate=200, watch_secs=1.0,
-                  list_pods=1000, list_reps=3, ctl_pods=20, ctl_runs=3, authz_ops=200),
+                  list_pods=1000, list_reps=3, ctl_pods=20, ctl_runs=3, authz_ops=200, fanout_creates=300),
 }
 PHASE_LIMIT_S = 180.0       # no single loop of a measure runs longer than this
 MB = 1024 * 1024
@@ -225,6 +227,7 @@ async def watcher_role(args) -> int:
     from minik8s.client.aio import AsyncClient
     token = os.environ["BENCH_TOKEN"]
     n, expect = args.count, args.expect
+    mine = args.run + "-"
     clients = [AsyncClient(args.address, token) for _ in range(n)]
     lats = [array.array("d") for _ in range(n)]
     warm = [asyncio.Event() for _ in range(n)]
@@ -235,6 +238,8 @@ async def watcher_role(args) -> int:
         try:
             async for ev in clients[i].watch("pods"):
                 now = time.monotonic()
+                if not ev.object.metadata.name.startswith(mine):
+                    continue        # an earlier run's pod, in the watch's initial list
                 sent = ev.object.metadata.annotations.get(ANNOTATION)
                 if not sent:
                     seen.set()
@@ -330,12 +335,14 @@ def _runqueue_wait(pids: list[int], main_thread_only: bool = False) -> float:
 
 
 async def _paced_watch(address: str, token: str, server_pid: int, sz: dict, outdir: str) -> dict:
-    """Watcher subprocesses on `address`, then a paced writer in this process. Returns reply latencies,
-    watch latencies, CPU use and the watchers' summaries."""
+    """Watcher subprocesses on `address`, then a paced writer in this process (watch_rate 0: an
+    unpaced one, `fanout_creates` writes with `inflight` outstanding). Returns reply latencies, watch
+    latencies, CPU use and the watchers' summaries."""
     from minik8s.client.aio import AsyncClient
     template = pod_template()
     rate, secs = sz["watch_rate"], sz["watch_secs"]
-    total = int(rate * secs)
+    total = int(rate * secs) if rate else sz["fanout_creates"]
+    run = sz.get("run", "w")      # names of this run's pods, unique on a server used twice
     nproc = max(1, min(sz["watch_procs"], sz["watchers"]))
     per = [sz["watchers"] // nproc + (1 if i < sz["watchers"] % nproc else 0) for i in range(nproc)]
     env = dict(os.environ, BENCH_TOKEN=token, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -344,7 +351,7 @@ async def _paced_watch(address: str, token: str, server_pid: int, sz: dict, outd
     for k, path in zip(per, files):
         procs.append(await asyncio.create_subprocess_exec(
             sys.executable, "-m", "benchmarks.api", "--role", "watchers", "--address", address,
-            "--count", str(k), "--expect", str(total), "--out", path,
+            "--count", str(k), "--expect", str(total), "--out", path, "--run", run,
             "--deadline", str(secs * 4 + 30), "--ready-timeout", "60",
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=env))
 
@@ -363,7 +370,7 @@ async def _paced_watch(address: str, token: str, server_pid: int, sz: dict, outd
             ready = [asyncio.create_task(expect_line(p, "ready", 70)) for p in procs]
             j = 0
             while not all(t.done() for t in ready):
-                out["last"] = await client.create(make_pod(template, f"warm-{j}"))
+                out["last"] = await client.create(make_pod(template, f"{run}-warm-{j}"))
                 j += 1
                 await asyncio.sleep(0.05)
             for t in ready:
@@ -375,13 +382,22 @@ async def _paced_watch(address: str, token: str, server_pid: int, sz: dict, outd
 
             async def send(i: int):
                 sent = time.monotonic()
-                await client.create(make_pod(template, f"w-{i:06d}", sent))
+                await client.create(make_pod(template, f"{run}-{i:06d}", sent))
                 reply.append(time.monotonic() - sent)
 
             cpu_start = _cpu_snapshot(server_pid, [p.pid for p in procs])
             wall_start = time.monotonic()
             t0 = time.monotonic() + 0.01
             i = 0
+            if not rate:        # unpaced: as fast as `inflight` outstanding writes allow
+                it = iter(range(total))
+
+                async def worker():
+                    for j in it:
+                        await send(j)
+
+                await asyncio.gather(*[worker() for _ in range(sz["inflight"])])
+                i = total
             while i < total and time.monotonic() - t0 < secs * 3:
                 now = time.monotonic()
                 while i < total and t0 + i / rate <= now:
@@ -480,6 +496,64 @@ def measure_watch(sz: dict, profile: str | None) -> list[Row]:
     for who in res["cpu"]:
         rows.append(Row(f"CPU: {who}", res["cpu"][who] * 100, eres["cpu"].get(who, nan) * 100, "% of a core",
                         "same, echo fan-out run", fmt="{:,.0f}", note="info: where time goes"))
+    return rows
+
+
+# ================================================================ 6. watch fan-out under load
+def measure_fanout(sz: dict, profile: str | None) -> list[Row]:
+    """The sustained write rate with `watchers` watch streams open beside the rate with none (ABA: none,
+    watchers, none), then the watch delivery latency with a paced writer at half the rate reached with
+    the watchers. Each phase has a fresh server, so no watch starts with an earlier phase's pods."""
+    w, n, inflight = sz["watchers"], sz["fanout_creates"], sz["inflight"]
+    log(f"6. watch fan-out: {n} creates ({inflight} in flight) with no watchers and with {w}")
+    outdir = tempfile.mkdtemp(prefix="minik8s-fanout-")
+    template = pod_template()
+
+    def alone(prefix: str) -> float:
+        with Server() as srv:
+            return asyncio.run(drive_creates(srv.address, srv.token, template, n, inflight, prefix))["rate"]
+
+    def watched(rate: int, run: str, name: str) -> dict:
+        with Server() as srv:
+            prof = Profiler(profile, name, srv.pid)
+            res = asyncio.run(_paced_watch(srv.address, srv.token, srv.pid, dict(sz, watch_rate=rate, run=run),
+                                           outdir))
+            prof.stop()
+        log(f"   watcher streams: {res['ended']}; cores used: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in res["cpu"].items()))
+        return res
+
+    try:
+        rates = [alone("alone-a-")]
+        burst = watched(0, "burst", "6-fanout-unpaced")
+        rates.append(alone("alone-b-"))
+        log(f"   creates/s: {rates[0]:,.0f} alone, {burst['rate']:,.0f} with {w} watchers, {rates[1]:,.0f} alone")
+        half = max(1, int(burst["rate"] / 2))
+        log(f"   paced writer at {half}/s with {w} watchers")
+        paced = watched(half, "paced", "6-fanout-paced")
+    finally:
+        import shutil
+        shutil.rmtree(outdir, ignore_errors=True)
+    lat, rep = paced["lat_ms"], paced["reply_ms"]
+    rows = [
+        Row(f"creates/s with {w} watchers ({n} creates, {inflight} in flight)", burst["rate"], median(rates), "/s",
+            "no watchers (run before and after)", target=(">=", 0.80), relative=True, fmt="{:,.0f}"),
+        Row("watch events delivered in the unpaced run", float(len(burst["lat_ms"])), float(burst["sent"] * w),
+            "", "writes x watchers", fmt="{:,.0f}", note="info: all should arrive"),
+        Row(f"watch latency p99 ({w} watchers, {half}/s: half the rate above)", percentile(lat, 99),
+            percentile(rep, 99), "ms", "create reply p99", target=("<=", 20.0), fmt="{:,.1f}"),
+        Row(f"watch latency p50 ({w} watchers, {half}/s)", percentile(lat, 50), percentile(rep, 50), "ms",
+            "create reply p50", fmt="{:,.1f}", note="info"),
+        Row("writes/s achieved by the paced writer", paced["rate"], float(half), "/s", "offered", fmt="{:,.0f}",
+            note="info"),
+        Row("watch events delivered in the paced run", float(len(lat)), float(paced["sent"] * w), "",
+            "writes x watchers", fmt="{:,.0f}", note="info: all should arrive"),
+    ]
+    for who in burst["cpu"]:
+        if who.startswith("server main thread,"):
+            continue
+        rows.append(Row(f"CPU per create, unpaced with {w} watchers: {who}", burst["cpu"][who] / burst["rate"] * 1e6,
+                        None, "us", fmt="{:,.0f}", note="info: where time goes"))
     return rows
 
 
@@ -624,13 +698,13 @@ def measure_authorization(sz: dict, profile: str | None) -> list[Row]:
 
 # ================================================================ main
 MEASURES = {"1": measure_creates, "2": measure_watch, "3": measure_list, "4": measure_minictl,
-            "5": measure_authorization}
+            "5": measure_authorization, "6": measure_fanout}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="benchmarks.api", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small counts: a smoke run of every measure")
-    p.add_argument("--only", default="1,2,3,4,5", help="comma-separated measures to run (default all)")
+    p.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated measures to run (default all)")
     p.add_argument("--watch-procs", type=int, help="watcher subprocesses for measure 2")
     p.add_argument("--watchers", type=int, help="watch streams for measure 2 (default 100)")
     p.add_argument("--watch-rate", type=int, help="writes/s for measure 2 (default 1000)")
@@ -641,6 +715,7 @@ def main(argv=None) -> int:
     p.add_argument("--count", type=int, help=argparse.SUPPRESS)
     p.add_argument("--expect", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--run", default="w", help=argparse.SUPPRESS)
     p.add_argument("--deadline", type=float, default=60.0, help=argparse.SUPPRESS)
     p.add_argument("--ready-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

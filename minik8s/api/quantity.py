@@ -132,7 +132,11 @@ class Quantity:
     def __lt__(self, other):
         if not isinstance(other, Quantity):
             return NotImplemented
-        return self._as_decimal() < other._as_decimal()
+        # exact either way; integers are faster while the exponents are near (they almost always are)
+        e = min(self._e, other._e)
+        if max(self._e, other._e) - e > _MAX_DIGITS:
+            return self._as_decimal() < other._as_decimal()
+        return self._m * 10 ** (self._e - e) < other._m * 10 ** (other._e - e)
 
     def __hash__(self):
         return hash((self._m, self._e))

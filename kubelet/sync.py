@@ -394,13 +394,14 @@ class PodSyncer:
         image_events = self.runtime.name not in ("process", "fake")
         policy = c.imagePullPolicy or "IfNotPresent"
         # upstream's image manager: Pulling and Pulled when the policy pulls, else Pulled saying so
-        pulls = image_events and (policy == "Always" or policy == "IfNotPresent"
-                                  and not await self.runtime.image_present(c.image))
+        present = image_events and policy == "IfNotPresent" and await self.runtime.image_present(c.image)
+        pulls = image_events and (policy == "Always" or policy == "IfNotPresent" and not present)
         if pulls:
             self.event(pod, NORMAL, "Pulling", f'Pulling image "{c.image}"', c.name)
         t0 = time.monotonic()
         try:
-            await self.runtime.pull_image(c.image, policy)
+            if not present:        # an image just seen on the engine leaves IfNotPresent nothing to do
+                await self.runtime.pull_image(c.image, policy)
         except ImageNeverPullError as e:
             st.waiting[c.name] = ("ErrImageNeverPull", e.message)
             self.event(pod, WARNING, "ErrImageNeverPull", e.message, c.name)

@@ -13,7 +13,13 @@ ContainerConfig.log_path and records under state_dir how far it got, so a follow
 kubelet restart resumes where the last one stopped.
 
 The Docker SDK blocks, so every call runs on this runtime's own thread pool: a `docker stop` that
-waits out a grace period must not starve the event loop's default executor."""
+waits out a grace period must not starve the event loop's default executor.
+
+A pod start is on the engine's critical path, so it asks only what it cannot know: a sandbox is one
+create with its full config, a start and an inspect (for its IP); a container one create and a start.
+The node's network and the images are taken as present (the network once made, the images as the
+kubelet's pull left them) and looked after only when a create answers 404 for them; what a sandbox
+or a container was made with (labels, log path) is remembered rather than inspected again."""
 from __future__ import annotations
 
 import asyncio
@@ -34,6 +40,7 @@ from typing import AsyncIterator, Callable, TypeVar
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import _create_container_args
 from docker.types import DeviceRequest, IPAMConfig, IPAMPool, LogConfig
 from docker.utils import version_lt
 from docker.utils.socket import STDERR, frames_iter
@@ -182,6 +189,8 @@ class DockerRuntime:
         # labelled with this cluster's id (the kubelet's LABEL_CLUSTER), given or read off state_dir
         self.cluster = cluster if cluster is not None else _cluster_of(state_dir, node_name)
         self._inspected: dict[str, tuple[str, object]] = {}   # container id -> (state, inspected model)
+        self._made: dict[str, tuple[str, bool]] = {}           # container id -> (log path, tty), until started
+        self._network_made = False                             # the node's network seen or made since start
         self.pod_cidr = str(ipaddress.ip_network(pod_cidr))
         self.state_dir = state_dir
         self.pause_image = pause_image
@@ -236,6 +245,7 @@ class DockerRuntime:
 
     def _remove_network(self) -> None:
         from kubelet import hostclaims
+        self._network_made = False
         if not hostclaims.release(self._claimed(), self.state_dir):
             return
         for net in self.client.networks.list(names=[self.network_name]):
@@ -260,6 +270,7 @@ class DockerRuntime:
             for net in self.client.networks.list(names=[self.network_name]):
                 if net.name == self.network_name:
                     self._check_subnet(net)
+                    self._network_made = True
                     return
             pool = IPAMPool(subnet=self.pod_cidr)
             try:
@@ -270,6 +281,7 @@ class DockerRuntime:
                 if e.status_code != 409:   # 409: another runtime for this node made it first
                     raise RuntimeError_(f"creating network {self.network_name} "
                                         f"({self.pod_cidr}): {_explain(e)}") from e
+            self._network_made = True
 
     def _check_subnet(self, net) -> None:
         subnets = [c.get("Subnet") for c in (net.attrs.get("IPAM") or {}).get("Config") or []]
@@ -326,7 +338,6 @@ class DockerRuntime:
         return await self._call(self._run_sandbox, cfg)
 
     def _run_sandbox(self, cfg: SandboxConfig) -> SandboxStatus:
-        self._ensure_image(self.pause_image, "IfNotPresent")
         labels = {**cfg.labels, LABEL_POD_NAMESPACE: cfg.namespace, LABEL_POD_NAME: cfg.name,
                   LABEL_POD_UID: cfg.pod_uid, LABEL_NODE: self.node_name,
                   LABEL_CONTAINER_TYPE: TYPE_SANDBOX}
@@ -337,24 +348,39 @@ class DockerRuntime:
         if cfg.host_network:
             opts["network_mode"] = "host"
         else:
-            self._ensure_network()
+            if not self._network_made:
+                self._ensure_network()
             # a hostname is at most 63 characters, as the kubelet truncates it
             opts.update(network=self.network_name, hostname=(cfg.hostname or cfg.name)[:63].rstrip("-."))
             opts["ports"] = {f"{p.container_port}/{p.protocol.lower()}": (p.host_ip or "127.0.0.1", p.host_port)
                              for p in cfg.port_mappings if p.host_port}
         try:
-            pause = self.client.containers.create(self.pause_image, **opts)
+            pause_id = self._create(self.pause_image, "IfNotPresent", opts, network=not cfg.host_network)
         except APIError as e:
             raise RuntimeError_(f"creating the sandbox of {cfg.namespace}/{cfg.name}: {_explain(e)}") from e
         try:
-            pause.start()
+            self.client.api.start(pause_id)
         except APIError as e:
-            pause.remove(force=True)
+            self.client.api.remove_container(pause_id, force=True)
             raise RuntimeError_(f"starting the sandbox of {cfg.namespace}/{cfg.name}: {_explain(e)}") from e
-        pause.reload()
+        pause = self.client.containers.get(pause_id)
         if cfg.dns_config is not None:
             _rewrite_resolv_conf(pause, cfg.dns_config.resolv_conf())
+        self._inspected[pause.id] = (pause.attrs["State"]["Status"], pause)
         return self._sandbox_status(pause)
+
+    def _create(self, image: str, policy: str, opts: dict, network: bool = False,
+                pull_present: bool = True) -> str:
+        """One container create with its full config; the image (as `policy` says) and, with `network`,
+        the node's network are made sure of only when the engine answers that one is missing."""
+        args = _create_container_args(dict(opts, image=image, version=self.client.api._version))
+        try:
+            return self.client.api.create_container(**args)["Id"]
+        except NotFound:
+            self._ensure_image(image, policy, pull_present)
+            if network:
+                self._ensure_network()
+        return self.client.api.create_container(**args)["Id"]
 
     def _sandbox_status(self, pause) -> SandboxStatus:
         labels = pause.labels
@@ -422,10 +448,10 @@ class DockerRuntime:
         return await self._call(self._create_container, sandbox_id, cfg)
 
     def _create_container(self, sandbox_id: str, cfg: ContainerConfig) -> str:
-        pause = self._get(sandbox_id)
+        # the sandbox as this runtime last inspected it: the engine refuses to join a missing one
+        pause = (self._inspected.get(sandbox_id) or (None, None))[1] or self._get(sandbox_id)
         if pause is None:
             raise CreateContainerError(f"pod sandbox {sandbox_id} not found")
-        self._ensure_image(cfg.image, cfg.image_pull_policy, pull_present=False)
         pod = pause.labels
         labels = {**cfg.labels, LABEL_POD_NAMESPACE: pod.get(LABEL_POD_NAMESPACE, ""),
                   LABEL_POD_NAME: pod.get(LABEL_POD_NAME, ""), LABEL_POD_UID: pod.get(LABEL_POD_UID, ""),
@@ -445,15 +471,17 @@ class DockerRuntime:
                f"{pod.get(LABEL_POD_UID)}_{cfg.attempt}"
         try:
             try:
-                return self.client.containers.create(cfg.image, name=name, **opts).id
+                cid = self._create(cfg.image, cfg.image_pull_policy, dict(opts, name=name), pull_present=False)
             except APIError as e:
                 if e.status_code != 409:
                     raise
                 # a leftover of this attempt holds the name: dockershim's way out is a random suffix
-                return self.client.containers.create(cfg.image, name=f"{name}_{secrets.token_hex(4)}",
-                                                     **opts).id
+                cid = self._create(cfg.image, cfg.image_pull_policy,
+                                   dict(opts, name=f"{name}_{secrets.token_hex(4)}"), pull_present=False)
         except APIError as e:
             raise CreateContainerError(_explain(e)) from e
+        self._made[cid] = (cfg.log_path, cfg.tty)
+        return cid
 
     async def start_container(self, container_id: str) -> None:
         await self._call(self._start_container, container_id)
@@ -463,6 +491,10 @@ class DockerRuntime:
             self.client.api.start(container_id)
         except APIError as e:
             raise RuntimeError_(_explain(e)) from e
+        made = self._made.pop(container_id, None)
+        if made is not None:
+            self._follow(container_id, *made)
+            return
         c = self._get(container_id)
         if c is not None:
             self._ensure_follower(c)
@@ -487,6 +519,7 @@ class DockerRuntime:
         if c is None:
             return
         self._inspected.pop(c.id, None)
+        self._made.pop(c.id, None)
         with self._followers_lock:
             follower = self._followers.pop(c.id, None)
             self._logs_complete.discard(c.id)
@@ -556,18 +589,21 @@ class DockerRuntime:
     def _ensure_follower(self, c) -> None:
         """Copies `c`'s output into its CRI log unless that is being done or already done."""
         log_path = c.labels.get(LABEL_LOG_PATH)
-        if not log_path or c.status not in ("running", "exited", "dead", "paused"):
+        if c.status in ("running", "exited", "dead", "paused"):
+            self._follow(c.id, log_path, bool(c.attrs["Config"].get("Tty")))
+
+    def _follow(self, container_id: str, log_path: str | None, tty: bool) -> None:
+        if not log_path:
             return
         with self._followers_lock:
-            if c.id in self._followers or c.id in self._logs_complete:
+            if container_id in self._followers or container_id in self._logs_complete:
                 return
-            position_path = self._position_path(c.id)
+            position_path = self._position_path(container_id)
             if _read_position(position_path).get("complete"):
-                self._logs_complete.add(c.id)
+                self._logs_complete.add(container_id)
                 return
-            self._followers[c.id] = _LogFollower(
-                self.client.api, c.id, log_path, bool(c.attrs["Config"].get("Tty")),
-                position_path, self._follower_done)
+            self._followers[container_id] = _LogFollower(
+                self.client.api, container_id, log_path, tty, position_path, self._follower_done)
 
     def _follower_done(self, follower: _LogFollower, complete: bool) -> None:
         with self._followers_lock:

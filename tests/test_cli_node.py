@@ -2,7 +2,8 @@
 processes on a home of the test's own): a failed node goes Unknown with the unreachable taint and its
 Deployment's pods come back elsewhere; a restarted kubelet adopts what still runs; an added node is
 Ready and kept by `up`, a removed one drained and forgotten; rotate moves every pod to fresh nodes
-under a PodDisruptionBudget. Also: a token added to the server's token file is accepted while it runs."""
+under a PodDisruptionBudget, and on process nodes a request stream against the NodePort loses no
+request meanwhile (the leaving nodes' service proxies hand their sockets over). Also: a token added to the server's token file is accepted while it runs."""
 from __future__ import annotations
 
 import os
@@ -199,6 +200,101 @@ def test_rotate_moves_every_pod_to_fresh_nodes_under_a_disruption_budget(ctl, tm
         assert set(pods.values()) <= {"node-1-r1", "node-2-r1"}
     assert sorted(n for n, pid in ctl.pids().items() if n.startswith("kubelet") and alive(pid)) == \
         ["kubelet-node-1-r1", "kubelet-node-2-r1"]
+
+
+WEB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: minik8s/busybox
+        imagePullPolicy: IfNotPresent
+        env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+        command: ["sh", "-c", "d=/tmp/www-$POD_NAME; mkdir -p $d && echo $POD_NAME > $d/index.html && exec busybox httpd -f -p 8080 -h $d"]
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+
+
+class RequestStream:
+    """A request every 20 ms to 127.0.0.1:PORT from a thread, each on a new connection, until stopped
+    (or MAX requests, or LIMIT seconds); each failure kept with its time and error."""
+
+    MAX, LIMIT, PACE = 20000, 400.0, 0.02
+
+    def __init__(self, port: int):
+        import threading
+        self.port = port
+        self.done, self.failures = 0, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _get(self) -> None:
+        import socket
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            answer = b""
+            while chunk := s.recv(4096):
+                answer += chunk
+        if not answer.startswith(b"HTTP/1.") or answer.split()[1] != b"200":
+            raise OSError(f"answer {answer[:40]!r}")
+
+    def _run(self) -> None:
+        import time
+        deadline = time.monotonic() + self.LIMIT
+        while not self._stop.is_set() and self.done < self.MAX and time.monotonic() < deadline:
+            try:
+                self._get()
+            except OSError as e:
+                self.failures.append((time.strftime("%H:%M:%S"), repr(e)))
+            self.done += 1
+            self._stop.wait(self.PACE)          # pacing the stream
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.root
+def test_rotating_every_process_node_under_a_budget_loses_no_request(ctl, tmp_path):
+    up(ctl, tmp_path, "3", runtime="process")
+    apply(ctl, tmp_path, WEB + "---\n" + PDB)
+    with ctl.client() as c:
+        wait_for_sync(lambda: sum(1 for p in c.list("Pod", namespace="default", label_selector="app=web").items
+                                  if any(k.type == "Ready" and k.status == "True" for k in p.status.conditions)) == 4,
+                      what="4 web pods ready", timeout=120)
+        wait_for_sync(lambda: c.get("PodDisruptionBudget", "web", "default").status.disruptionsAllowed == 1,
+                      what="the budget allowing one disruption")
+        port = c.get("Service", "web", "default").spec.ports[0].nodePort
+        with RequestStream(port) as stream:
+            wait_for_sync(lambda: stream.done >= 10, what="requests flowing")
+            out = ok(ctl("node", "rotate", "--all", "--timeout", "120s", timeout=400))
+            before = stream.done
+            wait_for_sync(lambda: stream.done >= before + 10, what="requests after the rotation")
+        assert node_names(c) == {"node-1-r1", "node-2-r1", "node-3-r1"}, out
+        pods = running_pods(c)
+        assert len(pods) == 4 and set(pods.values()) <= {"node-1-r1", "node-2-r1", "node-3-r1"}
+    assert stream.failures == [], f"{len(stream.failures)} of {stream.done} requests failed: {stream.failures}"
+    assert stream.done >= 100          # a stream, not a handful
 
 
 def test_a_token_added_to_the_file_is_accepted_by_the_running_server(srv):

@@ -220,6 +220,9 @@ spec:
         command: ["sh", "-c", "d=/tmp/www-$POD_NAME; mkdir -p $d && echo $POD_NAME > $d/index.html && exec busybox httpd -f -p 8080 -h $d"]
         ports: [{name: http, containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+        # upstream's graceful termination: serve on for 2 s once deleted, while every proxy stops
+        # sending new connections, before the SIGTERM
+        lifecycle: {preStop: {sleep: {seconds: 2}}}
 ---
 apiVersion: v1
 kind: Service

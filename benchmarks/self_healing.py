@@ -1,7 +1,7 @@
-"""Self-healing: a lost node's pods Ready elsewhere beside the configured floor, and a drain beside the
-same pods deleted one by one.
+"""Self-healing: a lost node's pods Ready elsewhere beside the configured floor, a drain beside the
+same pods deleted one by one, and a rotation of every node under a request stream.
 
-    .venv/bin/python -m benchmarks.self_healing [--quick] [--pods N] [--grace S] [--toleration S]
+    .venv/bin/python -m benchmarks.self_healing [--quick] [--pods N] [--grace S] [--toleration S] [--no-rotation]
 
 A real API server (benchmarks.common.Server; its DefaultTolerationSeconds at --toleration), the real
 scheduler as a subprocess, and in this process the controller manager (node-lifecycle with
@@ -17,7 +17,13 @@ is also given from that heartbeat (its Lease's renewTime).
 
 Drain: N pods of a ReplicaSet on node-2; timed from the cordon until every one is gone, evicted in
 parallel through the Eviction API as `minictl drain` does (minik8s.cli.nodeops, no budget). Baseline:
-N bare pods on the same node, each deleted and waited for before the next (the same 0.2 s poll)."""
+N bare pods on the same node, each deleted and waited for before the next (the same 0.2 s poll).
+
+Rotation (root: real processes): `minictl up` of 3 process-runtime nodes on a home of its own, a
+4-replica Deployment (busybox httpd, a 2 s preStop sleep as upstream advises for graceful
+termination) behind a NodePort Service with a PodDisruptionBudget (maxUnavailable 1); a thread sends a request to 127.0.0.1:NODEPORT every 20 ms, each on a new
+connection, while `minictl node rotate --all` replaces every node. Reported: failed requests (target
+0) beside the requests sent, and the rotation's time."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +31,10 @@ import asyncio
 import contextlib
 import io
 import os
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 from benchmarks.common import FakeCluster, Row, Server, log, print_table
@@ -171,6 +180,117 @@ async def drain_vs_deletes(admin, server: Server, n: int) -> tuple[float, float]
     return drained, deleted
 
 
+ROTATION_APP = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: minik8s/busybox
+        imagePullPolicy: IfNotPresent
+        env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+        command: ["sh", "-c", "d=/tmp/www-$POD_NAME; mkdir -p $d && echo $POD_NAME > $d/index.html && exec busybox httpd -f -p 8080 -h $d"]
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+        lifecycle: {preStop: {sleep: {seconds: 2}}}     # serve on while the proxies let go of the pod
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}
+"""
+PACE = 0.02                        # the request stream: one request every 20 ms
+
+
+def _get(port: int) -> None:
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    if answer.split()[1:2] != [b"200"]:
+        raise OSError(f"answer {answer[:40]!r}")
+
+
+def _stream(port: int, stop: threading.Event, counts: dict) -> None:
+    while not stop.is_set():
+        try:
+            _get(port)
+        except OSError as e:
+            counts["failed"] += 1
+            log(f"rotation: request failed: {e!r}")
+        counts["sent"] += 1
+        stop.wait(PACE)
+
+
+def rotation() -> tuple[int, int, float]:
+    """(failed requests, requests sent, seconds `minictl node rotate --all` took)."""
+    import json
+    import uuid
+    home = tempfile.mkdtemp(prefix="minik8s-rotation-")
+    env = dict(os.environ, MINIK8S_HOME=home)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def minictl(*args: str, timeout: float = 180.0) -> str:
+        out = subprocess.run([sys.executable, "-m", "minik8s.cli.main", *args], env=env, cwd=root,
+                             capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0:
+            raise RuntimeError(f"minictl {' '.join(args)} failed: {out.stdout}{out.stderr}")
+        return out.stdout
+
+    tag = uuid.uuid4().hex[:4]
+    with open(os.path.join(home, "cluster.yaml"), "w") as f:
+        f.write("runtime: process\nnodes:\n" + "".join(f"- {{name: rot{tag}-{i}}}\n" for i in (1, 2, 3)))
+    with open(os.path.join(home, "web.yaml"), "w") as f:
+        f.write(ROTATION_APP)
+    try:
+        minictl("up", "-f", os.path.join(home, "cluster.yaml"))
+        minictl("apply", "-f", os.path.join(home, "web.yaml"))
+        minictl("rollout", "status", "deployment/web", "--timeout=120s", timeout=150)
+        minictl("wait", "--for=jsonpath={.status.disruptionsAllowed}=1", "pdb/web", "--timeout=60s", timeout=90)
+        port = json.loads(minictl("get", "service", "web", "-o", "json"))["spec"]["ports"][0]["nodePort"]
+        counts, stop = {"sent": 0, "failed": 0}, threading.Event()
+        stream = threading.Thread(target=_stream, args=(port, stop, counts), daemon=True)
+        stream.start()
+        t = time.monotonic()
+        minictl("node", "rotate", "--all", "--timeout", "120s", timeout=600)
+        took = time.monotonic() - t
+        stop.set()
+        stream.join()
+        log(f"rotation of 3 nodes: {took:.1f} s, {counts['failed']} of {counts['sent']} requests failed")
+        return counts["failed"], counts["sent"], took
+    finally:
+        subprocess.run([sys.executable, "-m", "minik8s.cli.main", "down", "--purge"], env=env, cwd=root,
+                       capture_output=True, timeout=180)
+
+
+def rotation_rows() -> list[Row]:
+    what = "node rotate --all: 3 process nodes, 4 pods, PDB maxUnavailable 1"
+    if os.geteuid() != 0:
+        return [Row(f"{what}: failed requests", None, None, "", target=("<=", 0), na="needs root")]
+    failed, sent, took = rotation()
+    return [
+        Row(f"{what}: failed requests", failed, sent, "", "requests sent, one per 20 ms",
+            target=("<=", 0), fmt="{:,.0f}"),
+        Row(f"{what}: rotation time", took, None, "s", note="3 nodes added, drained, removed", fmt="{:.1f}"),
+    ]
+
+
 async def run(server: Server, n: int, grace: float, toleration: float) -> list[Row]:
     async with FakeCluster(server, NODES, "node-lifecycle,taint-eviction-controller,replicaset,deployment,"
                            "garbagecollector", {"nodeMonitorGracePeriod": grace},
@@ -196,6 +316,7 @@ def main(argv=None) -> int:
     p.add_argument("--grace", type=float, default=8.0, help="nodeMonitorGracePeriod in seconds [8]")
     p.add_argument("--toleration", type=int, default=2,
                    help="default not-ready/unreachable toleration seconds [2]")
+    p.add_argument("--no-rotation", action="store_true", help="leave out the node rotation (a real cluster)")
     args = p.parse_args(argv)
     n = args.pods or (4 if args.quick else 10)
     load = os.getloadavg()[0]
@@ -203,6 +324,8 @@ def main(argv=None) -> int:
              "--default-unreachable-toleration-seconds", str(args.toleration))
     with Server(extra_args=extra) as server:
         rows = asyncio.run(run(server, n, args.grace, args.toleration))
+    if not args.no_rotation:
+        rows += rotation_rows()
     print(f"Self-healing, {n} pods, grace period {args.grace:g} s, toleration {args.toleration} s; "
           f"load average {load:.2f} -> {os.getloadavg()[0]:.2f}")
     print_table(rows)

@@ -28,6 +28,9 @@ MINIK8S_HOME; FILE names one node of a name and pod CIDR unique to this run, see
      inside a fresh network namespace: `ip netns add`, then `ip netns exec NS sleep 3600` until the child
      is `sleep`; and `python -S -c pass`, the floor of a Python shim per container (info).
    Targets: docker p50 within 1.3x of bare `docker run -d`; process p50 <= 100 ms.
+   docker also: the kubelet's runtime calls for a new pod made in this process (benchmarks/docker_steps.py),
+   each step timed and the engine requests of one pod start counted, beside the 4 of a pod by hand
+   (create and start, twice).
 2. `minictl up`: the wall time of `minictl up` (which returns once every node is Ready) with 3 nodes,
    per runtime, beside `minictl up --nodes 0` (API server, scheduler, controllers, no node) in the same
    run; median of R repetitions, interleaved. Targets: process <= 3 s, docker <= 5 s.
@@ -50,6 +53,7 @@ import tempfile
 import time
 import uuid
 
+from benchmarks import docker_steps
 from benchmarks.common import ROOT, Profiler, Row, log, median, percentile, print_table
 
 IMAGE = "minik8s/busybox:latest"
@@ -528,6 +532,8 @@ def measure_runtime(runtime: str, sz: dict, profile: str | None, keep: bool, ser
         base_sdk = bare_docker_sdk(sz["bare"], tag)
         base_pod = bare_docker_pod_cli(max(5, sz["bare"] // 2), tag)
         base = percentile(base_cli, 50) * 1000
+        log(f"[{runtime}] the kubelet's runtime steps ({sz['bare']} pods)")
+        steps, kinds = asyncio.run(docker_steps.measure(sz["bare"]))
     else:
         base_spawn = bare_spawn(sz["bare"])
         base_netns = bare_netns_spawn(sz["bare"], tag)
@@ -561,6 +567,7 @@ def measure_runtime(runtime: str, sz: dict, profile: str | None, keep: bool, ser
         rows.append(Row(f"{label}, scheduled, p50 vs a pod by hand", percentile(sched, 50),
                         percentile(base_pod, 50) * 1000, "ms", "docker run sandbox + app in its netns, p50",
                         fmt="{:,.0f}", note="info: the same two containers a pod is"))
+        rows += docker_steps.rows(steps, kinds)
     else:
         rows.append(Row(f"{label}, scheduled, p50", percentile(sched, 50), base, "ms", "bare Popen(sleep), p50",
                         target=TARGETS["process"], fmt="{:,.1f}"))

@@ -129,9 +129,9 @@ class NodeStatusManager:
         self._last_heartbeat: float | None = None     # monotonic time of the last lease renewal or status tick
         self._silent = False                          # a heartbeat was missed: the cached Node may be stale
         self._system_info: core_pb2.NodeSystemInfo | None = None     # the last one built
-        # seconds into the renewal (and status) period where this node's heartbeats fall after the first:
-        # a process hosting many nodes spreads them over the period instead of sending them all at once
-        self.heartbeat_offset = 0.0
+        # with many nodes in one process: where in the renewal (and status) period this node's heartbeats
+        # fall, on the clock, so that their owner can spread them out; None: a period after the last one
+        self.heartbeat_offset: float | None = None
 
     # ------------------------------------------------------------------ what the node is
     def capacity(self) -> dict[str, str]:
@@ -342,12 +342,18 @@ class NodeStatusManager:
         if ok:
             self._last_heartbeat = now
 
+    def _wait(self, period: float) -> float:
+        """Seconds until the next heartbeat: a period, or, with a `heartbeat_offset`, until the node's
+        next slot offset + k * period. A slot is kept even when the process stalled (nodes woken late
+        together would otherwise stay in step for good: a herd)."""
+        if self.heartbeat_offset is None:
+            return period
+        wait = period - (self.clock.monotonic() - self.heartbeat_offset) % period
+        return wait if wait > period / 10 else wait + period      # just before a slot: woken early for it
+
     async def status_loop(self) -> None:
-        first = True
         while True:
-            period = self.settings.node_status_update_period
-            await self.clock.sleep(self.heartbeat_offset % period if first and self.heartbeat_offset else period)
-            first = False
+            await self.clock.sleep(self._wait(self.settings.node_status_update_period))
             self._heartbeat()
             try:
                 await self.update_status()
@@ -387,7 +393,6 @@ class NodeStatusManager:
             raise
 
     async def lease_loop(self) -> None:
-        first = True
         while True:
             for _ in range(2):          # a conflict drops the cached Lease: read it and go again
                 try:
@@ -400,9 +405,7 @@ class NodeStatusManager:
                     self._heartbeat(ok=False)
                     log.warning("lease renewal failed: %s", e)
                     break
-            period = self.settings.lease_renew_period
-            await self.clock.sleep(self.heartbeat_offset % period if first and self.heartbeat_offset else period)
-            first = False
+            await self.clock.sleep(self._wait(self.settings.lease_renew_period))
 
 
 def _same_status(a: core_pb2.NodeStatus, b: core_pb2.NodeStatus) -> bool:

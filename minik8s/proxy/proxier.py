@@ -261,7 +261,9 @@ class ServiceProxy:
         offered = asyncio.create_task(self._standby.receive())
         try:
             await asyncio.wait({acquired, offered}, return_when=asyncio.FIRST_COMPLETED)
-            if offered.done():
+            if offered.done() and offered.exception() is not None:
+                log.warning("cannot be handed the host over (%s); waiting for the lock", offered.exception())
+            elif offered.done():
                 got = offered.result()
                 self._inherited = dict(got)
                 self._lock.adopt(got.lock_fd)

@@ -78,3 +78,21 @@ async def test_asyncio_client_watches(srv):
             assert (ev["type"], ev["object"].metadata.name) == ("ADDED", "web")
             w.stop()
             break
+
+
+def test_nodes_read_with_every_system_info_field(srv, core):
+    """A kubelet posts nodeInfo with an empty kubeProxyVersion (upstream's kubelet no longer sets it);
+    the official client requires every nodeInfo field, so it must be there, empty."""
+    from minik8s.api.pb import core_pb2
+    c = srv.client()
+    node = core_pb2.Node()
+    node.metadata.name = "n1"
+    c.create(node)
+    node = c.get("nodes", "n1")
+    node.status.nodeInfo.CopyFrom(core_pb2.NodeSystemInfo(
+        machineID="m", systemUUID="u", bootID="b", kernelVersion="6.1", osImage="Debian", kubeletVersion="v1.32.0",
+        containerRuntimeVersion="process://1", kubeProxyVersion="", operatingSystem="linux", architecture="amd64"))
+    c.update_status(node)
+    [listed] = core.list_node().items
+    assert listed.status.node_info.kube_proxy_version == ""
+    assert listed.status.node_info.kubelet_version == "v1.32.0"

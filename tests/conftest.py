@@ -123,3 +123,9 @@ async def admin(srv):
     """The admin's asyncio client on `srv`."""
     async with srv.async_client() as c:
         yield c
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The lessons first: they run in order in one home, so under pytest-xdist (`--dist loadfile`, as
+    CI runs) their file is one unit on one worker, the longest; started first, it ends with the rest."""
+    items.sort(key=lambda item: not item.nodeid.startswith("tests/test_tutorials.py"))

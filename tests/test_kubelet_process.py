@@ -66,7 +66,7 @@ async def test_pods_on_two_nodes_reach_each_other_by_pod_ip(srv, tmp_path):
                       "do sleep 0.2; done; exec sleep 600")]))
         client = await wait_pod(c, "client", phase_is("Running"))
         assert client.status.podIP.startswith("10.244.2.") and server.status.podIP.startswith("10.244.1.")
-        await wait_for(log_is(srv, "client", contains=b"hello from server"), 8,
+        await wait_for(log_is(srv, "client", contains=b"hello from server"), 60,
                        what="the pod on node-2 to reach the pod on node-1")
 
 

@@ -48,8 +48,14 @@ async def test_containers_of_a_pod_share_localhost_and_the_host_reaches_the_pod_
         p = await wait_pod(c, "web", phase_is("Running"))
         await wait_for(log_is(srv, "web", contains=b"hello from web", container="client"),
                        what="the client container to reach the server over localhost")
-        body = await asyncio.to_thread(
-            lambda: urllib.request.urlopen(f"http://{p.status.podIP}:8080/index.html", timeout=5).read())
+
+        async def page():
+            try:
+                return await asyncio.to_thread(
+                    lambda: urllib.request.urlopen(f"http://{p.status.podIP}:8080/index.html", timeout=5).read())
+            except OSError:     # a busy host (other clusters' bridges coming and going): ask again
+                return None
+        body = await wait_for(page, 60, what="the host to reach the pod's IP")
         assert body == b"hello from web\n"
 
 

@@ -144,6 +144,23 @@ def _edit(client, info, ns: str, name: str, change):
     raise CliError(f"{info.resource}/{name}: the object kept changing; try again")
 
 
+def _each(targets, act) -> int:
+    """Run act(info, ns, name) on every target. A failure is reported, as kubectl does, and the other
+    targets still run; the exit code is 1 if any failed."""
+    from minik8s.api.errors import ApiError
+    failed = False
+    for info, ns, name in targets:
+        try:
+            act(info, ns, name)
+        except CliError as e:
+            report(f"error: {e}")
+            failed = True
+        except ApiError as e:
+            report(api_error_line(e))
+            failed = True
+    return 1 if failed else 0
+
+
 def _done(args, info, name: str, verb: str) -> None:
     if getattr(args, "output", None) == "name":
         print(f"{info.resource}/{name}")
@@ -167,34 +184,24 @@ def _pod_spec_of(obj):
 
 # ---------------------------------------------------------------- scale
 def cmd_scale(args) -> int:
-    from minik8s.api.errors import ApiError
     if args.replicas is None:
         raise CliError('required flag(s) "replicas" not set')
     if args.replicas < 0:
         raise CliError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
     client = client_for(args)
-    failed = False
-    for info, ns, name in _targets(args, args.resources, client):
+
+    def scale(info, ns, name):                     # through the scale subresource, as kubectl
         if not info.has_scale:
-            report(f'error: no scaler has been implemented for {{"{info.group}" "{info.kind}"}}')
-            failed = True
-            continue
-        try:                                       # through the scale subresource, as kubectl
-            rv = args.resource_version
-            if args.current_replicas >= 0:
-                cur = client.get_scale(info, name, ns)
-                if cur.spec.replicas != args.current_replicas:
-                    report(f"error: Expected replicas to be {args.current_replicas}, was {cur.spec.replicas}")
-                    failed = True
-                    continue
-                rv = rv or cur.metadata.resourceVersion
-            client.update_scale(info, name, args.replicas, ns, resource_version=rv)
-        except ApiError as e:
-            report(api_error_line(e))
-            failed = True
-            continue
+            raise CliError(f'no scaler has been implemented for {{"{info.group}" "{info.kind}"}}')
+        rv = args.resource_version
+        if args.current_replicas >= 0:
+            cur = client.get_scale(info, name, ns)
+            if cur.spec.replicas != args.current_replicas:
+                raise CliError(f"Expected replicas to be {args.current_replicas}, was {cur.spec.replicas}")
+            rv = rv or cur.metadata.resourceVersion
+        client.update_scale(info, name, args.replicas, ns, resource_version=rv)
         _done(args, info, name, "scaled")
-    return 1 if failed else 0
+    return _each(_targets(args, args.resources, client), scale)
 
 
 # ---------------------------------------------------------------- rollout
@@ -271,7 +278,7 @@ def cmd_rollout_status(args) -> int:
             for ev in stream:
                 rv = ev.object.metadata.resourceVersion or rv
                 if ev.type == "DELETED":
-                    raise CliError(f'object has been deleted')
+                    raise CliError('object has been deleted')
                 if ev.type in ("ADDED", "MODIFIED"):
                     code = check(ev.object)
                     if code is not None:
@@ -363,43 +370,33 @@ def rollback_target(client, d, to_revision: int):
 
 
 def cmd_rollout_undo(args) -> int:
-    from minik8s.api.errors import ApiError
     from minik8s.api import workloads
     client = client_for(args)
-    failed = False
-    for info, ns, name in _deployments(args, client, "rollbacker"):
-        try:
-            d = client.get(info, name, ns)
-            if d.spec.paused:
-                raise CliError(f"you cannot rollback a paused deployment; resume it first with "
-                               f"'minictl rollout resume deployment/{name}' and try again")
-            rs = rollback_target(client, d, args.to_revision)
-            if workloads.equal_ignore_hash(rs.spec.template, d.spec.template):
-                _done(args, info, name, f"skipped rollback (current template already matches revision "
-                                        f"{workloads.revision(rs)})")
-                continue
-            template = workloads.template_without_hash(rs.spec.template)
-            skip = workloads.SKIP_ANNOTATIONS
-            annotations = {k: v for k, v in d.metadata.annotations.items() if k in skip}
-            annotations.update({k: v for k, v in rs.metadata.annotations.items() if k not in skip})
 
-            def restore(obj):
-                if obj.metadata.uid != d.metadata.uid:
-                    raise CliError(f"{info.resource}/{name} was replaced while rolling back")
-                obj.spec.template.CopyFrom(template)
-                obj.metadata.annotations.clear()
-                obj.metadata.annotations.update(annotations)
-            _edit(client, info, ns, name, restore)
-        except CliError as e:
-            report(f"error: {e}")
-            failed = True
-            continue
-        except ApiError as e:
-            report(api_error_line(e))
-            failed = True
-            continue
+    def undo(info, ns, name):
+        d = client.get(info, name, ns)
+        if d.spec.paused:
+            raise CliError(f"you cannot rollback a paused deployment; resume it first with "
+                           f"'minictl rollout resume deployment/{name}' and try again")
+        rs = rollback_target(client, d, args.to_revision)
+        if workloads.equal_ignore_hash(rs.spec.template, d.spec.template):
+            _done(args, info, name, f"skipped rollback (current template already matches revision "
+                                    f"{workloads.revision(rs)})")
+            return
+        template = workloads.template_without_hash(rs.spec.template)
+        skip = workloads.SKIP_ANNOTATIONS
+        annotations = {k: v for k, v in d.metadata.annotations.items() if k in skip}
+        annotations.update({k: v for k, v in rs.metadata.annotations.items() if k not in skip})
+
+        def restore(obj):
+            if obj.metadata.uid != d.metadata.uid:
+                raise CliError(f"{info.resource}/{name} was replaced while rolling back")
+            obj.spec.template.CopyFrom(template)
+            obj.metadata.annotations.clear()
+            obj.metadata.annotations.update(annotations)
+        _edit(client, info, ns, name, restore)
         _done(args, info, name, "rolled back")
-    return 1 if failed else 0
+    return _each(_deployments(args, client, "rollbacker"), undo)
 
 
 def _rfc3339_local(ts: float) -> str:
@@ -411,30 +408,19 @@ def _rfc3339_local(ts: float) -> str:
 
 
 def _set_paused(args, paused: bool, verb: str, error: str) -> int:
-    from minik8s.api.errors import ApiError
     client = client_for(args)
-    failed = False
-    for info, ns, name in _targets(args, args.resources, client):
+
+    def set_paused(info, ns, name):
         if info.kind != "Deployment":
-            report(f"error: {_quoted(info, name)} {'pausing' if paused else 'resuming'} is not supported")
-            failed = True
-            continue
-        try:
-            def change(obj):
-                if obj.spec.paused == paused:
-                    raise CliError(f"{_quoted(info, name)} {error}")
-                obj.spec.paused = paused
-            _edit(client, info, ns, name, change)
-        except CliError as e:
-            report(f"error: {e}")
-            failed = True
-            continue
-        except ApiError as e:
-            report(api_error_line(e))
-            failed = True
-            continue
+            raise CliError(f"{_quoted(info, name)} {'pausing' if paused else 'resuming'} is not supported")
+
+        def change(obj):
+            if obj.spec.paused == paused:
+                raise CliError(f"{_quoted(info, name)} {error}")
+            obj.spec.paused = paused
+        _edit(client, info, ns, name, change)
         _done(args, info, name, verb)
-    return 1 if failed else 0
+    return _each(_targets(args, args.resources, client), set_paused)
 
 
 def cmd_rollout_pause(args) -> int:
@@ -446,32 +432,21 @@ def cmd_rollout_resume(args) -> int:
 
 
 def cmd_rollout_restart(args) -> int:
-    from minik8s.api.errors import ApiError
     from minik8s.api.workloads import RESTARTED_AT_ANNOTATION
     client = client_for(args)
-    failed = False
-    for info, ns, name in _targets(args, args.resources, client):
+
+    def restart(info, ns, name):
         if info.kind != "Deployment":
-            report(f"error: {_quoted(info, name)} restarting is not supported")
-            failed = True
-            continue
+            raise CliError(f"{_quoted(info, name)} restarting is not supported")
         stamp = _rfc3339_local(time.time())
-        try:
-            def change(obj):
-                if obj.spec.paused:
-                    raise CliError(f"{_quoted(info, name)} can't restart paused deployment (run rollout resume first)")
-                obj.spec.template.metadata.annotations[RESTARTED_AT_ANNOTATION] = stamp
-            _edit(client, info, ns, name, change)
-        except CliError as e:
-            report(f"error: {e}")
-            failed = True
-            continue
-        except ApiError as e:
-            report(api_error_line(e))
-            failed = True
-            continue
+
+        def change(obj):
+            if obj.spec.paused:
+                raise CliError(f"{_quoted(info, name)} can't restart paused deployment (run rollout resume first)")
+            obj.spec.template.metadata.annotations[RESTARTED_AT_ANNOTATION] = stamp
+        _edit(client, info, ns, name, change)
         _done(args, info, name, "restarted")
-    return 1 if failed else 0
+    return _each(_targets(args, args.resources, client), restart)
 
 
 # ---------------------------------------------------------------- set
@@ -495,47 +470,35 @@ def _split_words(words: list[str], removals: bool) -> tuple[list[str], dict[str,
 
 
 def cmd_set_image(args) -> int:
-    from minik8s.api.errors import ApiError
     words, images, _ = _split_words(args.args, removals=False)
     if not images:
         raise CliError("at least one image update is required")
     client = client_for(args)
-    failed = False
-    for info, ns, name in _targets(args, words, client):
-        try:
-            def change(obj):
-                spec = _pod_spec_of(obj)
-                if spec is None:
-                    raise CliError(f"{info.resource}/{name} has no pod template")
-                changed = False
-                for cname, image in images.items():
-                    found = False
-                    for c in list(spec.initContainers) + list(spec.containers):
-                        if cname == "*" or c.name == cname:
-                            found = True
-                            if c.image != image:
-                                c.image = image
-                                changed = True
-                    if not found:
-                        raise CliError(f'unable to find container named "{cname}"')
-                return changed
-            changed, _ = _edit(client, info, ns, name, change)
-        except CliError as e:
-            report(f"error: {e}")
-            failed = True
-            continue
-        except ApiError as e:
-            report(api_error_line(e))
-            failed = True
-            continue
-        if changed:
+
+    def set_image(info, ns, name):
+        def change(obj):
+            spec = _pod_spec_of(obj)
+            if spec is None:
+                raise CliError(f"{info.resource}/{name} has no pod template")
+            changed = False
+            for cname, image in images.items():
+                found = False
+                for c in list(spec.initContainers) + list(spec.containers):
+                    if cname == "*" or c.name == cname:
+                        found = True
+                        if c.image != image:
+                            c.image = image
+                            changed = True
+                if not found:
+                    raise CliError(f'unable to find container named "{cname}"')
+            return changed
+        if _edit(client, info, ns, name, change)[0]:
             _done(args, info, name, "image updated")
-    return 1 if failed else 0
+    return _each(_targets(args, words, client), set_image)
 
 
 def cmd_set_env(args) -> int:
     import fnmatch
-    from minik8s.api.errors import ApiError
     from minik8s.api.pb import core_pb2
     words, sets, removes = _split_words(args.args, removals=True)
     for e in args.env:
@@ -546,71 +509,62 @@ def cmd_set_env(args) -> int:
     if not args.list and not sets and not removes:
         raise CliError("at least one environment variable must be provided")
     client = client_for(args)
-    failed = False
-    for info, ns, name in _targets(args, words, client):
-        def containers(spec):
-            return [c for c in list(spec.initContainers) + list(spec.containers)
-                    if fnmatch.fnmatchcase(c.name, args.containers)]
-        try:
-            if args.list:
-                obj = client.get(info, name, ns)
-                spec = _pod_spec_of(obj)
-                if spec is None:
-                    raise CliError(f"{info.resource}/{name} has no pod template")
-                for c in containers(spec):
-                    print(f"# {info.plural}/{name}, container {c.name}")
-                    for e in c.env:
-                        if e.HasField("valueFrom"):
-                            src = e.valueFrom
-                            if src.HasField("fieldRef"):
-                                print(f"# {e.name} from field path {src.fieldRef.fieldPath}")
-                            else:
-                                print(f"# {e.name} from a source")
-                        else:
-                            print(f"{e.name}={e.value}")
-                continue
 
-            def change(obj):
-                spec = _pod_spec_of(obj)
-                if spec is None:
-                    raise CliError(f"{info.resource}/{name} has no pod template")
-                targets = containers(spec)
-                if not targets:
-                    raise CliError(f'unable to find container named {args.containers}')
-                changed = False
-                for c in targets:
-                    new_env, seen, this = [], set(), False
-                    for e in c.env:
-                        if e.name in removes:
-                            this = True
-                            continue
-                        ne = core_pb2.EnvVar()
-                        ne.CopyFrom(e)
-                        v = sets.get(e.name)
-                        if v is not None and args.overwrite and (e.value != v or e.HasField("valueFrom")):
-                            ne.ClearField("valueFrom")
-                            ne.value = v
-                            this = True
-                        new_env.append(ne)
-                        seen.add(e.name)
-                    for k, v in sets.items():
-                        if k not in seen:
-                            new_env.append(core_pb2.EnvVar(name=k, value=v))
-                            this = True
-                    if this:
-                        del c.env[:]
-                        c.env.extend(new_env)
-                        changed = True
-                return changed
-            changed, _ = _edit(client, info, ns, name, change)
-        except CliError as e:
-            report(f"error: {e}")
-            failed = True
-            continue
-        except ApiError as e:
-            report(api_error_line(e))
-            failed = True
-            continue
-        if changed:
+    def containers(spec):
+        return [c for c in list(spec.initContainers) + list(spec.containers)
+                if fnmatch.fnmatchcase(c.name, args.containers)]
+
+    def set_env(info, ns, name):
+        if args.list:
+            obj = client.get(info, name, ns)
+            spec = _pod_spec_of(obj)
+            if spec is None:
+                raise CliError(f"{info.resource}/{name} has no pod template")
+            for c in containers(spec):
+                print(f"# {info.plural}/{name}, container {c.name}")
+                for e in c.env:
+                    if e.HasField("valueFrom"):
+                        src = e.valueFrom
+                        if src.HasField("fieldRef"):
+                            print(f"# {e.name} from field path {src.fieldRef.fieldPath}")
+                        else:
+                            print(f"# {e.name} from a source")
+                    else:
+                        print(f"{e.name}={e.value}")
+            return
+
+        def change(obj):
+            spec = _pod_spec_of(obj)
+            if spec is None:
+                raise CliError(f"{info.resource}/{name} has no pod template")
+            targets = containers(spec)
+            if not targets:
+                raise CliError(f'unable to find container named {args.containers}')
+            changed = False
+            for c in targets:
+                new_env, seen, this = [], set(), False
+                for e in c.env:
+                    if e.name in removes:
+                        this = True
+                        continue
+                    ne = core_pb2.EnvVar()
+                    ne.CopyFrom(e)
+                    v = sets.get(e.name)
+                    if v is not None and args.overwrite and (e.value != v or e.HasField("valueFrom")):
+                        ne.ClearField("valueFrom")
+                        ne.value = v
+                        this = True
+                    new_env.append(ne)
+                    seen.add(e.name)
+                for k, v in sets.items():
+                    if k not in seen:
+                        new_env.append(core_pb2.EnvVar(name=k, value=v))
+                        this = True
+                if this:
+                    del c.env[:]
+                    c.env.extend(new_env)
+                    changed = True
+            return changed
+        if _edit(client, info, ns, name, change)[0]:
             _done(args, info, name, "env updated")
-    return 1 if failed else 0
+    return _each(_targets(args, words, client), set_env)

@@ -6,7 +6,7 @@ Informer handlers only update the cache and the queue. Pods bound to a node (by 
 in the cache; pending pods whose `schedulerName` names one of our profiles are queued; others are left
 alone. A scheduling cycle runs without awaiting, so it sees one consistent cache; binds, events and
 status writes run as tasks, so the next cycle starts at once (at most MAX_BINDS_IN_FLIGHT binds wait
-at a time).
+at a time); events go out paced, as upstream's event client sends them (`events.py`).
 
 What a cycle leaves behind, in upstream's words:
 - scheduled: a `Scheduled` event (`Successfully assigned default/web-1 to node-2`) and, on the pod, the
@@ -28,6 +28,7 @@ from minik8s.client.events import EventRecorder
 from minik8s.client.informer import SharedInformerFactory
 from minik8s.scheduler.cache import SchedulerCache
 from minik8s.scheduler.config import SchedulerConfig
+from minik8s.scheduler.events import PacedEvents
 from minik8s.scheduler.framework import Failure, Framework, Handle
 from minik8s.scheduler.metrics import Metrics
 from minik8s.scheduler.nodeinfo import PodInfo, effective_taints
@@ -77,7 +78,7 @@ class Scheduler:
         self.factory = factory or SharedInformerFactory(client, self.clock)
         self.profiles: dict[str, Framework] = {}
         for prof in config.profiles:
-            recorder = EventRecorder(client, prof.scheduler_name, clock=self.clock)
+            recorder = PacedEvents(EventRecorder(client, prof.scheduler_name, clock=self.clock))
             handle = Handle(client, self.clock, prof.scheduler_name, recorder, self._annotate,
                             informers=self.factory)
             self.profiles[prof.scheduler_name] = Framework(prof, REGISTRY, handle, self.metrics)

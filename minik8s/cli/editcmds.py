@@ -37,19 +37,9 @@ COMMANDS = [
 ]
 
 
-def _print_result(fmt, info, obj, verb: str) -> None:
-    from minik8s.cli import printers
-    if fmt == "name":
-        print(printers.resource_name(info, obj))
-    elif fmt in ("json", "yaml"):
-        doc = printers.to_json_obj(obj, info)
-        printers.write(printers.dump_json(doc) if fmt == "json" else printers.dump_yaml(doc))
-    else:
-        print(f"{printers.resource_name(info, obj)} {verb}")
-
-
 # ---------------------------------------------------------------- replace
 def cmd_replace(args) -> int:
+    from minik8s.cli.printers import print_result
     from minik8s.api.errors import ApiError, Invalid
     manifests = load_manifests(args)
     if not manifests:
@@ -69,7 +59,7 @@ def cmd_replace(args) -> int:
                    else api_error_line(e, f'error when replacing "{m.source}": '))
             failed = True
             continue
-        _print_result(args.output, m.info, res, "replaced")
+        print_result(args.output, m.info, res, "replaced")
     return 1 if failed else 0
 
 
@@ -261,7 +251,7 @@ def _edit_one(args, client, info, live) -> bool:
                     errors = _error_header(f"{what(info, name)} was not valid:\n{causes}")
                     previous, body = edited_text, edited_text
                     continue
-                _print_result(args.output, info, res, "edited")
+                printers.print_result(args.output, info, res, "edited")
                 return True
     finally:
         if path and os.path.exists(path):

@@ -151,6 +151,18 @@ def resource_name(info, obj) -> str:
     return f"{info.resource}/{obj.metadata.name}"
 
 
+def print_result(fmt: str | None, info, obj, verb: str) -> None:
+    """What a writing verb prints for each object: `TYPE/NAME VERB` (kubectl's "deployment.apps/web
+    created"), only the name with -o name, or the whole object with -o json|yaml."""
+    if fmt == "name":
+        print(resource_name(info, obj))
+    elif fmt in ("json", "yaml"):
+        doc = to_json_obj(obj, info)
+        write(dump_json(doc) if fmt == "json" else dump_yaml(doc))
+    else:
+        print(f"{resource_name(info, obj)} {verb}")
+
+
 def parse_output(spec: str | None) -> tuple[str, str]:
     """Split `-o` into (format, argument): `jsonpath={.a}` -> ("jsonpath", "{.a}")."""
     if not spec:

@@ -286,6 +286,7 @@ def _no_resources(groups, ns: str) -> None:
 
 # ---------------------------------------------------------------- apply / create
 def cmd_apply(args) -> int:
+    from minik8s.cli.printers import print_result
     from minik8s.api.codec import FieldError, from_dict, to_dict
     from minik8s.api.errors import ApiError, NotFound
     from minik8s.api.mergepatch import three_way_patch
@@ -317,7 +318,7 @@ def cmd_apply(args) -> int:
             if live is None:
                 obj = from_dict(info.message, full)
                 res = client.create(obj)
-                _print_result(fmt, info, res, "created")
+                print_result(fmt, info, res, "created")
                 continue
             current = to_dict(live)
             raw = live.metadata.annotations.get(LAST_APPLIED)
@@ -334,11 +335,11 @@ def cmd_apply(args) -> int:
                        "The missing annotation will be patched automatically.")
             patch = three_way_patch(original, full, current)
             if not patch:
-                _print_result(fmt, info, live, "unchanged")
+                print_result(fmt, info, live, "unchanged")
                 continue
             res = client.patch(info, name, patch, ns)
             changed = res.metadata.resourceVersion != live.metadata.resourceVersion
-            _print_result(fmt, info, res, "configured" if changed else "unchanged")
+            print_result(fmt, info, res, "configured" if changed else "unchanged")
         except FieldError as e:
             report(f"error: {m.where}: {e}")
             failed = True
@@ -351,19 +352,8 @@ def cmd_apply(args) -> int:
     return 1 if failed else 0
 
 
-def _print_result(fmt: str | None, info, obj, verb: str) -> None:
-    from minik8s.cli import printers
-    if fmt == "name":
-        print(printers.resource_name(info, obj))
-    elif fmt == "json":
-        printers.write(printers.dump_json(printers.to_json_obj(obj, info)))
-    elif fmt == "yaml":
-        printers.write(printers.dump_yaml(printers.to_json_obj(obj, info)))
-    else:
-        print(f"{printers.resource_name(info, obj)} {verb}")
-
-
 def cmd_create(args) -> int:
+    from minik8s.cli.printers import print_result
     from minik8s.api.errors import ApiError
     if args.resources:
         return _create_named(args)
@@ -382,7 +372,7 @@ def cmd_create(args) -> int:
             obj.metadata.annotations[LAST_APPLIED] = full["metadata"]["annotations"][LAST_APPLIED]
         try:
             res = obj if args.dry_run == "client" else client.create(obj, dry_run=args.dry_run == "server")
-            _print_result(args.output, m.info, res, "created" + _DRY_RUN_NOTE[args.dry_run])
+            print_result(args.output, m.info, res, "created" + _DRY_RUN_NOTE[args.dry_run])
         except ApiError as e:
             report(api_error_line(e, f'error when creating "{m.source}": '))
             failed = True
@@ -392,6 +382,7 @@ def cmd_create(args) -> int:
 def _create_named(args) -> int:
     """`create namespace NAME` and `create job NAME --from=cronjob/X` (kubectl's generators for the
     kinds the lessons create by name)."""
+    from minik8s.cli.printers import print_result
     words = args.resources
     if words[0] == "token":
         return _create_token(args)
@@ -418,7 +409,7 @@ def _create_named(args) -> int:
     except ApiError as e:
         report(api_error_line(e))
         return 1
-    _print_result(args.output, info, res, "created" + _DRY_RUN_NOTE[args.dry_run])
+    print_result(args.output, info, res, "created" + _DRY_RUN_NOTE[args.dry_run])
     return 0
 
 
@@ -462,6 +453,7 @@ def _create_token(args) -> int:
 def _create_config(args) -> int:
     """`create configmap NAME` and `create secret generic NAME` from --from-literal, --from-file and
     --from-env-file, as kubectl's generators make them."""
+    from minik8s.cli.printers import print_result
     from minik8s.api import configdata
     from minik8s.api.errors import ApiError
     from minik8s.api.kinds import CONFIG_MAP, SECRET
@@ -486,12 +478,13 @@ def _create_config(args) -> int:
         except ApiError as e:
             report(api_error_line(e))
             return 1
-    _print_result(args.output, info, obj, "created" + _DRY_RUN_NOTE[args.dry_run])
+    print_result(args.output, info, obj, "created" + _DRY_RUN_NOTE[args.dry_run])
     return 0
 
 
 def _create_generated(args) -> int:
     """`create deployment|service|job NAME` from flags, as kubectl's generators make them."""
+    from minik8s.cli.printers import print_result
     from minik8s.api.codec import FieldError, from_dict
     from minik8s.api.errors import ApiError
     from minik8s.cli import generators
@@ -522,7 +515,7 @@ def _create_generated(args) -> int:
         except ApiError as e:
             report(api_error_line(e))
             return 1
-    _print_result(args.output, info, obj, "created" + _DRY_RUN_NOTE[args.dry_run])
+    print_result(args.output, info, obj, "created" + _DRY_RUN_NOTE[args.dry_run])
     return 0
 
 
@@ -770,6 +763,7 @@ def cmd_annotate(args) -> int:
 
 
 def cmd_patch(args) -> int:
+    from minik8s.cli.printers import print_result
     from minik8s.api.errors import ApiError
     if args.type not in ("merge", None):
         raise CliError(f'--type "{args.type}" is not supported: minik8s supports merge patches only '
@@ -810,7 +804,7 @@ def cmd_patch(args) -> int:
             failed = True
             continue
         if args.output:
-            _print_result(args.output, info, res, "patched")
+            print_result(args.output, info, res, "patched")
         elif res.metadata.resourceVersion == before.metadata.resourceVersion:
             print(f"{info.resource}/{name} patched (no change)")
         else:

@@ -124,10 +124,11 @@ def grace_period(pod) -> float:
 async def observe(runtime, uid: str) -> tuple[list[SandboxStatus], dict[str, list[ContainerStatus]]]:
     """What the runtime holds for pod `uid`: its sandboxes, newest first, and each container's instances,
     the latest first."""
-    sandboxes = sorted((s for s in await runtime.list_sandboxes() if s.pod_uid == uid),
-                       key=lambda s: s.created_at, reverse=True)
+    # the two lists at once: on an engine each is a round trip of its own
+    all_sandboxes, containers = await asyncio.gather(runtime.list_sandboxes(), runtime.list_containers())
+    sandboxes = sorted((s for s in all_sandboxes if s.pod_uid == uid), key=lambda s: s.created_at, reverse=True)
     history: dict[str, list[ContainerStatus]] = {}
-    for c in await runtime.list_containers():
+    for c in containers:
         if c.labels.get(LABEL_POD_UID) == uid:
             history.setdefault(c.name, []).append(c)
     for h in history.values():

@@ -41,7 +41,7 @@ from typing import AsyncIterator, Callable, TypeVar
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import _create_container_args
-from docker.types import DeviceRequest, IPAMConfig, IPAMPool, LogConfig
+from docker.types import CancellableStream, DeviceRequest, IPAMConfig, IPAMPool, LogConfig
 from docker.utils import version_lt
 from docker.utils.socket import STDERR, frames_iter
 
@@ -733,8 +733,7 @@ class _LogFollower:
         kwargs: dict = {}
         if last:
             kwargs["since"] = (last // 1000 - 1) / 1e6   # a float holds ~µs here: start a µs early
-        entries = self._api.logs(self.container_id, stdout=stream == "stdout", stderr=stream == "stderr",
-                                 stream=True, follow=follow, timestamps=True, **kwargs)
+        entries = _log_stream(self._api, self.container_id, stream, self._tty, follow, **kwargs)
         with self._lock:
             self._streams.append(entries)
             if self._cancelled:
@@ -816,6 +815,18 @@ class _LogFollower:
         for t in self._threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         self.cancel()
+
+
+def _log_stream(api, container_id: str, stream: str, tty: bool, follow: bool, since: float | None = None):
+    """`docker logs --timestamps` of one stream, made as the SDK's `logs(stream=True)` makes it less
+    the inspect it adds first to learn whether the container has a tty: the follower knows, and that
+    inspect would land on the engine just as the container starts."""
+    params = {"stdout": int(stream == "stdout"), "stderr": int(stream == "stderr"), "timestamps": 1,
+              "follow": int(follow), "tail": "all"}
+    if since is not None:
+        params["since"] = since
+    response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
+    return CancellableStream(api._get_result_tty(True, response, tty), response)
 
 
 def _pid_in_container(pid: int, container_id: str) -> bool:

@@ -18,12 +18,15 @@ MINIK8S_HOME; FILE names one node of a name and pod CIDR unique to this run, see
    counted (a node's first pod creates its bridge or Docker network). For the scheduled path the watch
    also tells when the pod was bound (first event with spec.nodeName), which splits the figure into
    scheduler and kubelet parts.
-   Baseline, same run, before the cluster starts:
+   Baseline, same run:
    - docker: `docker run -d --network none minik8s/busybox:latest sleep 3600`, timed from the call to
-     the first `docker inspect` that shows it running; and, stricter, the Docker SDK (the kubelet's own
-     client) in this process: `containers.run(detach=True)` then `reload()` until running; and (info)
-     the two containers a pod is, by hand: `docker run -d` of a sandbox on a bridge network (an
-     --internal one made for it), then `docker run -d --network container:<sandbox>` of the app.
+     the first `docker inspect` that shows it running (and removed at once), one just before each pod,
+     so each pod and its baseline meet the same load (on a shared machine a baseline measured minutes
+     apart moved by 3x); the targets compare a series' pods with the bare runs interleaved with them.
+     Before the cluster starts, as information: the Docker SDK (the kubelet's own client) in this
+     process, `containers.run(detach=True)` then `reload()` until running; and the two containers a
+     pod is, by hand: `docker run -d` of a sandbox on a bridge network (an --internal one made for
+     it), then `docker run -d --network container:<sandbox>` of the app.
    - process: `subprocess.Popen(["sleep", "3600"])` (returns once the child has exec'd), and the same
      inside a fresh network namespace: `ip netns add`, then `ip netns exec NS sleep 3600` until the child
      is `sleep`; and `python -S -c pass`, the floor of a Python shim per container (info).
@@ -439,7 +442,8 @@ async def measure_pods(cl: MiniCluster, n: int, profile: str | None) -> dict:
     node = cl.nodes[0][0]
     client = cl.client()
     watch = PodWatch(client, cl.tag)
-    out = {"scheduled": [], "direct": [], "bind": [], "bound_to_running": [], "create_call": []}
+    out = {"scheduled": [], "direct": [], "bind": [], "bound_to_running": [], "create_call": [],
+           "bare_scheduled": [], "bare_direct": []}
     created: list[str] = []
     prof = None
     try:
@@ -461,6 +465,9 @@ async def measure_pods(cl: MiniCluster, n: int, profile: str | None) -> dict:
             prof = Profiler(profile, f"kubelet-{cl.runtime}-{path}", pid) if pid else None
             for i in range(n):
                 name = f"{path}-{i}"
+                if cl.runtime == "docker":      # the baseline beside the pod, at the same load
+                    bare = await asyncio.to_thread(bare_docker_cli, 1, f"{cl.tag}-{path}-{i}")
+                    out[f"bare_{path}"].append(bare[0] * 1000)
                 t0, t_created, t_running = await one(name, direct)
                 out[path].append((t_running - t0) * 1000)
                 out["create_call"].append((t_created - t0) * 1000)
@@ -528,10 +535,8 @@ def measure_runtime(runtime: str, sz: dict, profile: str | None, keep: bool, ser
     n = sz["pods"]
     log(f"[{runtime}] bare baseline ({sz['bare']} runs)")
     if runtime == "docker":
-        base_cli = bare_docker_cli(sz["bare"], tag)
         base_sdk = bare_docker_sdk(sz["bare"], tag)
         base_pod = bare_docker_pod_cli(max(5, sz["bare"] // 2), tag)
-        base = percentile(base_cli, 50) * 1000
         log(f"[{runtime}] the kubelet's runtime steps ({sz['bare']} pods)")
         steps, kinds = asyncio.run(docker_steps.measure(sz["bare"]))
     else:
@@ -553,20 +558,18 @@ def measure_runtime(runtime: str, sz: dict, profile: str | None, keep: bool, ser
     label = f"[{runtime}] create -> Running, {n} pods"
     sched, direct = res["scheduled"], res["direct"]
     if runtime == "docker":
-        rows.append(Row(f"{label}, scheduled, p50", percentile(sched, 50), base, "ms",
-                        "bare docker run -d + inspect, p50", target=TARGETS["docker"], relative=True, fmt="{:,.0f}"))
-        rows.append(Row(f"{label}, scheduled, p99", percentile(sched, 99), percentile(base_cli, 99) * 1000, "ms",
-                        "bare docker run -d + inspect, p99", fmt="{:,.0f}"))
-        rows.append(Row(f"{label}, nodeName set, p50", percentile(direct, 50), base, "ms",
-                        "bare docker run -d + inspect, p50", target=TARGETS["docker"], relative=True, fmt="{:,.0f}"))
-        rows.append(Row(f"{label}, nodeName set, p99", percentile(direct, 99), percentile(base_cli, 99) * 1000, "ms",
-                        "bare docker run -d + inspect, p99", fmt="{:,.0f}"))
+        for path, what in (("scheduled", "scheduled"), ("direct", "nodeName set")):
+            bare = res[f"bare_{path}"]
+            for q in (50, 99):
+                rows.append(Row(f"{label}, {what}, p{q}", percentile(res[path], q), percentile(bare, q), "ms",
+                                f"bare docker run -d + inspect before each pod, p{q}",
+                                target=TARGETS["docker"], relative=True, fmt="{:,.0f}"))
         rows.append(Row(f"{label}, scheduled, p50 vs the SDK", percentile(sched, 50),
                         percentile(base_sdk, 50) * 1000, "ms", "docker SDK run + reload, p50", fmt="{:,.0f}",
-                        note="info: stricter baseline (no CLI start-up)"))
+                        note="info: stricter baseline (no CLI start-up), measured before the cluster"))
         rows.append(Row(f"{label}, scheduled, p50 vs a pod by hand", percentile(sched, 50),
                         percentile(base_pod, 50) * 1000, "ms", "docker run sandbox + app in its netns, p50",
-                        fmt="{:,.0f}", note="info: the same two containers a pod is"))
+                        fmt="{:,.0f}", note="info: the same two containers a pod is, measured before the cluster"))
         rows += docker_steps.rows(steps, kinds)
     else:
         rows.append(Row(f"{label}, scheduled, p50", percentile(sched, 50), base, "ms", "bare Popen(sleep), p50",

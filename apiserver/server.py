@@ -23,6 +23,7 @@ from apiserver import access_review, bootstrap_policy
 from apiserver.auth import Identity, TokenAuthenticator
 from apiserver.authorizer import Attributes, Authorizer
 from apiserver.eviction import evict
+from apiserver.lease_batch import update_leases
 from apiserver.logarchive import LogArchive, authorize_append, stream_key
 from apiserver.node_authorizer import node_write_check
 from apiserver.registry import Registry
@@ -183,6 +184,10 @@ class APIService:
     @_rpc
     async def UpdateStatus(self, req, context):
         return await self._update(req, context, True)
+
+    @_rpc
+    async def UpdateLeases(self, req, context):
+        return await update_leases(self.registry, self.authz, self.auth, self._ident(context), req)
 
     @_rpc
     async def Patch(self, req, context):
@@ -540,6 +545,7 @@ def _handlers(svc: APIService) -> grpc.GenericRpcHandler:
         "List": u(svc.List, _decoder(api_pb2.ListRequest), _identity),
         "Update": u(svc.Update, _decoder(api_pb2.ObjectRequest), _identity),
         "UpdateStatus": u(svc.UpdateStatus, _decoder(api_pb2.ObjectRequest), _identity),
+        "UpdateLeases": u(svc.UpdateLeases, _decoder(api_pb2.UpdateLeasesRequest), ser),
         "Patch": u(svc.Patch, _decoder(api_pb2.PatchRequest), _identity),
         "Delete": u(svc.Delete, _decoder(api_pb2.DeleteRequest), _identity),
         "Bind": u(svc.Bind, _decoder(api_pb2.BindRequest), _identity),

@@ -28,7 +28,7 @@ import os
 import platform
 import socket
 import uuid as uuidlib
-from typing import Callable
+from typing import Awaitable, Callable
 
 import psutil
 
@@ -129,6 +129,10 @@ class NodeStatusManager:
         self._last_heartbeat: float | None = None     # monotonic time of the last lease renewal or status tick
         self._silent = False                          # a heartbeat was missed: the cached Node may be stale
         self._system_info: core_pb2.NodeSystemInfo | None = None     # the last one built
+        self._observed: tuple | None = None         # what the cached Node's status was last found made of
+        # how a renewal is written, for a node among many in one process: in its host's batch
+        # (kubelet/lease_batch.py); None: an Update of its own
+        self.update_lease: Callable[[coordination_pb2.Lease], Awaitable[coordination_pb2.Lease]] | None = None
         # with many nodes in one process: where in the renewal (and status) period this node's heartbeats
         # fall, on the clock, so that their owner can spread them out; None: a period after the last one
         self.heartbeat_offset: float | None = None
@@ -200,10 +204,17 @@ class NodeStatusManager:
                 return tok.rstrip(",;")
         return v
 
-    async def desired_status(self, old: core_pb2.NodeStatus | None) -> core_pb2.NodeStatus:
+    async def _observe(self) -> tuple:
+        """What of the status can change under a running kubelet: whether the runtime answers (and its
+        version), whether it can give pods a network, and the pressure conditions."""
         ok, why = await self._runtime_ok()
         if ok:
             await self._check_network()
+        return ok, why, self._runtime_version, self._network_error, frozenset(self.pressure())
+
+    async def desired_status(self, old: core_pb2.NodeStatus | None, observed: tuple | None = None) \
+            -> core_pb2.NodeStatus:
+        ok, why, _, _, pressure = observed or await self._observe()
         s = core_pb2.NodeStatus()
         cap = self.capacity()
         s.capacity.update(cap)
@@ -223,7 +234,6 @@ class NodeStatusManager:
                 and prev.lastTransitionTime else now
             return c
 
-        pressure = self.pressure()
         for type_, (calm, pressed) in PRESSURE_CONDITIONS.items():
             reason, message, _ = pressed if type_ in pressure else calm
             s.conditions.append(cond(type_, "True" if type_ in pressure else "False", reason, message))
@@ -238,6 +248,7 @@ class NodeStatusManager:
     # ------------------------------------------------------------------ registration
     async def register(self) -> core_pb2.Node:
         """Create the Node, or take over the existing one (a restarted kubelet)."""
+        self._observed = None
         while True:
             try:
                 node = await self.client.get("Node", self.name)
@@ -279,7 +290,13 @@ class NodeStatusManager:
 
     async def update_status(self, force: bool = False) -> None:
         """Write the Node's status if it changed, or if the report period has passed (or `force`).
-        The Node last written is the cache; it is read again when a write conflicts or after a silence."""
+        The Node last written is the cache; it is read again when a write conflicts or after a silence.
+        A tick that observes what the cached status was last found to be made of builds no status to
+        compare (thousands of idle nodes in one process tick every nodeStatusUpdatePeriod)."""
+        observed = await self._observe()
+        due = force or self.clock.monotonic() - self._last_report >= self.settings.node_status_report_period
+        if not due and not self._silent and self.node is not None and observed == self._observed:
+            return
         node = None if self._silent else self.node
         for _ in range(3):
             if node is None:
@@ -288,10 +305,9 @@ class NodeStatusManager:
                 except NotFound:
                     await self.register()
                     return
-            status = await self.desired_status(node.status)
-            due = force or self.clock.monotonic() - self._last_report >= self.settings.node_status_report_period
+            status = await self.desired_status(node.status, observed)
             if not due and _same_status(status, node.status):
-                self.node, self._silent = node, False
+                self.node, self._silent, self._observed = node, False, observed
                 return
             out = core_pb2.Node()
             out.CopyFrom(node)
@@ -302,7 +318,7 @@ class NodeStatusManager:
                 node = None
                 continue
             self._last_report = self.clock.monotonic()
-            self._silent = False
+            self._silent, self._observed = False, observed
             self._ready_event(node.status, status)
             self._pressure_events(node.status, status)
             return
@@ -387,7 +403,7 @@ class NodeStatusManager:
         lease.spec.leaseDurationSeconds = self.settings.lease_duration
         lease.spec.renewTime = now
         try:
-            self._lease = await self.client.update(lease)
+            self._lease = await (self.update_lease or self.client.update)(lease)
         except (Conflict, NotFound):
             self._lease = None
             raise

@@ -140,6 +140,15 @@ class AsyncClient:
         finally:
             call.cancel()
 
+    async def update_leases(self, leases: list[tuple[str, object]]) -> list:
+        """Many Lease updates in one call (UpdateLeases, a minik8s extension for a host of many fake
+        nodes: apiserver/lease_batch.py). `leases`: (token, Lease) pairs, each updated as that token's
+        identity ("": this client's). Returns, in order, each Lease's new resourceVersion, or the
+        ApiError its own update failed with (Conflict, Forbidden, ...)."""
+        resp = await self._call("UpdateLeases", api_pb2.UpdateLeasesRequest(
+            items=[api_pb2.LeaseUpdate(token=token, lease=lease.SerializeToString()) for token, lease in leases]))
+        return [t.error_for(r.reason, r.message) if r.reason else r.resourceVersion for r in resp.results]
+
     # ---------------------------------------------------------------- the log archive
     async def append_logs(self, batches: list[api_pb2.LogBatch]) -> list[int]:
         """Ship log lines to the archive (kubelets only); returns each batch's durable offset."""

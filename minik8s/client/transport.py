@@ -34,6 +34,7 @@ _METHODS = {
     "Version": (api_pb2.VersionRequest, api_pb2.VersionResponse),
     "AppendLogs": (api_pb2.AppendLogsRequest, api_pb2.AppendLogsResponse),
     "ListLogStreams": (api_pb2.ListLogStreamsRequest, api_pb2.ListLogStreamsResponse),
+    "UpdateLeases": (api_pb2.UpdateLeasesRequest, api_pb2.UpdateLeasesResponse),
 }
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024),
                    ("grpc.max_send_message_length", 8 * 1024 * 1024),
@@ -269,6 +270,11 @@ def trailing_metadata(err: ApiError) -> tuple[tuple[str, str], ...]:
             break
         causes.pop()
     return tuple(md)
+
+
+def error_for(reason: str, message: str) -> ApiError:
+    """The typed ApiError of a Kubernetes reason (a failure answered inside a reply, not as its status)."""
+    return _BY_REASON.get(reason, ApiError)(message)
 
 
 def from_rpc_error(e: grpc.RpcError) -> ApiError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -18,6 +19,12 @@ from minik8s.client.config import ClientConfig, home_dir
 from minik8s.scheduler.config import ConfigError, SchedulerConfig, load_file, parse
 
 log = logging.getLogger("minik8s.scheduler")
+
+# Every pod scheduled allocates many short-lived containers (its watch events, cycle state, the bind
+# call's futures). With Python's default young generation of 700 objects a collection ran every few
+# pods, and collections took about a tenth of the scheduler's CPU on a backlog of 3,000 pods; with
+# 20,000 a quarter of that.
+GC_THRESHOLDS = (20_000, 10, 10)
 
 
 def load_config(args) -> SchedulerConfig:
@@ -39,6 +46,7 @@ async def serve(args, config: SchedulerConfig) -> None:
     from minik8s.client.aio import AsyncClient
     from minik8s.scheduler.scheduler import Scheduler
 
+    gc.set_threshold(*GC_THRESHOLDS)
     client = AsyncClient(config=ClientConfig.for_component(args.home, args.token_file))
     sched = Scheduler(client, config, record_decisions=not args.no_decision_record)
     server = await sched.metrics.serve(args.metrics_address, args.metrics_port) if args.metrics_port else None

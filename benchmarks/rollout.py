@@ -696,10 +696,14 @@ def main(argv=None) -> int:
                         "object written directly, no kubelet or controllers (root)")
     args = p.parse_args(argv)
     size = SIZES["quick" if args.quick else "full"]
-    if args.proxy_only:
-        rows = asyncio.run(bench_proxy_only(size))
-        print()
+    load0 = os.getloadavg()[0]
+
+    def table(rows):
+        print(f"\nrollout benchmark ({os.cpu_count()} CPUs; 1-min load average {load0:.1f} at start, "
+              f"{os.getloadavg()[0]:.1f} at end)\n")
         print_table(rows)
+    if args.proxy_only:
+        table(asyncio.run(bench_proxy_only(size)))
         return 0
     runtimes = ["process", "docker"] if args.runtime == "both" else [args.runtime]
     rows: list[Row] = []
@@ -711,8 +715,7 @@ def main(argv=None) -> int:
             failed = True
             log(f"[{rt}] failed: {type(e).__name__}: {e}")
             rows.append(Row(f"[{rt}] benchmark", None, None, "", na=f"failed: {str(e)[:80]}"))
-    print()
-    print_table(rows)
+    table(rows)
     return 1 if failed else 0
 
 

@@ -14,7 +14,8 @@ from minik8s.api.quantity import Quantity
 from minik8s.api.selectors import SelectorError, validate_label_value
 from minik8s.api.validation_common import (_annotations, _as_selector, _c, _dns_label, _dns_subdomain, _enum,
                                            Errors, _Errors, _fmt_selector, _INT32_MAX, _int_or_string, _ix,
-                                           _label_selector, _labels, _local_descending_path,
+                                           _label_selector, _labels, label_key_msgs, label_value_msgs,
+                                           _local_descending_path,
                                            _local_non_reserved_path, _name_dns_label, _name_subdomain,
                                            _no_backsteps, _opt, _port_name_msgs, _port_num_msgs,
                                            _port_num_or_name, _PROTOCOLS, _qualified_name, _quantity, _Raw,
@@ -39,12 +40,14 @@ _DOWNWARD_API_LABELS = {"metadata.annotations", "metadata.labels", "metadata.nam
 _RESOURCE_FIELD_PATHS = ("limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu",
                          "requests.ephemeral-storage", "requests.memory")
 _ENV_NAME_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
+_ENV_NAME_RE = re.compile(_ENV_NAME_FMT)
 _ENV_NAME_MSG = ("a valid environment variable name must consist of alphabetic characters, digits, "
                  "'_', '-', or '.', and must not start with a digit")
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 _CONFIG_KEY_MSG = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
 _TOLERATION_OPERATORS = ("Equal", "Exists")
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+_HEADER_NAME_RE = re.compile(r"[-A-Za-z0-9]+")
 _FILE_MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
 _VOLUME_SOURCES = ("emptyDir", "hostPath", "secret", "persistentVolumeClaim", "downwardAPI", "configMap", "projected")
 
@@ -61,7 +64,7 @@ def _chdir_prefix_msgs(value: str) -> list[str]:
 
 def _env_name_msgs(name: str) -> list[str]:
     msgs = []
-    if not re.fullmatch(_ENV_NAME_FMT, name):
+    if not _ENV_NAME_RE.fullmatch(name):
         msgs.append(_regex_error(_ENV_NAME_MSG, _ENV_NAME_FMT, "my.env-name", "MY_ENV.NAME", "MyEnvName1"))
     return msgs + _chdir_prefix_msgs(name)
 
@@ -83,30 +86,39 @@ def validate_pod_spec(spec, path: str = "spec", *, is_pod: bool = False) -> Erro
 
 
 def _pod_spec(errs: _Errors, spec, path: str, is_pod: bool) -> None:
+    # Paths are built only where an error is reported: most specs have none, and building them
+    # would be most of the work.
     grace = _opt(spec, "terminationGracePeriodSeconds")
     if grace is None:
         errs.required(_c(path, "terminationGracePeriodSeconds"))
-    else:
+    elif grace < 0:
         errs.nonnegative(_c(path, "terminationGracePeriodSeconds"), grace)
-    volumes = _volumes(errs, spec.volumes, _c(path, "volumes"))
+    volumes = _volumes(errs, spec.volumes, _c(path, "volumes")) if spec.volumes else {}
     _containers(errs, spec, volumes, grace, _c(path, "containers"))
-    _init_containers(errs, spec, volumes, grace, _c(path, "initContainers"))
+    if spec.initContainers:
+        _init_containers(errs, spec, volumes, grace, _c(path, "initContainers"))
     if spec.hostNetwork:
         for i, c in enumerate(spec.containers):
             for j, port in enumerate(c.ports):
                 if (is_pod or port.hostPort != 0) and port.hostPort != port.containerPort:
                     errs.invalid(f"{path}.containers[{i}].ports[{j}].hostPort", port.hostPort,
                                  "must match `containerPort` when `hostNetwork` is true")
-    _enum(errs, _c(path, "restartPolicy"), spec.restartPolicy, _RESTART_POLICIES)
-    _enum(errs, _c(path, "dnsPolicy"), spec.dnsPolicy, _DNS_POLICIES)
-    _labels(errs, _c(path, "nodeSelector"), spec.nodeSelector)
-    _pod_security_context(errs, spec, _c(path, "securityContext"))
+    if spec.restartPolicy not in _RESTART_POLICIES:
+        _enum(errs, _c(path, "restartPolicy"), spec.restartPolicy, _RESTART_POLICIES)
+    if spec.dnsPolicy not in _DNS_POLICIES:
+        _enum(errs, _c(path, "dnsPolicy"), spec.dnsPolicy, _DNS_POLICIES)
+    if spec.nodeSelector:
+        _labels(errs, _c(path, "nodeSelector"), spec.nodeSelector)
+    if spec.HasField("securityContext"):
+        _pod_security_context(errs, spec, _c(path, "securityContext"))
     if spec.HasField("affinity"):
         _affinity(errs, spec.affinity, _c(path, "affinity"))
-    _dns_config(errs, spec, _c(path, "dnsConfig"))
+    if spec.dnsPolicy == "None" or spec.HasField("dnsConfig"):
+        _dns_config(errs, spec, _c(path, "dnsConfig"))
     for i, gate in enumerate(spec.readinessGates):
         _qualified_name(errs, _c(_ix(_c(path, "readinessGates"), i), "conditionType"), gate.conditionType)
-    _topology_spread(errs, spec.topologySpreadConstraints, _c(path, "topologySpreadConstraints"))
+    if spec.topologySpreadConstraints:
+        _topology_spread(errs, spec.topologySpreadConstraints, _c(path, "topologySpreadConstraints"))
     if spec.serviceAccountName:
         for msg in _name_subdomain(spec.serviceAccountName):
             errs.invalid(_c(path, "serviceAccountName"), spec.serviceAccountName, msg)
@@ -121,7 +133,8 @@ def _pod_spec(errs: _Errors, spec, path: str, is_pod: bool) -> None:
         _dns_label(errs, _c(path, "hostname"), spec.hostname)
     if spec.subdomain:
         _dns_label(errs, _c(path, "subdomain"), spec.subdomain)
-    _tolerations(errs, spec.tolerations, _c(path, "tolerations"))
+    if spec.tolerations:
+        _tolerations(errs, spec.tolerations, _c(path, "tolerations"))
     for i, alias in enumerate(spec.hostAliases):
         p = _ix(_c(path, "hostAliases"), i)
         _valid_ip(errs, _c(p, "ip"), alias.ip)
@@ -135,7 +148,8 @@ def _pod_spec(errs: _Errors, spec, path: str, is_pod: bool) -> None:
             errs.invalid(_c(path, "runtimeClassName"), spec.runtimeClassName, msg)
     if spec.HasField("preemptionPolicy"):
         _enum(errs, _c(path, "preemptionPolicy"), spec.preemptionPolicy, ("PreemptLowerPriority", "Never"))
-    _resource_list(errs, _c(path, "overhead"), spec.overhead)
+    if spec.overhead:
+        _resource_list(errs, _c(path, "overhead"), spec.overhead)
     if is_pod:
         for field_name in ("containers", "initContainers"):
             for i, c in enumerate(getattr(spec, field_name)):
@@ -164,8 +178,9 @@ def _volumes(errs: _Errors, volumes, path: str) -> dict:
 
 def _volume_source(errs: _Errors, vol, path: str) -> None:
     count = 0
+    present = {f.name for f, _ in vol.ListFields()}
     for source in _VOLUME_SOURCES:
-        if not vol.HasField(source):
+        if source not in present:
             continue
         if count:
             errs.forbidden(_c(path, source), "may not specify more than 1 volume type")
@@ -211,20 +226,23 @@ def _volume_source(errs: _Errors, vol, path: str) -> None:
 def _projected(errs: _Errors, src, path: str) -> None:
     """Upstream's validateProjectedVolumeSource: one source per entry, names and paths as the plain
     volumes have them, a token living at least 10 minutes."""
-    _file_mode(errs, _c(path, "defaultMode"), _opt(src, "defaultMode"))
+    if src.HasField("defaultMode"):
+        _file_mode(errs, _c(path, "defaultMode"), src.defaultMode)
     for i, source in enumerate(src.sources):
-        sp = _ix(_c(path, "sources"), i)
+        sp = f"{path}.sources[{i}]"
         kinds_set = [f.name for f, _ in source.ListFields()]
         if len(kinds_set) != 1:
             errs.forbidden(sp, "may not specify more than 1 volume type per source" if kinds_set
                            else "must specify exactly 1 volume type")
             continue
-        if source.HasField("secret") or source.HasField("configMap"):
-            name = kinds_set[0]
-            if not getattr(source, name).name:
+        name = kinds_set[0]
+        if name in ("secret", "configMap"):
+            ref = getattr(source, name)
+            if not ref.name:
                 errs.required(_c(_c(sp, name), "name"))
-            _key_to_paths(errs, getattr(source, name).items, _c(_c(sp, name), "items"))
-        elif source.HasField("downwardAPI"):
+            if ref.items:
+                _key_to_paths(errs, ref.items, _c(_c(sp, name), "items"))
+        elif name == "downwardAPI":
             for item in source.downwardAPI.items:
                 _downward_api_file(errs, item, _c(sp, "downwardAPI"))
         else:
@@ -341,6 +359,7 @@ def _containers(errs: _Errors, spec, volumes: dict, grace, path: str) -> None:
         errs.required(path)
         return
     names: set = set()
+    any_host_port = False
     for i, c in enumerate(spec.containers):
         p = _ix(path, i)
         _container_common(errs, c, volumes, p, spec.restartPolicy)
@@ -353,7 +372,9 @@ def _containers(errs: _Errors, spec, volumes: dict, grace, path: str) -> None:
         _probes(errs, c, grace, p)
         if c.HasField("restartPolicy"):
             errs.forbidden(_c(p, "restartPolicy"), "may not be set for non-init containers")
-    _host_port_conflicts(errs, list(spec.containers), path, start=0)
+        any_host_port = any_host_port or any(port.hostPort for port in c.ports)
+    if any_host_port:
+        _host_port_conflicts(errs, list(spec.containers), path, start=0)
 
 
 def _init_containers(errs: _Errors, spec, volumes: dict, grace, path: str) -> None:
@@ -403,16 +424,23 @@ def _container_common(errs: _Errors, c, volumes: dict, path: str, pod_restart_po
         _dns_label(errs, _c(path, "name"), c.name)
     if not c.image:
         errs.required(_c(path, "image"))
-    _enum(errs, _c(path, "terminationMessagePolicy"), c.terminationMessagePolicy,
-          _TERMINATION_MESSAGE_POLICIES)
-    _container_ports(errs, c.ports, _c(path, "ports"))
-    _env(errs, c.env, _c(path, "env"))
-    _env_from(errs, c.envFrom, _c(path, "envFrom"))
-    _volume_mounts(errs, c, volumes, _c(path, "volumeMounts"))
-    _enum(errs, _c(path, "imagePullPolicy"), c.imagePullPolicy, _PULL_POLICIES)
+    if c.terminationMessagePolicy not in _TERMINATION_MESSAGE_POLICIES:
+        _enum(errs, _c(path, "terminationMessagePolicy"), c.terminationMessagePolicy,
+              _TERMINATION_MESSAGE_POLICIES)
+    if c.ports:
+        _container_ports(errs, c.ports, _c(path, "ports"))
+    if c.env:
+        _env(errs, c.env, _c(path, "env"))
+    if c.envFrom:
+        _env_from(errs, c.envFrom, _c(path, "envFrom"))
+    if c.volumeMounts:
+        _volume_mounts(errs, c, volumes, _c(path, "volumeMounts"))
+    if c.imagePullPolicy not in _PULL_POLICIES:
+        _enum(errs, _c(path, "imagePullPolicy"), c.imagePullPolicy, _PULL_POLICIES)
     if c.HasField("resources"):
         _resource_requirements(errs, _c(path, "resources"), c.resources)
-    _resize_policy(errs, c.resizePolicy, _c(path, "resizePolicy"), pod_restart_policy)
+    if c.resizePolicy:
+        _resize_policy(errs, c.resizePolicy, _c(path, "resizePolicy"), pod_restart_policy)
     if c.HasField("securityContext"):
         _security_context(errs, c.securityContext, _c(path, "securityContext"))
 
@@ -420,37 +448,37 @@ def _container_common(errs: _Errors, c, volumes: dict, path: str, pod_restart_po
 def _container_ports(errs: _Errors, ports, path: str) -> None:
     names: set = set()
     for i, port in enumerate(ports):
-        p = _ix(path, i)
         if port.name:
             msgs = _port_name_msgs(port.name)
             for msg in msgs:
-                errs.invalid(_c(p, "name"), port.name, msg)
+                errs.invalid(_c(_ix(path, i), "name"), port.name, msg)
             if not msgs:
                 if port.name in names:
-                    errs.duplicate(_c(p, "name"), port.name)
+                    errs.duplicate(_c(_ix(path, i), "name"), port.name)
                 else:
                     names.add(port.name)
         if port.containerPort == 0:
-            errs.required(_c(p, "containerPort"))
+            errs.required(_c(_ix(path, i), "containerPort"))
         else:
             for msg in _port_num_msgs(port.containerPort):
-                errs.invalid(_c(p, "containerPort"), port.containerPort, msg)
+                errs.invalid(_c(_ix(path, i), "containerPort"), port.containerPort, msg)
         if port.hostPort != 0:
             for msg in _port_num_msgs(port.hostPort):
-                errs.invalid(_c(p, "hostPort"), port.hostPort, msg)
-        _enum(errs, _c(p, "protocol"), port.protocol, _PROTOCOLS)
+                errs.invalid(_c(_ix(path, i), "hostPort"), port.hostPort, msg)
+        if port.protocol not in _PROTOCOLS:
+            _enum(errs, _c(_ix(path, i), "protocol"), port.protocol, _PROTOCOLS)
 
 
 def _env(errs: _Errors, env, path: str) -> None:
     for i, ev in enumerate(env):
-        p = _ix(path, i)
         if not ev.name:
-            errs.required(_c(p, "name"))
+            errs.required(_c(_ix(path, i), "name"))
         else:
             for msg in _env_name_msgs(ev.name):
-                errs.invalid(_c(p, "name"), ev.name, msg)
+                errs.invalid(_c(_ix(path, i), "name"), ev.name, msg)
         if not ev.HasField("valueFrom"):
             continue
+        p = _ix(path, i)
         vp = _c(p, "valueFrom")
         src = ev.valueFrom
         count = 0
@@ -577,15 +605,19 @@ def _pod_security_context(errs: _Errors, spec, path: str) -> None:
             errs.invalid(_ix(_c(path, "supplementalGroups"), i), gid, "must be between 0 and 4294967295, inclusive")
 
 
+_PROBE_COUNTS = ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold")
+
+
 def _probes(errs: _Errors, c, grace, path: str) -> None:
     for name in ("livenessProbe", "readinessProbe", "startupProbe"):
         if not c.HasField(name):
             continue
         probe, p = getattr(c, name), _c(path, name)
         _handler(errs, probe, ("exec", "httpGet", "tcpSocket", "grpc"), grace, p)
-        for f in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold",
-                  "failureThreshold"):
-            errs.nonnegative(_c(p, f), getattr(probe, f))
+        if (probe.initialDelaySeconds < 0 or probe.timeoutSeconds < 0 or probe.periodSeconds < 0
+                or probe.successThreshold < 0 or probe.failureThreshold < 0):
+            for f in _PROBE_COUNTS:
+                errs.nonnegative(_c(p, f), getattr(probe, f))
         tgps = _opt(probe, "terminationGracePeriodSeconds")
         if tgps is not None and tgps <= 0:
             errs.invalid(_c(p, "terminationGracePeriodSeconds"), tgps, "must be greater than 0")
@@ -624,7 +656,7 @@ def _handler(errs: _Errors, handler, kinds, grace, path: str) -> None:
             if action.scheme not in ("HTTP", "HTTPS"):
                 errs.not_supported(_c(p, "scheme"), action.scheme, ("HTTP", "HTTPS"))
             for header in action.httpHeaders:
-                if not re.fullmatch(r"[-A-Za-z0-9]+", header.name):
+                if not _HEADER_NAME_RE.fullmatch(header.name):
                     errs.invalid(_c(p, "httpHeaders"), header.name, _regex_error(
                         "a valid HTTP header must consist of alphanumeric characters or '-'",
                         "[-A-Za-z0-9]+", "X-Header-Name"))
@@ -642,25 +674,25 @@ def _handler(errs: _Errors, handler, kinds, grace, path: str) -> None:
 
 def _tolerations(errs: _Errors, tolerations, path: str) -> None:
     for i, t in enumerate(tolerations):
-        p = _ix(path, i)
-        if t.key:
-            _qualified_name(errs, _c(p, "key"), t.key)
+        if t.key and label_key_msgs(t.key):
+            _qualified_name(errs, _c(_ix(path, i), "key"), t.key)
         if not t.key and t.operator != "Exists":
-            errs.invalid(_c(p, "operator"), t.operator,
+            errs.invalid(_c(_ix(path, i), "operator"), t.operator,
                          "operator must be Exists when `key` is empty, which means \"match all values and all keys\"")
         if t.HasField("tolerationSeconds") and t.effect != "NoExecute":
-            errs.invalid(_c(p, "effect"), t.effect, "effect must be 'NoExecute' when `tolerationSeconds` is set")
+            errs.invalid(_c(_ix(path, i), "effect"), t.effect,
+                         "effect must be 'NoExecute' when `tolerationSeconds` is set")
         if t.operator in ("Equal", ""):
-            msgs = validate_label_value(t.value)
+            msgs = label_value_msgs(t.value)
             if msgs:
-                errs.invalid(_c(p, "operator"), t.value, ";".join(msgs))
+                errs.invalid(_c(_ix(path, i), "operator"), t.value, ";".join(msgs))
         elif t.operator == "Exists":
             if t.value:
-                errs.invalid(_c(p, "operator"), t.value, "value must be empty when `operator` is 'Exists'")
+                errs.invalid(_c(_ix(path, i), "operator"), t.value, "value must be empty when `operator` is 'Exists'")
         else:
-            errs.not_supported(_c(p, "operator"), t.operator, _TOLERATION_OPERATORS)
+            errs.not_supported(_c(_ix(path, i), "operator"), t.operator, _TOLERATION_OPERATORS)
         if t.effect and t.effect not in _TAINT_EFFECTS:
-            errs.not_supported(_c(p, "effect"), t.effect, _TAINT_EFFECTS)
+            errs.not_supported(_c(_ix(path, i), "effect"), t.effect, _TAINT_EFFECTS)
 
 
 def _node_selector_requirement(errs: _Errors, req, path: str, check_values: bool) -> None:

@@ -9,6 +9,7 @@ upstream keeps in apimachinery's validation and the shared parts of pkg/apis/cor
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
 import ipaddress
 import re
 
@@ -220,26 +221,56 @@ def _dns_subdomain(errs: _Errors, path: str, value: str) -> None:
         errs.invalid(path, value, msg)
 
 
+# The longest string whose check is remembered: past a valid qualified name (253 + "/" + 63), so
+# every valid key and value fits, and a huge invalid one cannot fill the memory with copies of itself.
+_REMEMBERED_LENGTH = 320
+
+
+@functools.lru_cache(maxsize=8192)
+def _remembered_label_key_msgs(key: str) -> tuple[str, ...]:
+    return tuple(validate_label_key(key))
+
+
+@functools.lru_cache(maxsize=8192)
+def _remembered_label_value_msgs(value: str) -> tuple[str, ...]:
+    return tuple(validate_label_value(value))
+
+
+def label_key_msgs(key: str):
+    """validate_label_key, remembered for the few thousand keys a cluster uses all day (label and
+    annotation keys, resource names, topology keys)."""
+    return _remembered_label_key_msgs(key) if len(key) <= _REMEMBERED_LENGTH else validate_label_key(key)
+
+
+def label_value_msgs(value: str):
+    """validate_label_value, remembered as label_key_msgs is."""
+    return _remembered_label_value_msgs(value) if len(value) <= _REMEMBERED_LENGTH else validate_label_value(value)
+
+
 def _qualified_name(errs: _Errors, path: str, value: str) -> None:
-    for msg in validate_label_key(value):
+    for msg in label_key_msgs(value):
         errs.invalid(path, value, msg)
 
 
 def _labels(errs: _Errors, path: str, labels) -> None:
     """meta/v1 ValidateLabels: errors are reported on the map's path, keyed by value."""
-    for k in sorted(labels):
-        for msg in validate_label_key(k):
+    if not labels:
+        return
+    for k, v in sorted(labels.items()):
+        for msg in label_key_msgs(k):
             errs.invalid(path, k, msg)
-        for msg in validate_label_value(labels[k]):
-            errs.invalid(path, labels[k], msg)
+        for msg in label_value_msgs(v):
+            errs.invalid(path, v, msg)
 
 
 def _annotations(errs: _Errors, path: str, annotations) -> None:
+    if not annotations:
+        return
     total = 0
-    for k in sorted(annotations):
-        for msg in validate_label_key(k.lower()):
+    for k, v in sorted(annotations.items()):
+        for msg in label_key_msgs(k.lower()):
             errs.invalid(path, k, msg)
-        total += len(k.encode()) + len(annotations[k].encode())
+        total += (len(k) if k.isascii() else len(k.encode())) + (len(v) if v.isascii() else len(v.encode()))
     if total > _TOTAL_ANNOTATION_SIZE_LIMIT:
         errs.too_long(path, _TOTAL_ANNOTATION_SIZE_LIMIT)
 
@@ -266,12 +297,21 @@ def _object_meta(errs: _Errors, meta, name_fn=_name_subdomain, path: str = "meta
     else:
         for msg in name_fn(meta.name, False):
             errs.invalid(_c(path, "name"), meta.name, msg)
-    errs.nonnegative(_c(path, "generation"), meta.generation)
-    _labels(errs, _c(path, "labels"), meta.labels)
-    _annotations(errs, _c(path, "annotations"), meta.annotations)
-    refs_path = _c(path, "ownerReferences")
+    if meta.generation < 0:
+        errs.nonnegative(_c(path, "generation"), meta.generation)
+    if meta.labels:
+        _labels(errs, _c(path, "labels"), meta.labels)
+    if meta.annotations:
+        _annotations(errs, _c(path, "annotations"), meta.annotations)
+    if meta.ownerReferences:
+        _owner_references(errs, meta.ownerReferences, _c(path, "ownerReferences"))
+    if meta.finalizers:
+        _finalizers(errs, meta.finalizers, _c(path, "finalizers"))
+
+
+def _owner_references(errs: _Errors, refs, refs_path: str) -> None:
     controller = ""
-    for ref in meta.ownerReferences:
+    for ref in refs:
         if "/" in ref.apiVersion:
             version = ref.apiVersion.split("/", 1)[1]
         else:
@@ -292,11 +332,13 @@ def _object_meta(errs: _Errors, meta, name_fn=_name_subdomain, path: str = "meta
                              f"references for {controller} and {current}")
             else:
                 controller = current
-    fin_path = _c(path, "finalizers")
-    for i, f in enumerate(meta.finalizers):
+
+
+def _finalizers(errs: _Errors, finalizers, fin_path: str) -> None:
+    for i, f in enumerate(finalizers):
         _finalizer_name(errs, fin_path, f, _ix(fin_path, i))
-    if "orphan" in meta.finalizers and "foregroundDeletion" in meta.finalizers:
-        errs.invalid(fin_path, list(meta.finalizers),
+    if "orphan" in finalizers and "foregroundDeletion" in finalizers:
+        errs.invalid(fin_path, list(finalizers),
                      "finalizer orphan and foregroundDeletion cannot be both set")
 
 
@@ -335,6 +377,7 @@ def _quantity(errs: _Errors, path: str, text: str) -> Quantity | None:
         return None
 
 
+_ZERO = Quantity(0)
 _STANDARD_CONTAINER_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
 _STANDARD_RESOURCES = _STANDARD_CONTAINER_RESOURCES | {
     "requests.cpu", "requests.memory", "requests.ephemeral-storage", "limits.cpu", "limits.memory",
@@ -355,7 +398,7 @@ def _is_hugepages(name: str) -> bool:
 def _is_extended(name: str) -> bool:
     if _is_native(name) or name.startswith("requests."):
         return False
-    return not validate_label_key("requests." + name)
+    return not label_key_msgs("requests." + name)
 
 
 def _overcommit_allowed(name: str) -> bool:
@@ -364,7 +407,7 @@ def _overcommit_allowed(name: str) -> bool:
 
 def _container_resource_name(errs: _Errors, path: str, name: str) -> None:
     """validateContainerResourceName (through validateResourceName)."""
-    msgs = validate_label_key(name)
+    msgs = label_key_msgs(name)
     for msg in msgs:
         errs.invalid(path, name, msg)
     if not msgs and "/" not in name and name not in _STANDARD_RESOURCES and not _is_hugepages(name):
@@ -378,7 +421,7 @@ def _container_resource_name(errs: _Errors, path: str, name: str) -> None:
 
 def _resource_quantity_value(errs: _Errors, path: str, name: str, q: Quantity) -> None:
     """ValidateResourceQuantityValue: non-negative, whole for integer (extended) resources."""
-    if q < Quantity(0):
+    if q < _ZERO:
         errs.invalid(path, str(q), "must be greater than or equal to 0")
     if _is_extended(name):
         try:
@@ -389,35 +432,54 @@ def _resource_quantity_value(errs: _Errors, path: str, name: str, q: Quantity) -
             errs.invalid(path, str(q), "must be an integer")
 
 
+def _resource_entry(errs: _Errors, path: str, name: str, text: str) -> Quantity | None:
+    """One entry of a container's limits or requests: its name, its quantity and the quantity's value."""
+    _container_resource_name(errs, path, name)
+    q = _quantity(errs, path, text)
+    if q is not None:
+        _resource_quantity_value(errs, path, name, q)
+    return q
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_resource_entry(name: str, text: str) -> Quantity | None:
+    """The entry's quantity when nothing is wrong with it (whatever its path), else None."""
+    found = _Errors()
+    q = _resource_entry(found, "", name, text)
+    return None if found else q
+
+
+def _checked_resource_entry(errs: _Errors, path: str, key: str, name: str, text: str) -> Quantity | None:
+    """_resource_entry at `path`.`key`; a sound entry a cluster has seen before costs one lookup."""
+    if len(name) + len(text) <= _REMEMBERED_LENGTH:
+        q = _remembered_resource_entry(name, text)
+        if q is not None:
+            return q
+    return _resource_entry(errs, _key(_c(path, key), name), name, text)
+
+
 def _resource_requirements(errs: _Errors, path: str, res) -> None:
     """validateResourceRequirements for a container: names, quantities, requests vs limits."""
-    lim_path, req_path = _c(path, "limits"), _c(path, "requests")
     limits: dict[str, Quantity] = {}
     has_cpu_mem, has_hugepages = False, False
-    for name in sorted(res.limits):
-        p = _key(lim_path, name)
-        _container_resource_name(errs, p, name)
-        q = _quantity(errs, p, res.limits[name])
+    res_limits, res_requests = res.limits, res.requests
+    for name, text in sorted(res_limits.items()):
+        q = _checked_resource_entry(errs, path, "limits", name, text)
         if q is not None:
-            _resource_quantity_value(errs, p, name, q)
             limits[name] = q
         has_cpu_mem |= name in ("cpu", "memory")
         has_hugepages |= _is_hugepages(name)
-    for name in sorted(res.requests):
-        p = _key(req_path, name)
-        _container_resource_name(errs, p, name)
-        q = _quantity(errs, p, res.requests[name])
-        if q is not None:
-            _resource_quantity_value(errs, p, name, q)
-        if name in res.limits:
+    for name, text in sorted(res_requests.items()):
+        q = _checked_resource_entry(errs, path, "requests", name, text)
+        if name in res_limits:
             lim = limits.get(name)
             if q is not None and lim is not None:
                 if q != lim and not _overcommit_allowed(name):
-                    errs.invalid(req_path, str(q), f"must be equal to {name} limit of {lim}")
+                    errs.invalid(_c(path, "requests"), str(q), f"must be equal to {name} limit of {lim}")
                 elif q > lim:
-                    errs.invalid(req_path, str(q), f"must be less than or equal to {name} limit of {lim}")
+                    errs.invalid(_c(path, "requests"), str(q), f"must be less than or equal to {name} limit of {lim}")
         elif not _overcommit_allowed(name):
-            errs.required(lim_path, "Limit must be set for non overcommitable resources")
+            errs.required(_c(path, "limits"), "Limit must be set for non overcommitable resources")
         has_cpu_mem |= name in ("cpu", "memory")
         has_hugepages |= _is_hugepages(name)
     if has_hugepages and not has_cpu_mem:
@@ -444,14 +506,18 @@ def _port_num_msgs(port: int) -> list[str]:
     return [] if 1 <= port <= 65535 else ["must be between 1 and 65535, inclusive"]
 
 
+_PORT_NAME_CHARS_RE = re.compile(r"[-a-z0-9]+")
+_PORT_NAME_LETTER_RE = re.compile(r"[a-z]")
+
+
 def _port_name_msgs(name: str) -> list[str]:
     """IsValidPortName (IANA_SVC_NAME)."""
     errs = []
     if len(name) > 15:
         errs.append("must be no more than 15 characters")
-    if not re.fullmatch(r"[-a-z0-9]+", name):
+    if not _PORT_NAME_CHARS_RE.fullmatch(name):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
-    if not re.search(r"[a-z]", name):
+    if not _PORT_NAME_LETTER_RE.search(name):
         errs.append("must contain at least one letter (a-z)")
     if "--" in name:
         errs.append("must not contain consecutive hyphens")

@@ -8,8 +8,9 @@ node sends its own token on it) and one pod informer over all pods, whose events
 the kubelet of the pod's node (and one service informer, for the service env vars).
 
 Idle nodes should cost next to nothing, as KWOK's do. So the host drives the relist and log shipping
-of all its nodes from one task each, skipping the nodes whose runtime holds nothing (instead of every
-node waking twice a second to find nothing), and spreads the nodes' lease renewals and status ticks
+of all its nodes from one task each, over the nodes that have something to look at (instead of every
+node waking twice a second to find nothing): a node leaves that set once quiet with no pod and no pod
+worker, and a pod event for it brings it back. It spreads the nodes' lease renewals and status ticks
 evenly over the period, so that they do not reach the API server all at once after a start. The
 renewals that fall due in the same quarter second go out in one call, each as its own node
 (kubelet/lease_batch.py): one unary call per node every 10 s would cost more than all the rest."""
@@ -49,6 +50,7 @@ class FakeNodeHost:
         add_uid_index(self.informer)
         self.leases = LeaseBatcher(reader)
         self.kubelets: dict[str, Kubelet] = {}
+        self._active: set[Kubelet] = set()      # the nodes the relists and log shipping look at
         self._tasks: list[asyncio.Task] = []
         configs = kconfig.load_all(home, names, config_path, "fake")
         for i, name in enumerate(names):
@@ -67,11 +69,13 @@ class FakeNodeHost:
     def _route(self, pod) -> None:
         k = self.kubelets.get(pod.spec.nodeName)
         if k is not None:
+            self._active.add(k)
             k.on_pod(pod)
 
     def _route_delete(self, pod) -> None:
         k = self.kubelets.get(pod.spec.nodeName)
         if k is not None:
+            self._active.add(k)
             k.on_pod_deleted(pod)
 
     async def start(self) -> None:
@@ -84,6 +88,7 @@ class FakeNodeHost:
                 await k.start()
 
         await asyncio.gather(*(start_one(k) for k in self.kubelets.values()))
+        self._active.update(self.kubelets.values())     # each looked at once, whatever its runtime kept
         any_node = next(iter(self.kubelets.values()), None)
         if any_node is not None:
             self._tasks = [
@@ -96,17 +101,21 @@ class FakeNodeHost:
 
     async def _every(self, period: float, turn: Callable[[Kubelet, int], Awaitable],
                      sleep: Callable[[float], Awaitable]) -> None:
-        """`turn(kubelet, n)` for every node that is not quiet, then `sleep(period)`, forever."""
+        """`turn(kubelet, n)` for every active node that is not quiet, then `sleep(period)`, forever."""
         n = 0
         while True:
-            for k in list(self.kubelets.values()):
-                if not k.quiet():
-                    try:
-                        await turn(k, n)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as e:
-                        log.warning("node %s: %s", k.node_name, e)
+            for k in list(self._active):
+                if k.quiet():
+                    # nothing can start a container on it now but a pod event, which brings it back
+                    if not k.my_pods() and not k.workers.workers:
+                        self._active.discard(k)
+                    continue
+                try:
+                    await turn(k, n)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.warning("node %s: %s", k.node_name, e)
             n += 1
             await sleep(period)
 

@@ -224,9 +224,18 @@ async def watcher_role(args) -> int:
     """Subprocess: `count` AsyncClient watch streams on pods; per event, receive time minus the send
     time stamped in the annotation. Prints `started`, `ready` (every stream has seen a warm-up pod)
     and `done {json}`; writes latencies (float64 seconds) to --out."""
+    from minik8s.client import transport
     from minik8s.client.aio import AsyncClient
     token = os.environ["BENCH_TOKEN"]
     n, expect = args.count, args.expect
+    decode, sizes = transport.decode_events, {"messages": 0, "events": 0}
+
+    def counted(resp):      # the client decodes each watch message once: count messages and events
+        evs = list(decode(resp))
+        sizes["messages"] += 1
+        sizes["events"] += len(evs)
+        return evs
+    transport.decode_events = counted
     mine = args.run + "-"
     clients = [AsyncClient(args.address, token) for _ in range(n)]
     lats = [array.array("d") for _ in range(n)]
@@ -289,7 +298,7 @@ async def watcher_role(args) -> int:
         counts[e] = counts.get(e, 0) + 1
     for c in clients:
         await c.close()
-    print("done " + json.dumps({"received": len(out), "ended": counts}), flush=True)
+    print("done " + json.dumps({"received": len(out), "ended": counts, **sizes}), flush=True)
     try:
         await asyncio.wait_for(eof.wait(), 60)
     except asyncio.TimeoutError:
@@ -445,6 +454,8 @@ async def _paced_watch(address: str, token: str, server_pid: int, sz: dict, outd
     out["lat_ms"] = sorted(x * 1000 for x in lats)
     out["reply_ms"] = sorted(x * 1000 for x in out["reply"])
     out["ended"] = {}
+    out["messages"] = sum(s["messages"] for s in summaries)
+    out["events"] = sum(s["events"] for s in summaries)
     for s in summaries:
         for k, v in s["ended"].items():
             out["ended"][k] = out["ended"].get(k, 0) + v
@@ -549,11 +560,17 @@ def measure_fanout(sz: dict, profile: str | None) -> list[Row]:
         Row("watch events delivered in the paced run", float(len(lat)), float(paced["sent"] * w), "",
             "writes x watchers", fmt="{:,.0f}", note="info: all should arrive"),
     ]
+    for name, res in (("unpaced", burst), ("paced", paced)):
+        rows.append(Row(f"events per watch message, {name} run", res["events"] / max(1, res["messages"]), None, "",
+                        note="info: a watcher's cost is mostly per message"))
     for who in burst["cpu"]:
         if who.startswith("server main thread,"):
             continue
         rows.append(Row(f"CPU per create, unpaced with {w} watchers: {who}", burst["cpu"][who] / burst["rate"] * 1e6,
                         None, "us", fmt="{:,.0f}", note="info: where time goes"))
+    per_msg = burst["cpu"]["watcher processes"] / burst["rate"] * burst["sent"] / max(1, burst["messages"])
+    rows.append(Row("watcher processes' CPU per watch message received, unpaced", per_msg * 1e6, None, "us",
+                    fmt="{:,.0f}", note="info: where time goes"))
     return rows
 
 

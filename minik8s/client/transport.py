@@ -14,7 +14,7 @@ import grpc
 
 from minik8s.api.errors import (AlreadyExists, ApiError, BadRequest, Conflict, Expired, Forbidden, Invalid,
                                 NotFound, Timeout, TooLarge, TooManyRequests, Unauthenticated, Unavailable)
-from minik8s.api.kinds import KindInfo, for_message, lookup
+from minik8s.api.kinds import KINDS, KindInfo, for_message, lookup
 from minik8s.api.pb import api_pb2, authentication_pb2, autoscaling_pb2
 
 SERVICE = "/minik8s.api.API/"
@@ -41,6 +41,9 @@ CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 512 * 1024 * 1024),
                    # a channel of its own: a new client must not inherit the reconnect backoff another
                    # channel to the same address built up while the server was down
                    ("grpc.use_local_subchannel_pool", 1)]
+
+
+_PARSE = {kind: info.message.FromString for kind, info in KINDS.items()}
 
 
 @dataclass
@@ -145,10 +148,10 @@ def decode_list(info: KindInfo, resp) -> ObjectList:
     return ObjectList([parse(b) for b in resp.items], resp.resourceVersion)
 
 
-def decode_events(resp):
-    from minik8s.api.kinds import KINDS
-    for ev in resp.events:
-        yield WatchEvent(ev.type, KINDS[ev.kind].message.FromString(ev.object))
+def decode_events(resp) -> list[WatchEvent]:
+    """The events of one WatchResponse, each object parsed into its kind's message. A watcher does
+    this for every event it receives, so the per-event work is one parse and nothing else."""
+    return [WatchEvent(ev.type, _PARSE[ev.kind](ev.object)) for ev in resp.events]
 
 
 @dataclass

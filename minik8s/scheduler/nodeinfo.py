@@ -12,13 +12,16 @@ pods on it (bound or assumed), their summed requests and the host ports they use
 milli-cpu for cpu, whole units (bytes, devices) for everything else."""
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 
 from minik8s.api.clock import parse_time
 # the requests and taints rules are shared with the cluster autoscaler; re-exported for the plugins
 from minik8s.api.nodefit import (CPU, MEMORY, NO_EXECUTE, NO_SCHEDULE, PODS, PREFER_NO_SCHEDULE,  # noqa: F401
                                  effective_taints, pod_requests, pod_tolerations, quantity)
 from minik8s.api.selectors import SelectorError, from_label_selector_obj
+
+
+DERIVED_KEPT = 256      # pod specs whose derived parts are kept (a spec per template, usually)
 
 
 def host_ports(spec) -> tuple[tuple[str, str, int], ...]:
@@ -69,6 +72,41 @@ def _same_but_node(spec, other) -> bool:
     return copy == other
 
 
+def _derive(pod) -> tuple:
+    spec, namespace = pod.spec, pod.metadata.namespace
+    priority = spec.priority if spec.HasField("priority") else 0
+    requests = pod_requests(spec)
+    nz = pod_requests(spec, nonzero=True)
+    ports = host_ports(spec)
+    aff = spec.affinity
+    affinity = _terms(aff.podAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+                      namespace) if aff.HasField("podAffinity") else ()
+    anti_affinity = _terms(aff.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution,
+                           namespace) if aff.HasField("podAntiAffinity") else ()
+    tolerations = pod_tolerations(pod)
+    footprint = (priority, tuple(sorted(requests.items())), nz[CPU], nz[MEMORY], ports,
+                 aff.SerializeToString(deterministic=True) if spec.HasField("affinity") else b"")
+    return priority, requests, nz[CPU], nz[MEMORY], ports, affinity, anti_affinity, tolerations, footprint
+
+
+_derived: OrderedDict[tuple[str, bytes], tuple] = OrderedDict()
+
+
+def _from_spec(pod) -> tuple:
+    """What `PodInfo` works out from a pod's spec (its affinity terms read the namespace too). Pods of
+    one template have byte-equal specs, so a scheduler receiving a thousand replicas works it out once;
+    equal bytes are an equal spec, so a hit is always right (a miss only costs the work)."""
+    key = (pod.metadata.namespace, pod.spec.SerializeToString())
+    out = _derived.get(key)
+    if out is None:
+        out = _derived[key] = _derive(pod)
+        if len(_derived) > DERIVED_KEPT:
+            _derived.popitem(last=False)
+    else:
+        _derived.move_to_end(key)
+    return out
+
+
 class PodInfo:
     """A pod and what the scheduler derived from it. Shared and read-only, like the pod itself."""
     __slots__ = ("pod", "uid", "key", "namespace", "name", "labels", "priority", "requests", "nonzero_cpu",
@@ -82,23 +120,12 @@ class PodInfo:
         self.namespace, self.name = meta.namespace, meta.name
         self.key = f"{meta.namespace}/{meta.name}"
         self.labels = dict(meta.labels)
-        self.priority = spec.priority if spec.HasField("priority") else 0
-        self.requests = pod_requests(spec)
-        nz = pod_requests(spec, nonzero=True)
-        self.nonzero_cpu, self.nonzero_mem = nz[CPU], nz[MEMORY]
-        self.host_ports = host_ports(spec)
-        aff = spec.affinity
-        self.affinity_terms = _terms(aff.podAffinity.requiredDuringSchedulingIgnoredDuringExecution,
-                                     meta.namespace) if aff.HasField("podAffinity") else ()
-        self.anti_affinity_terms = _terms(aff.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution,
-                                          meta.namespace) if aff.HasField("podAntiAffinity") else ()
+        (self.priority, self.requests, self.nonzero_cpu, self.nonzero_mem, self.host_ports, self.affinity_terms,
+         self.anti_affinity_terms, self.tolerations, footprint) = _from_spec(pod)
         self.node_name = spec.nodeName
-        self.tolerations = pod_tolerations(pod)
         self.signature = None           # the framework's pod_signature, worked out on first use
         # what, if it changes, changes the pod's footprint on a node
-        self.fingerprint = (self.priority, tuple(sorted(self.requests.items())), self.nonzero_cpu,
-                            self.nonzero_mem, self.host_ports, tuple(sorted(self.labels.items())),
-                            aff.SerializeToString(deterministic=True) if spec.HasField("affinity") else b"")
+        self.fingerprint = (footprint, tuple(sorted(self.labels.items())))
 
     def updated(self, pod) -> "PodInfo":
         """The PodInfo of `pod`, this pod's next version, reusing what was derived here when all that

@@ -35,6 +35,13 @@ log = logging.getLogger("apiserver")
 VERSION = "v0.1.0-minik8s"
 SERVICE = "minik8s.api.API"
 MAX_MESSAGE = 8 * 1024 * 1024
+# gRPC core keeps the calls that arrive before the server's loop takes them (one a turn of the loop)
+# and, past its default backlog (1,000 waiting, every arrival past 3,000, any waiting over 30 s),
+# cancels them unlogged: the caller sees CANCELLED. A thousand kubelets on a busy loop pass that;
+# a waiting call costs a kilobyte or two, and each caller's own deadline bounds its wait.
+BACKLOG_OPTIONS = [("grpc.server.max_pending_requests", 20_000),
+                   ("grpc.server.max_pending_requests_hard_limit", 50_000),
+                   ("grpc.server_max_unrequested_time_in_server", 24 * 3600)]
 
 
 class _Undecodable:
@@ -576,7 +583,7 @@ async def serve(registry: Registry, auth: TokenAuthenticator, address: str = "12
     is shared with the REST front end, so either reaches the kubelets' tunnels."""
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                                       ("grpc.max_send_message_length", 512 * 1024 * 1024),
-                                      ("grpc.so_reuseport", 0)])
+                                      ("grpc.so_reuseport", 0), *BACKLOG_OPTIONS])
     svc = APIService(registry, auth, bookmark_interval, tunnels, archive, authorizer)
     server.add_generic_rpc_handlers((_handlers(svc),))
     target = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

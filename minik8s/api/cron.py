@@ -9,9 +9,6 @@ import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-from croniter.croniter import CroniterBadDateError, CroniterError
-
 _MACROS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
            "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
 _GO_DURATION = re.compile(r"(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+")
@@ -58,6 +55,8 @@ def parse(schedule: str, tz: ZoneInfo | None = None) -> "Schedule":
     fields = spec.split()
     if len(fields) != 5:
         raise ScheduleError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
+    from croniter import croniter           # here, not at the top: with dateutil it costs a process
+    from croniter.croniter import CroniterError     # that has no CronJob to parse 3-4 MB
     try:
         croniter(spec)
     except CroniterError as e:
@@ -78,6 +77,8 @@ class Schedule:
         """The first activation strictly after `after` (seconds since the epoch); None if never."""
         if self.expr is None:
             return float(int(after)) + self.every
+        from croniter import croniter
+        from croniter.croniter import CroniterBadDateError
         try:
             return croniter(self.expr, self._at(after)).get_next(datetime).timestamp()
         except CroniterBadDateError:
@@ -95,6 +96,7 @@ class Schedule:
         if self.expr is None:
             missed = int((now - t1) // self.every) + 1
             return t1 + (missed - 1) * self.every, missed
+        from croniter import croniter
         latest = croniter(self.expr, self._at(now)).get_prev(datetime).timestamp()
         following = self.next(latest)
         if following is not None and following <= now:

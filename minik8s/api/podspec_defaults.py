@@ -19,6 +19,7 @@ DEFAULT_SCHEDULER_NAME = "default-scheduler"
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
 DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 DEFAULT_FILE_MODE = 0o644                    # secret / configMap / downwardAPI defaultMode
+_PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
 _TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 
 
@@ -37,7 +38,7 @@ def canonical_quantity(text: str) -> str:
 
 
 def _canonicalise_map(m) -> None:
-    for key in list(m.keys()):
+    for key in list(m):           # the map's own iterator: keys() is the slower Mapping mixin
         value = m[key]
         canon = canonical_quantity(value)
         if canon != value:
@@ -62,6 +63,17 @@ def _set_str(v, s: str) -> None:
 
 def _set_int(v, n: int) -> None:
     v.number_value = n
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_image_tag(image: str) -> str:
+    return _image_tag(image)
+
+
+def _pull_policy(image: str) -> str:
+    """SetDefaults_Container's imagePullPolicy: Always for a `latest` tag, IfNotPresent otherwise."""
+    tag = _remembered_image_tag(image) if len(image) <= 512 else _image_tag(image)
+    return "Always" if tag == "latest" else "IfNotPresent"
 
 
 def _image_tag(image: str) -> str:
@@ -107,7 +119,7 @@ def _default_probe(probe) -> None:
 
 def _default_container(c) -> None:
     if not c.imagePullPolicy:
-        c.imagePullPolicy = "Always" if _image_tag(c.image) == "latest" else "IfNotPresent"
+        c.imagePullPolicy = _pull_policy(c.image)
     if not c.terminationMessagePath:
         c.terminationMessagePath = DEFAULT_TERMINATION_MESSAGE_PATH
     if not c.terminationMessagePolicy:
@@ -115,7 +127,7 @@ def _default_container(c) -> None:
     for port in c.ports:
         if not port.protocol:
             port.protocol = "TCP"
-    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+    for name in _PROBES:
         if c.HasField(name):
             _default_probe(getattr(c, name))
     if c.HasField("lifecycle"):
@@ -124,33 +136,42 @@ def _default_container(c) -> None:
             if c.lifecycle.HasField(name) and handler.HasField("httpGet"):
                 _default_http_get(handler.httpGet)
     for env in c.env:
-        if env.HasField("valueFrom") and env.valueFrom.HasField("fieldRef") \
-                and not env.valueFrom.fieldRef.apiVersion:
-            env.valueFrom.fieldRef.apiVersion = "v1"
+        if env.HasField("valueFrom"):
+            source = env.valueFrom
+            if source.HasField("fieldRef") and not source.fieldRef.apiVersion:
+                source.fieldRef.apiVersion = "v1"
     if c.HasField("resources"):
-        _canonicalise_map(c.resources.limits)
-        _canonicalise_map(c.resources.requests)
+        resources = c.resources
+        if resources.limits:
+            _canonicalise_map(resources.limits)
+        if resources.requests:
+            _canonicalise_map(resources.requests)
+
+
+_VOLUME_SOURCES = frozenset(("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI",
+                             "projected"))
 
 
 def _default_volume(v) -> None:
-    sources = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI", "projected")
-    if not any(v.HasField(s) for s in sources):
+    present = {f.name for f, _ in v.ListFields()}
+    if present.isdisjoint(_VOLUME_SOURCES):
         v.emptyDir.SetInParent()                       # SetDefaults_Volume
-    if v.HasField("emptyDir"):
+        present.add("emptyDir")
+    if "emptyDir" in present:
         _canonicalise_field(v.emptyDir, "sizeLimit")
-    if v.HasField("hostPath") and not v.hostPath.HasField("type"):
+    if "hostPath" in present and not v.hostPath.HasField("type"):
         v.hostPath.type = ""                           # HostPathUnset
-    if v.HasField("secret") and not v.secret.HasField("defaultMode"):
+    if "secret" in present and not v.secret.HasField("defaultMode"):
         v.secret.defaultMode = DEFAULT_FILE_MODE
-    if v.HasField("configMap") and not v.configMap.HasField("defaultMode"):
+    if "configMap" in present and not v.configMap.HasField("defaultMode"):
         v.configMap.defaultMode = DEFAULT_FILE_MODE
-    if v.HasField("downwardAPI"):
+    if "downwardAPI" in present:
         if not v.downwardAPI.HasField("defaultMode"):
             v.downwardAPI.defaultMode = DEFAULT_FILE_MODE
         for item in v.downwardAPI.items:
             if item.HasField("fieldRef") and not item.fieldRef.apiVersion:
                 item.fieldRef.apiVersion = "v1"
-    if v.HasField("projected"):
+    if "projected" in present:
         if not v.projected.HasField("defaultMode"):
             v.projected.defaultMode = DEFAULT_FILE_MODE
         for source in v.projected.sources:
@@ -177,7 +198,8 @@ def _default_pod_spec(spec) -> None:
         _default_container(c)
     for c in spec.containers:
         _default_container(c)
-    _canonicalise_map(spec.overhead)
+    if spec.overhead:
+        _canonicalise_map(spec.overhead)
 
 
 def _default_pod_template(template) -> None:

@@ -256,7 +256,8 @@ def _labels(errs: _Errors, path: str, labels) -> None:
     """meta/v1 ValidateLabels: errors are reported on the map's path, keyed by value."""
     if not labels:
         return
-    for k, v in sorted(labels.items()):
+    for k in sorted(labels):
+        v = labels[k]
         for msg in label_key_msgs(k):
             errs.invalid(path, k, msg)
         for msg in label_value_msgs(v):
@@ -267,7 +268,8 @@ def _annotations(errs: _Errors, path: str, annotations) -> None:
     if not annotations:
         return
     total = 0
-    for k, v in sorted(annotations.items()):
+    for k in sorted(annotations):
+        v = annotations[k]
         for msg in label_key_msgs(k.lower()):
             errs.invalid(path, k, msg)
         total += (len(k) if k.isascii() else len(k.encode())) + (len(v) if v.isascii() else len(v.encode()))
@@ -463,14 +465,14 @@ def _resource_requirements(errs: _Errors, path: str, res) -> None:
     limits: dict[str, Quantity] = {}
     has_cpu_mem, has_hugepages = False, False
     res_limits, res_requests = res.limits, res.requests
-    for name, text in sorted(res_limits.items()):
-        q = _checked_resource_entry(errs, path, "limits", name, text)
+    for name in sorted(res_limits):
+        q = _checked_resource_entry(errs, path, "limits", name, res_limits[name])
         if q is not None:
             limits[name] = q
         has_cpu_mem |= name in ("cpu", "memory")
         has_hugepages |= _is_hugepages(name)
-    for name, text in sorted(res_requests.items()):
-        q = _checked_resource_entry(errs, path, "requests", name, text)
+    for name in sorted(res_requests):
+        q = _checked_resource_entry(errs, path, "requests", name, res_requests[name])
         if name in res_limits:
             lim = limits.get(name)
             if q is not None and lim is not None:

@@ -17,9 +17,10 @@ from minik8s.api.validation_common import _c, Errors, _Errors, _INT32_MAX, _ix, 
 def _requests_from_limits(c) -> None:
     if not c.HasField("resources"):
         return
-    for key, value in c.resources.limits.items():
-        if key not in c.resources.requests:
-            c.resources.requests[key] = value
+    limits, requests = c.resources.limits, c.resources.requests
+    for key in limits:
+        if key not in requests:
+            requests[key] = limits[key]
 
 
 def _default_pod(pod) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -93,7 +94,7 @@ async def _run(args, data: str, tokens: str, admission) -> int:
                         admission=admission,
                         watch_limits=WatchLimits(args.watch_max_queue_bytes, args.watch_stall_seconds))
     admission.attach(registry)
-    service_accounts = ServiceAccountTokens(registry, signing_key(os.path.join(args.home, "pki")))
+    service_accounts = ServiceAccountTokens(registry, functools.partial(signing_key, os.path.join(args.home, "pki")))
     auth = TokenAuthenticator(tokens, service_accounts)
     tunnels, authz = TunnelRegistry(), Authorizer(registry, args.authorization_modes)
     archive = None if args.disable_log_archive else LogArchive(
@@ -132,9 +133,9 @@ async def _serve_rest(args, registry, auth, tunnels, grpc_port: int, authz):
     app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION, authz)
     tls = (args.tls_cert_file, args.tls_private_key_file)
     if not all(tls):
-        from apiserver.rest.certs import self_signed
-        tls = self_signed(os.path.join(args.home, "pki"), args.address,
-                          kubernetes_service.service_ip(args.service_cluster_ip_range))
+        from apiserver.rest.certs import in_child
+        tls = in_child(os.path.join(args.home, "pki"), args.address,
+                       kubernetes_service.service_ip(args.service_cluster_ip_range))
     if args.rest_port >= 0:
         return await serve_rest(app, args.address, args.rest_port, *tls)
     if args.port:

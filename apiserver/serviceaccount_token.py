@@ -8,14 +8,14 @@ namespace, the ServiceAccount (name, uid) and the object it is bound to (a Pod, 
 uid). It is honoured only while it has not expired, the ServiceAccount still exists with that uid, and
 so does the bound object: a pod's token dies with the pod (a terminating pod keeps it through its
 grace period, as upstream). The signing key is RS256, kept at
-HOME/pki/service-account.key (0600) and made on first start; PyJWT does the encoding and checks."""
+HOME/pki/service-account.key (0600) and made when first needed; PyJWT does the encoding and checks.
+PyJWT and cryptography are imported by the paths that sign or check a token: a server that has
+issued none carries neither (some 9 MB)."""
 from __future__ import annotations
 
+import functools
 import os
-
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from typing import TYPE_CHECKING, Callable, Union
 
 from minik8s.api import kinds
 from minik8s.api.clock import Clock, rfc3339
@@ -24,6 +24,9 @@ from minik8s.api.kinds.serviceaccount import groups, username
 from minik8s.api.pb import authentication_pb2
 
 from apiserver.auth import AUTHENTICATED, Identity
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 KEY_FILE = "service-account.key"
@@ -36,6 +39,8 @@ BOUND_KINDS = {"Pod": kinds.POD, "Secret": kinds.SECRET, "Node": kinds.NODE}
 
 def signing_key(pki: str) -> rsa.RSAPrivateKey:
     """The cluster's token signing key, made (mode 0600) when there is none yet."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
     path = os.path.join(pki, KEY_FILE)
     try:
         with open(path, "rb") as f:
@@ -61,13 +66,23 @@ class ServiceAccountTokens:
     """Issues tokens for the `token` subresource and authenticates them. `registry` is read for the
     ServiceAccount and the bound object, at issue and at every authentication."""
 
-    def __init__(self, registry, key: rsa.RSAPrivateKey, clock: Clock | None = None, issuer: str = ISSUER):
+    def __init__(self, registry, key: Union["rsa.RSAPrivateKey", Callable[[], "rsa.RSAPrivateKey"]],
+                 clock: Clock | None = None, issuer: str = ISSUER):
+        """`key` is the signing key, or a function that loads it when the first token is signed or
+        checked (the API server's, so that one that issues none never loads it)."""
         self.registry = registry
-        self.key = key
-        self.public_key = key.public_key()
+        self._key = key
         self.clock = clock or Clock()
         self.issuer = issuer
         self.api_audiences = (issuer,)
+
+    @functools.cached_property
+    def key(self) -> "rsa.RSAPrivateKey":
+        return self._key() if callable(self._key) else self._key
+
+    @functools.cached_property
+    def public_key(self):
+        return self.key.public_key()
 
     # ------------------------------------------------------------ TokenRequest
     def create_token(self, ident: Identity, namespace: str, name: str, req):
@@ -97,6 +112,7 @@ class ServiceAccountTokens:
         answer.spec.audiences.extend(audiences)
         if bound is not None:
             answer.spec.boundObjectRef.uid = bound[2]
+        import jwt
         answer.status.token = jwt.encode(payload, self.key, algorithm=ALGORITHM)
         answer.status.expirationTimestamp = rfc3339(now + seconds)
         return answer
@@ -130,6 +146,7 @@ class ServiceAccountTokens:
         names a ServiceAccount or bound object that is gone."""
         if token.count(".") != 2:
             return None
+        import jwt
         try:
             claims = jwt.decode(token, self.public_key, algorithms=[ALGORITHM], audience=list(self.api_audiences),
                                 issuer=self.issuer, options={"verify_exp": False, "verify_nbf": False,

@@ -2,12 +2,17 @@
 bearer token only over TLS, so the REST API always serves HTTPS. The certificate is self-signed for
 the listen address, 127.0.0.1 and localhost, and for the names in-cluster clients use (the `kubernetes`
 Service's ClusterIP, `kubernetes.default.svc` ...), kept under HOME/pki so a kubeconfig that trusts it
-stays valid across restarts; a certificate lacking the ClusterIP is made again."""
+stays valid across restarts; a certificate lacking the ClusterIP is made again.
+
+The API server checks and makes it in a child process (`in_child`): cryptography would otherwise stay
+in the server's memory for its whole life (about 8 MB) for work done once at start."""
 from __future__ import annotations
 
 import datetime
 import ipaddress
 import os
+import subprocess
+import sys
 
 from minik8s.client.home import rest_serving_cert
 
@@ -67,3 +72,17 @@ def self_signed(pki: str, address: str, service_ip: str = "") -> tuple[str, str]
     os.replace(key_path + ".tmp", key_path)
     os.replace(cert_path + ".tmp", cert_path)
     return cert_path, key_path
+
+
+def in_child(pki: str, address: str, service_ip: str = "") -> tuple[str, str]:
+    """`self_signed`, run as `python -m apiserver.rest.certs PKI ADDRESS SERVICE_IP`."""
+    done = subprocess.run([sys.executable, "-m", "apiserver.rest.certs", pki, address, service_ip],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise OSError(f"cannot make the REST serving certificate: {done.stderr.strip()[-2000:]}")
+    cert_path, key_path = done.stdout.split()
+    return cert_path, key_path
+
+
+if __name__ == "__main__":
+    print(*self_signed(*sys.argv[1:4]), sep="\n")

@@ -62,6 +62,12 @@ def _terms(terms, namespace: str) -> tuple[AffinityTerm, ...]:
     return tuple(out)
 
 
+def as_dict(labels) -> dict[str, str]:
+    """A protobuf map as a dict: indexing by key is a few times quicker than `dict(m)`, which goes
+    through the Mapping protocol in Python."""
+    return {k: labels[k] for k in labels}
+
+
 def _same_but_node(spec, other) -> bool:
     """Whether two pod specs are equal but for spec.nodeName."""
     if spec.nodeName == other.nodeName:
@@ -119,7 +125,7 @@ class PodInfo:
         self.uid = meta.uid
         self.namespace, self.name = meta.namespace, meta.name
         self.key = f"{meta.namespace}/{meta.name}"
-        self.labels = dict(meta.labels)
+        self.labels = as_dict(meta.labels)
         (self.priority, self.requests, self.nonzero_cpu, self.nonzero_mem, self.host_ports, self.affinity_terms,
          self.anti_affinity_terms, self.tolerations, footprint) = _from_spec(pod)
         self.node_name = spec.nodeName
@@ -130,7 +136,7 @@ class PodInfo:
     def updated(self, pod) -> "PodInfo":
         """The PodInfo of `pod`, this pod's next version, reusing what was derived here when all that
         changed is the node it is bound to (a bind landing), else worked out afresh."""
-        if (pod.metadata.uid != self.uid or dict(pod.metadata.labels) != self.labels
+        if (pod.metadata.uid != self.uid or as_dict(pod.metadata.labels) != self.labels
                 or not _same_but_node(pod.spec, self.pod.spec)):
             return PodInfo(pod)
         pi = PodInfo.__new__(PodInfo)
@@ -175,7 +181,7 @@ class NodeInfo:
 
     def set_node(self, node) -> None:
         self.node = node
-        self.labels = dict(node.metadata.labels)
+        self.labels = as_dict(node.metadata.labels)
         self.unschedulable = node.spec.unschedulable
         taints = effective_taints(node)
         self.taints = tuple(t for t in taints if t[2] in (NO_SCHEDULE, NO_EXECUTE))

@@ -10,7 +10,9 @@ Every measure is printed beside a baseline from the same run:
   the API's bare bind rate: the same pods created the same way and bound by a process that makes no
   decision (round-robin binds, no events, no record), on a fresh server with the same nodes. Creation
   and binding compete for the API server, so the same is measured again with a backlog: all pods
-  pending before the binder starts, from the first bind to the last;
+  pending before the binder starts, from the first bind to the last. Beside creation-to-bound: the
+  create-only rate (nothing binding), the creation's own rate in the same run, and how long the last
+  bind came after the last creation (small: the binder kept up, the create path set the pace);
 - packing: nodes used by MostAllocated (our default) for a seeded random mix of pod sizes, beside the
   lower bound (total requests / node capacity, the larger over cpu and memory), and LeastAllocated;
 - memory: the scheduler's peak RSS at 5,000 nodes and 10,000 pods, beside the bare binder's.

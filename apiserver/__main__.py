@@ -128,22 +128,27 @@ async def _run(args, data: str, tokens: str, admission) -> int:
 
 async def _serve_rest(args, registry, auth, tunnels, grpc_port: int, authz):
     """The Kubernetes REST API in this process: the port asked for, else the one after gRPC's when
-    free, else any free one."""
-    from apiserver.rest.app import build_app, serve_rest
-    app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION, authz)
+    free, else any free one. It listens now; its front end is built at the first connection."""
+    from apiserver.rest.lazy import LazyFrontEnd, server_ssl_context
     tls = (args.tls_cert_file, args.tls_private_key_file)
     if not all(tls):
         from apiserver.rest.certs import in_child
         tls = in_child(os.path.join(args.home, "pki"), args.address,
                        kubernetes_service.service_ip(args.service_cluster_ip_range))
+    ctx = server_ssl_context(*tls)
+
+    async def build():
+        from apiserver.rest.app import build_app, make_runner
+        return await make_runner(build_app(registry, auth, tunnels, args.bookmark_interval, VERSION, authz))
+    front = LazyFrontEnd(build)
     if args.rest_port >= 0:
-        return await serve_rest(app, args.address, args.rest_port, *tls)
+        return front, await front.listen(args.address, args.rest_port, ctx)
     if args.port:
         try:
-            return await serve_rest(app, args.address, grpc_port + 1, *tls)
+            return front, await front.listen(args.address, grpc_port + 1, ctx)
         except OSError:
-            app = build_app(registry, auth, tunnels, args.bookmark_interval, VERSION, authz)
-    return await serve_rest(app, args.address, 0, *tls)
+            pass
+    return front, await front.listen(args.address, 0, ctx)
 
 
 def _write_port(path: str, port: int) -> None:

@@ -1,10 +1,9 @@
 """The REST front end's routing: authentication (the same bearer tokens as gRPC), errors as upstream
 `Status` objects, discovery and OpenAPI paths, and resource URLs dispatched by verb and subresource.
-`serve_rest` starts it in the API server's own event loop, on its own port, with TLS when gRPC has it."""
+`make_runner` readies it for the API server's own event loop, on its own port (apiserver/rest/lazy.py)."""
 from __future__ import annotations
 
 import logging
-import ssl
 
 from aiohttp import web
 
@@ -206,18 +205,10 @@ def build_app(registry: Registry, auth: TokenAuthenticator, tunnels: TunnelRegis
     return app
 
 
-async def serve_rest(app: web.Application, address: str, port: int, tls_cert: str | None = None,
-                     tls_key: str | None = None) -> tuple[web.AppRunner, int]:
-    """Start serving `app`; returns the runner (to clean up) and the bound port."""
-    ctx = None
-    if tls_cert and tls_key:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ctx.load_cert_chain(tls_cert, tls_key)
+async def make_runner(app: web.Application) -> web.AppRunner:
+    """`app` set up to serve; apiserver/rest/lazy.py listens for it."""
     # a watch whose client went away must end: handlers are cancelled on disconnect
     runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True,
                            shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, address, port, ssl_context=ctx, reuse_address=False)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]
-    return runner, bound
+    return runner

@@ -54,10 +54,13 @@ class Record:
 
 
 def _record(kind: str, obj, rv: int) -> Record:
-    obj.metadata.resourceVersion = str(rv)
+    meta = obj.metadata
+    meta.resourceVersion = str(rv)
     raw = obj.SerializeToString()
-    return Record(kind, obj.metadata.namespace, obj.metadata.name, rv, raw,
-                  dict(obj.metadata.labels), strategy.selectable_fields(KINDS[kind], obj))
+    labels = meta.labels
+    # a comprehension over the map's own iterator: dict(labels) goes through the slower Mapping mixin
+    return Record(kind, meta.namespace, meta.name, rv, raw, {k: labels[k] for k in labels},
+                  strategy.selectable_fields(KINDS[kind], obj))
 
 
 def _what(info: KindInfo, name: str) -> str:
@@ -145,6 +148,7 @@ class Registry:
         self._wakeup: asyncio.Event | None = None
         self._writer: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="storage")
+        self._stamp: tuple[int, str] = (-1, "")
         self._load(window)
 
     # ---------------------------------------------------------------- start-up
@@ -261,12 +265,23 @@ class Registry:
             else:
                 fut.set_result(res)
 
+    def _timestamp(self) -> str:
+        """Now as an RFC 3339 Time (whole seconds), formatted once per second rather than once per write."""
+        second = int(self.clock.now())
+        if second != self._stamp[0]:
+            self._stamp = (second, rfc3339(second))
+        return self._stamp[1]
+
     # ---------------------------------------------------------------- reads
     def get(self, info: KindInfo, namespace: str, name: str) -> Record:
-        rec = self.objects[info.kind].get((namespace if info.namespaced else "", name))
+        rec = self.find(info, namespace, name)
         if rec is None:
             raise NotFound(f"{_what(info, name)} not found")
         return rec
+
+    def find(self, info: KindInfo, namespace: str, name: str) -> Record | None:
+        """The committed object, or None: `get` without the NotFound, for lookups that expect a miss."""
+        return self.objects[info.kind].get((namespace if info.namespaced else "", name))
 
     def list(self, info: KindInfo, namespace: str, label_sel=None, field_sel=None) -> list[Record]:
         out = []
@@ -327,7 +342,7 @@ class Registry:
                 raise AlreadyExists(f"{_what(info, meta.name)} already exists")
             if check:
                 check(tx, None, obj)
-            meta.creationTimestamp = rfc3339(self.clock.now())
+            meta.creationTimestamp = self._timestamp()
             meta.ClearField("deletionTimestamp")
             meta.ClearField("deletionGracePeriodSeconds")
             if hooks.allocate:

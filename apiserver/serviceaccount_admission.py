@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 
 from minik8s.api import kinds
-from minik8s.api.errors import Forbidden, NotFound
+from minik8s.api.errors import Forbidden
 from minik8s.api.kinds.serviceaccount import DEFAULT_NAME
 
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -36,15 +36,15 @@ class ServiceAccountAdmission:
         spec, meta = obj.spec, obj.metadata
         if not spec.serviceAccountName:     # the deprecated `serviceAccount` names it too, as upstream
             spec.serviceAccountName = spec.serviceAccount or DEFAULT_NAME
-        try:
-            sa = self.registry.get(kinds.SERVICE_ACCOUNT, meta.namespace, spec.serviceAccountName).decode()
-        except NotFound:
+        rec = self.registry.find(kinds.SERVICE_ACCOUNT, meta.namespace, spec.serviceAccountName)
+        if rec is None:
             if spec.serviceAccountName == DEFAULT_NAME:
                 return
             missing = f'serviceaccount "{spec.serviceAccountName}" not found'
             raise Forbidden(f'pods "{meta.name or meta.generateName}" is forbidden: error looking up service '
                             f'account {meta.namespace}/{spec.serviceAccountName}: {missing}',
-                            [("spec.serviceAccountName", missing)]) from None
+                            [("spec.serviceAccountName", missing)])
+        sa = rec.decode()
         if spec.HasField("automountServiceAccountToken"):
             automount = spec.automountServiceAccountToken
         else:

@@ -3,12 +3,16 @@
 a node of its own, each timed and with the engine requests it made counted (a response hook on the
 Docker SDK's HTTP session, so every round trip to the engine counts once).
 
-    .venv/bin/python -m benchmarks.docker_steps [--pods N]
+    .venv/bin/python -m benchmarks.docker_steps [--pods N] [--floor N]
 
 The steps, in the sync's order: observe (list the node's sandboxes and containers), the sandbox
 (run_sandbox), the image (image_present; pull_image only for an image the engine lacks), create,
 start, observe again (the status the sync writes is built from it). The API server's part (the watch, the
-status write) is what the cluster figure adds on top; see benchmarks/README.md."""
+status write) is what the cluster figure adds on top; see benchmarks/README.md.
+
+--floor N: the engine's own part instead, the start call alone of three containers, interleaved N
+times: one on `--network none` (what bare `docker run -d` starts), a sandbox made with the runtime's
+options on a node network of its own, and an app container joining that sandbox's network and IPC."""
 from __future__ import annotations
 
 import argparse
@@ -146,10 +150,53 @@ def report(steps: dict[str, list[tuple[float, int]]], kinds: Counter) -> list[st
     return lines
 
 
+def floor(n: int) -> dict[str, list[float]]:
+    """Start-call ms of a bare container, a sandbox and a container joining it, interleaved `n` times."""
+    import docker
+    from benchmarks.pod_startup import _free_pod_cidrs
+    from kubelet.runtime.docker import BUSYBOX_PAUSE_COMMAND, DOCKER_LOG_CONFIG
+    api = docker.from_env().api
+    net = f"minik8s-floor-{uuid.uuid4().hex[:5]}"
+    api.create_network(net, driver="bridge", ipam=docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet=_free_pod_cidrs("10.245", 1)[0])]))
+    times: dict[str, list[float]] = {"bare (--network none)": [], "sandbox": [], "app joining the sandbox": []}
+    made: list[str] = []
+
+    def started(kind: str, **kwargs) -> str:
+        cid = api.create_container(IMAGE, **kwargs)["Id"]
+        made.append(cid)
+        t = time.perf_counter()
+        api.start(cid)
+        times[kind].append((time.perf_counter() - t) * 1000)
+        return cid
+    try:
+        for _ in range(n):
+            started("bare (--network none)", command=["sleep", "3600"],
+                    host_config=api.create_host_config(network_mode="none"))
+            pause = started("sandbox", command=BUSYBOX_PAUSE_COMMAND, hostname="floor",
+                            host_config=api.create_host_config(ipc_mode="shareable", log_config=DOCKER_LOG_CONFIG),
+                            networking_config=api.create_networking_config({net: api.create_endpoint_config()}))
+            started("app joining the sandbox", command=["sleep", "3600"], host_config=api.create_host_config(
+                network_mode=f"container:{pause}", ipc_mode=f"container:{pause}", log_config=DOCKER_LOG_CONFIG))
+    finally:
+        for cid in made:
+            api.remove_container(cid, force=True)
+        api.remove_network(net)
+    return times
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="benchmarks.docker_steps", description=__doc__.split("\n\n")[0])
     p.add_argument("--pods", type=int, default=20)
+    p.add_argument("--floor", type=int, metavar="N", help="time the engine's container starts instead, N rounds")
     args = p.parse_args(argv)
+    if args.floor:
+        times = floor(args.floor)
+        bare = percentile(times["bare (--network none)"], 50)
+        print("| container | start call, p50 ms | vs bare |\n|---|---|---|")
+        for kind, ms in times.items():
+            print(f"| {kind} | {percentile(ms, 50):.1f} | {percentile(ms, 50) / bare:.2f}x |")
+        return 0
     steps, kinds = asyncio.run(measure(args.pods))
     print("\n".join(report(steps, kinds)))
     return 0

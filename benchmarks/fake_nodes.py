@@ -326,7 +326,8 @@ async def run(args) -> int:
                     note=f"mean {idle['mean_bucket']:.1f}; a herd: {n:,}"))
     rows.append(Row("  oldest lease renewal at the window's end (s)", idle["oldest_renewal"], base["oldest_renewal"],
                     "", baseline_label="bare lease renewals", fmt="{:,.1f}",
-                    note=f"renew period {LEASE_PERIOD:.0f} s, lease 40 s; batched bare: {batched['oldest_renewal']:.1f}"))
+                    note=f"renew period {LEASE_PERIOD:.0f} s, lease 40 s; "
+                    f"batched bare: {batched['oldest_renewal']:.1f}"))
     rows.append(Row("memory per fake node (KiB)", (host_mem["rss_after"] - host_mem["rss_before"]) / n / 1024,
                     (bare_mem["rss_after"] - bare_mem["rss_before"]) / n / 1024, "",
                     baseline_label="bare lease holder", fmt="{:,.0f}"))

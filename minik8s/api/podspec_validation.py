@@ -14,7 +14,7 @@ from minik8s.api.quantity import Quantity
 from minik8s.api.selectors import SelectorError, validate_label_value
 from minik8s.api.validation_common import (_annotations, _as_selector, _c, _dns_label, _dns_subdomain, _enum,
                                            Errors, _Errors, _fmt_selector, _INT32_MAX, _int_or_string, _ix,
-                                           _label_selector, _labels, label_key_msgs, label_value_msgs,
+                                           _label_selector, _labels, _label_key_msgs, _label_value_msgs,
                                            _local_descending_path,
                                            _local_non_reserved_path, _name_dns_label, _name_subdomain,
                                            _no_backsteps, _opt, _port_name_msgs, _port_num_msgs,
@@ -674,7 +674,7 @@ def _handler(errs: _Errors, handler, kinds, grace, path: str) -> None:
 
 def _tolerations(errs: _Errors, tolerations, path: str) -> None:
     for i, t in enumerate(tolerations):
-        if t.key and label_key_msgs(t.key):
+        if t.key and _label_key_msgs(t.key):
             _qualified_name(errs, _c(_ix(path, i), "key"), t.key)
         if not t.key and t.operator != "Exists":
             errs.invalid(_c(_ix(path, i), "operator"), t.operator,
@@ -683,7 +683,7 @@ def _tolerations(errs: _Errors, tolerations, path: str) -> None:
             errs.invalid(_c(_ix(path, i), "effect"), t.effect,
                          "effect must be 'NoExecute' when `tolerationSeconds` is set")
         if t.operator in ("Equal", ""):
-            msgs = label_value_msgs(t.value)
+            msgs = _label_value_msgs(t.value)
             if msgs:
                 errs.invalid(_c(_ix(path, i), "operator"), t.value, ";".join(msgs))
         elif t.operator == "Exists":

@@ -236,19 +236,19 @@ def _remembered_label_value_msgs(value: str) -> tuple[str, ...]:
     return tuple(validate_label_value(value))
 
 
-def label_key_msgs(key: str):
+def _label_key_msgs(key: str):
     """validate_label_key, remembered for the few thousand keys a cluster uses all day (label and
     annotation keys, resource names, topology keys)."""
     return _remembered_label_key_msgs(key) if len(key) <= _REMEMBERED_LENGTH else validate_label_key(key)
 
 
-def label_value_msgs(value: str):
-    """validate_label_value, remembered as label_key_msgs is."""
+def _label_value_msgs(value: str):
+    """validate_label_value, remembered as _label_key_msgs is."""
     return _remembered_label_value_msgs(value) if len(value) <= _REMEMBERED_LENGTH else validate_label_value(value)
 
 
 def _qualified_name(errs: _Errors, path: str, value: str) -> None:
-    for msg in label_key_msgs(value):
+    for msg in _label_key_msgs(value):
         errs.invalid(path, value, msg)
 
 
@@ -258,9 +258,9 @@ def _labels(errs: _Errors, path: str, labels) -> None:
         return
     for k in sorted(labels):
         v = labels[k]
-        for msg in label_key_msgs(k):
+        for msg in _label_key_msgs(k):
             errs.invalid(path, k, msg)
-        for msg in label_value_msgs(v):
+        for msg in _label_value_msgs(v):
             errs.invalid(path, v, msg)
 
 
@@ -270,7 +270,7 @@ def _annotations(errs: _Errors, path: str, annotations) -> None:
     total = 0
     for k in sorted(annotations):
         v = annotations[k]
-        for msg in label_key_msgs(k.lower()):
+        for msg in _label_key_msgs(k.lower()):
             errs.invalid(path, k, msg)
         total += (len(k) if k.isascii() else len(k.encode())) + (len(v) if v.isascii() else len(v.encode()))
     if total > _TOTAL_ANNOTATION_SIZE_LIMIT:
@@ -400,7 +400,7 @@ def _is_hugepages(name: str) -> bool:
 def _is_extended(name: str) -> bool:
     if _is_native(name) or name.startswith("requests."):
         return False
-    return not label_key_msgs("requests." + name)
+    return not _label_key_msgs("requests." + name)
 
 
 def _overcommit_allowed(name: str) -> bool:
@@ -409,7 +409,7 @@ def _overcommit_allowed(name: str) -> bool:
 
 def _container_resource_name(errs: _Errors, path: str, name: str) -> None:
     """validateContainerResourceName (through validateResourceName)."""
-    msgs = label_key_msgs(name)
+    msgs = _label_key_msgs(name)
     for msg in msgs:
         errs.invalid(path, name, msg)
     if not msgs and "/" not in name and name not in _STANDARD_RESOURCES and not _is_hugepages(name):

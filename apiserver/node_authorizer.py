@@ -35,8 +35,7 @@ def selected_name(field_selector: str) -> str:
 
 
 def _bound_pods(registry, node: str, namespace: str) -> list:
-    bound = selectors.parse_field_selector(f"spec.nodeName={node}")
-    return [rec.decode() for rec in registry.list(kinds.POD, namespace, None, bound)]
+    return [rec.decode() for rec in registry.pods_on_node(node, namespace)]
 
 
 def _claim_names(pod) -> set[str]:

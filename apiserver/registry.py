@@ -149,6 +149,9 @@ class Registry:
         self._writer: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="storage")
         self._stamp: tuple[int, str] = (-1, "")
+        # committed pods by spec.nodeName: the Node authorizer asks "which pods are on node N" for
+        # every read a kubelet makes, which must not cost a pass over every pod in the cluster
+        self._pods_by_node: dict[str, dict[tuple[str, str], Record]] = {}
         self._load(window)
 
     # ---------------------------------------------------------------- start-up
@@ -158,8 +161,11 @@ class Registry:
                 log.warning("skipping stored object of unknown kind %s", kind)
                 continue
             obj = KINDS[kind].message.FromString(raw)
-            self.objects[kind][(ns, name)] = Record(kind, ns, name, rv, raw, dict(obj.metadata.labels),
-                                                    strategy.selectable_fields(KINDS[kind], obj))
+            rec = Record(kind, ns, name, rv, raw, dict(obj.metadata.labels),
+                         strategy.selectable_fields(KINDS[kind], obj))
+            self.objects[kind][(ns, name)] = rec
+            if kind == POD.kind:
+                self._index_pod((ns, name), None, rec)
         self.rv = self.storage.current_rv()
         changes = []
         for c in self.storage.load_changes(window):
@@ -249,10 +255,12 @@ class Registry:
             published = []
             for t, rec, old in tx.changes:
                 table = self.objects[rec.kind]
-                if t == "DELETED":
-                    table.pop((rec.namespace, rec.name), None)
-                else:
-                    table[(rec.namespace, rec.name)] = rec
+                key = (rec.namespace, rec.name)
+                before = table.pop(key, None) if t == "DELETED" else table.get(key)
+                if t != "DELETED":
+                    table[key] = rec
+                if rec.kind == POD.kind:
+                    self._index_pod(key, before, None if t == "DELETED" else rec)
                 published.append(Change(rec.rv, t, rec.kind, rec.namespace, rec.raw, rec.labels,
                                         rec.fields, old.labels if old else None,
                                         old.fields if old else None))
@@ -282,6 +290,24 @@ class Registry:
     def find(self, info: KindInfo, namespace: str, name: str) -> Record | None:
         """The committed object, or None: `get` without the NotFound, for lookups that expect a miss."""
         return self.objects[info.kind].get((namespace if info.namespaced else "", name))
+
+    def _index_pod(self, key: tuple[str, str], before: Record | None, after: Record | None) -> None:
+        if before is not None:
+            node = before.fields.get("spec.nodeName")
+            bucket = self._pods_by_node.get(node) if node else None
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self._pods_by_node[node]
+        if after is not None:
+            node = after.fields.get("spec.nodeName")
+            if node:
+                self._pods_by_node.setdefault(node, {})[key] = after
+
+    def pods_on_node(self, node: str, namespace: str = "") -> list[Record]:
+        """The committed pods whose spec.nodeName is `node` (in `namespace`, or in all when empty)."""
+        bucket = self._pods_by_node.get(node, {})
+        return [rec for rec in bucket.values() if not namespace or rec.namespace == namespace]
 
     def list(self, info: KindInfo, namespace: str, label_sel=None, field_sel=None) -> list[Record]:
         out = []

@@ -165,3 +165,26 @@ def test_an_https_server_is_never_spoken_to_in_plaintext(tmp_path):
         assert "not secure" in skipped.stderr
     finally:
         s.close()
+
+
+def test_node_reads_what_its_pods_refer_to_as_they_come_go_and_survive_a_restart(srv):
+    """A node may read a ConfigMap only while a pod bound to it refers to it: from the bind, until
+    the pod is gone, and still after the API server restarts (it rebuilds which pods are on which node)."""
+    admin = srv.client()
+    admin.create(from_dict(core_pb2.ConfigMap, {"apiVersion": "v1", "kind": "ConfigMap",
+                                                "metadata": {"name": "settings"}, "data": {"a": "1"}}))
+    uses = {"volumes": [{"name": "v", "configMap": {"name": "settings"}}]}
+    admin.create(pod("app", **uses))
+    n1, n2 = srv.client("node-1"), srv.client("node-2")
+    with pytest.raises(Forbidden, match="no relationship"):
+        n1.get("configmaps", "settings")
+    admin.bind("default", "app", "node-1")
+    assert n1.get("configmaps", "settings").data["a"] == "1"
+    with pytest.raises(Forbidden, match="no relationship"):
+        n2.get("configmaps", "settings")
+    srv.restart()
+    admin, n1 = srv.client(), srv.client("node-1")
+    assert n1.get("configmaps", "settings").data["a"] == "1"
+    admin.delete("pods", "app", grace_period=0)
+    with pytest.raises(Forbidden, match="no relationship"):
+        n1.get("configmaps", "settings")

@@ -254,12 +254,14 @@ async def run(args) -> int:
         manager = start_controller_manager(server, workdir)
         plane = {"apiserver": server.pid, "scheduler": scheduler.proc.pid,
                  "controller-manager": manager.proc.pid}
+        hosts = []          # every node process started, stopped in `finally` should a step fail
         try:
             await asyncio.sleep(args.settle)
             idle_rss = {k: _proc_rss(p) for k, p in plane.items()}
             log(f"control plane idle: {_mib(idle_rss)}")
 
             bare, ready = start_nodes("bare-heartbeats", server, names, workdir)
+            hosts.append(bare)
             await wait_file(ready, bare, timeout=600)
             bare_mem = _read_json(ready)
             await asyncio.sleep(args.settle)
@@ -268,6 +270,7 @@ async def run(args) -> int:
             log(f"bare heartbeats, {n} nodes: {_cpu_text(base)}")
 
             bare, ready = start_nodes("bare-batched", server, names, workdir)
+            hosts.append(bare)
             await wait_file(ready, bare, timeout=600)
             await asyncio.sleep(args.settle)
             batched = await Window(admin, {"nodes": bare.proc.pid, **plane}).measure(window)
@@ -275,6 +278,7 @@ async def run(args) -> int:
             log(f"bare batched heartbeats, {n} nodes: {_cpu_text(batched)}")
 
             nodes, ready = start_nodes("host", server, names, workdir)
+            hosts.append(nodes)
             await wait_file(ready, nodes, timeout=900)
             host_mem = _read_json(ready)
             await asyncio.sleep(args.settle + LEASE_PERIOD)
@@ -294,8 +298,9 @@ async def run(args) -> int:
                 await asyncio.sleep(args.settle)
                 loaded_rss = {k: _proc_rss(p) for k, p in plane.items()}
                 log(f"control plane with {n} nodes and {pods} pods: {_mib(loaded_rss)}")
-            nodes.stop()
         finally:
+            for host in hosts:
+                host.stop()
             scheduler.stop()
             manager.stop()
             await admin.close()

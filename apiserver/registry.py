@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,14 +54,27 @@ class Record:
         return KINDS[self.kind].message.FromString(self.raw)
 
 
-def _record(kind: str, obj, rv: int) -> Record:
+def _record(kind: str, obj, rv: int, old: Record | None = None) -> Record:
     meta = obj.metadata
     meta.resourceVersion = str(rv)
     raw = obj.SerializeToString()
     labels = meta.labels
     # a comprehension over the map's own iterator: dict(labels) goes through the slower Mapping mixin
-    return Record(kind, meta.namespace, meta.name, rv, raw, {k: labels[k] for k in labels},
-                  strategy.selectable_fields(KINDS[kind], obj))
+    # interned, so that every version of the object, and its selectable fields, share one name string
+    return Record(kind, sys.intern(meta.namespace), sys.intern(meta.name), rv, raw,
+                  _shared({k: labels[k] for k in labels}, old.labels if old else None),
+                  _shared(strategy.selectable_fields(KINDS[kind], obj), old.fields if old else None))
+
+
+def _shared(new: dict, old: dict | None) -> dict:
+    """`new`, or the previous version's equal dict, with interned strings. The registry and the watch
+    window keep the labels and selectable fields of every version as they are, never changed: versions
+    that did not change them share one dict, and every pod of a template, every object of a namespace
+    or node, share one string for each repeated key and value, instead of a copy per version per object."""
+    if old is not None and old == new:
+        return old
+    intern = sys.intern
+    return {intern(k): intern(v) for k, v in new.items()}
 
 
 def _what(info: KindInfo, name: str) -> str:
@@ -115,7 +129,7 @@ class Txn:
 
     def put(self, kind: str, obj, old: Record | None) -> Record:
         self.rv += 1
-        rec = _record(kind, obj, self.rv)
+        rec = _record(kind, obj, self.rv, old)
         if len(rec.raw) > MAX_OBJECT_BYTES:
             self.rv -= 1
             raise TooLarge(f"Request entity too large: object is {len(rec.raw)} bytes, "
@@ -126,7 +140,7 @@ class Txn:
 
     def remove(self, kind: str, obj, old: Record) -> Record:
         self.rv += 1
-        rec = _record(kind, obj, self.rv)
+        rec = _record(kind, obj, self.rv, old)
         self._stage((kind, rec.namespace, rec.name), None)
         self.changes.append(("DELETED", rec, old))
         return rec
@@ -161,18 +175,23 @@ class Registry:
                 log.warning("skipping stored object of unknown kind %s", kind)
                 continue
             obj = KINDS[kind].message.FromString(raw)
-            rec = Record(kind, ns, name, rv, raw, dict(obj.metadata.labels),
-                         strategy.selectable_fields(KINDS[kind], obj))
+            rec = Record(kind, sys.intern(ns), sys.intern(name), rv, raw, _shared(dict(obj.metadata.labels), None),
+                         _shared(strategy.selectable_fields(KINDS[kind], obj), None))
             self.objects[kind][(ns, name)] = rec
             if kind == POD.kind:
                 self._index_pod((ns, name), None, rec)
         self.rv = self.storage.current_rv()
         changes = []
+        last: dict[tuple, Change] = {}     # each object's previous change, whose dicts an equal one shares
         for c in self.storage.load_changes(window):
             if c.kind in KINDS:
                 obj = KINDS[c.kind].message.FromString(c.raw)
-                changes.append(Change(c.rv, c.type, c.kind, c.namespace, c.raw, dict(obj.metadata.labels),
-                                      strategy.selectable_fields(KINDS[c.kind], obj)))
+                prev = last.get((c.kind, c.namespace, c.name))
+                ch = Change(c.rv, c.type, c.kind, c.namespace, c.raw,
+                            _shared(dict(obj.metadata.labels), prev.labels if prev else None),
+                            _shared(strategy.selectable_fields(KINDS[c.kind], obj), prev.fields if prev else None))
+                last[(c.kind, c.namespace, c.name)] = ch
+                changes.append(ch)
         self.hub.load(changes, self.rv)
 
     async def start(self) -> None:

@@ -53,13 +53,21 @@ class Change:
         self.rv, self.type, self.kind, self.namespace, self.raw = rv, type_, kind, namespace, raw
         self.labels, self.fields = labels, fields
         self.old_labels, self.old_fields = old_labels, old_fields
-        self._enc: dict[str, bytes] = {}
+        self._enc: dict[str, bytes] | None = {}
 
     def encoded(self, type_: str) -> bytes:
+        """The change as a stream entry of this type: encoded once for all the watchers it is published
+        to; once published (kept only for replay, one watcher at a time), encoded again when asked."""
+        if self._enc is None:
+            return encode_entry(self.kind, type_, self.raw)
         enc = self._enc.get(type_)
         if enc is None:
             enc = self._enc[type_] = encode_entry(self.kind, type_, self.raw)
         return enc
+
+    def published(self) -> None:
+        """Drop the encodings: the window would otherwise keep a second copy of every change's bytes."""
+        self._enc = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +211,8 @@ class WatchHub:
                 else:
                     for ch in chs:
                         w.offer(ch)
+        for ch in changes:
+            ch.published()
         while len(self.window) > self.window_size:
             self.window_start = self.window.popleft().rv
 

@@ -15,6 +15,7 @@ import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Callable
 
 from minik8s.api import codec, mergepatch
@@ -40,6 +41,33 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _ABSENT = object()
 
 
+class Fields(Mapping):
+    """An object's selectable fields (`metadata.name`, `spec.nodeName`, ...) as field selectors read them:
+    the kind's field names, one dict shared by every object of the kind, and a tuple of this object's
+    values. Every version of every object keeps its fields, in the registry and in the watch window; a
+    dict each would cost its keys' table again for each one."""
+    __slots__ = ("names", "values")
+
+    def __init__(self, names: dict[str, int], values: tuple[str, ...]):
+        self.names, self.values = names, values
+
+    def __getitem__(self, name: str) -> str:
+        return self.values[self.names[name]]
+
+    def get(self, name: str, default=None):
+        i = self.names.get(name)
+        return default if i is None else self.values[i]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+_FIELD_NAMES: dict[str, dict[str, int]] = {}    # kind -> its selectable field names, by position
+
+
 @dataclass(slots=True)
 class Record:
     kind: str
@@ -48,7 +76,7 @@ class Record:
     rv: int
     raw: bytes
     labels: dict
-    fields: dict
+    fields: Fields
 
     def decode(self):
         return KINDS[self.kind].message.FromString(self.raw)
@@ -59,22 +87,36 @@ def _record(kind: str, obj, rv: int, old: Record | None = None) -> Record:
     meta.resourceVersion = str(rv)
     raw = obj.SerializeToString()
     labels = meta.labels
-    # a comprehension over the map's own iterator: dict(labels) goes through the slower Mapping mixin
     # interned, so that every version of the object, and its selectable fields, share one name string
     return Record(kind, sys.intern(meta.namespace), sys.intern(meta.name), rv, raw,
-                  _shared({k: labels[k] for k in labels}, old.labels if old else None),
-                  _shared(strategy.selectable_fields(KINDS[kind], obj), old.fields if old else None))
+                  # a comprehension over the map's own iterator: dict(labels) goes through the slower
+                  # Mapping mixin
+                  _labels({k: labels[k] for k in labels}, old.labels if old else None),
+                  _fields(kind, obj, old.fields if old else None))
 
 
-def _shared(new: dict, old: dict | None) -> dict:
-    """`new`, or the previous version's equal dict, with interned strings. The registry and the watch
-    window keep the labels and selectable fields of every version as they are, never changed: versions
-    that did not change them share one dict, and every pod of a template, every object of a namespace
-    or node, share one string for each repeated key and value, instead of a copy per version per object."""
+# The registry and the watch window keep the labels and selectable fields of every version as they are,
+# never changed: versions that did not change them share one copy, and the objects of a template, a
+# namespace or a node share one string for each repeated key and value, instead of a copy per version.
+def _labels(new: dict, old: dict | None) -> dict:
+    """`new`, or the previous version's equal dict, with interned strings."""
     if old is not None and old == new:
         return old
     intern = sys.intern
     return {intern(k): intern(v) for k, v in new.items()}
+
+
+def _fields(kind: str, obj, old: Fields | None) -> Fields:
+    """The object's selectable fields, or the previous version's when equal, with interned values."""
+    fields = strategy.selectable_fields(KINDS[kind], obj)
+    intern = sys.intern
+    values = tuple([intern(v) for v in fields.values()])
+    if old is not None and old.values == values:
+        return old
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = {intern(name): i for i, name in enumerate(fields)}
+    return Fields(names, values)
 
 
 def _what(info: KindInfo, name: str) -> str:
@@ -175,8 +217,8 @@ class Registry:
                 log.warning("skipping stored object of unknown kind %s", kind)
                 continue
             obj = KINDS[kind].message.FromString(raw)
-            rec = Record(kind, sys.intern(ns), sys.intern(name), rv, raw, _shared(dict(obj.metadata.labels), None),
-                         _shared(strategy.selectable_fields(KINDS[kind], obj), None))
+            rec = Record(kind, sys.intern(ns), sys.intern(name), rv, raw, _labels(dict(obj.metadata.labels), None),
+                         _fields(kind, obj, None))
             self.objects[kind][(ns, name)] = rec
             if kind == POD.kind:
                 self._index_pod((ns, name), None, rec)
@@ -188,8 +230,8 @@ class Registry:
                 obj = KINDS[c.kind].message.FromString(c.raw)
                 prev = last.get((c.kind, c.namespace, c.name))
                 ch = Change(c.rv, c.type, c.kind, c.namespace, c.raw,
-                            _shared(dict(obj.metadata.labels), prev.labels if prev else None),
-                            _shared(strategy.selectable_fields(KINDS[c.kind], obj), prev.fields if prev else None))
+                            _labels(dict(obj.metadata.labels), prev.labels if prev else None),
+                            _fields(c.kind, obj, prev.fields if prev else None))
                 last[(c.kind, c.namespace, c.name)] = ch
                 changes.append(ch)
         self.hub.load(changes, self.rv)

@@ -65,6 +65,7 @@ class Fields(Mapping):
         return len(self.values)
 
 
+_NO_LABELS: dict[str, str] = {}     # shared by every object without labels (most events): never changed
 _FIELD_NAMES: dict[str, dict[str, int]] = {}    # kind -> its selectable field names, by position
 
 
@@ -100,6 +101,8 @@ def _record(kind: str, obj, rv: int, old: Record | None = None) -> Record:
 # namespace or a node share one string for each repeated key and value, instead of a copy per version.
 def _labels(new: dict, old: dict | None) -> dict:
     """`new`, or the previous version's equal dict, with interned strings."""
+    if not new:
+        return _NO_LABELS
     if old is not None and old == new:
         return old
     intern = sys.intern

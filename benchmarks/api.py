@@ -203,7 +203,7 @@ def measure_creates(sz: dict, profile: str | None) -> list[Row]:
     of = f" (median of {chunks} alternating chunks)" if chunks > 1 else ""
     return [
         Row(f"creates/s, {n} pods, {inflight} in flight{of}", rate(m), rate(e), "/s", "bare grpc.aio echo",
-            target=(">=", 0.60), relative=True, fmt="{:,.0f}"),
+            target=(">=", 0.70), relative=True, fmt="{:,.0f}"),
         Row("creates/s vs bare SQLite, 1 row per commit", rate(m), sql1, "/s", "SQLite WAL, sync=FULL",
             fmt="{:,.0f}", note="info: storage limit, no group commit"),
         Row(f"creates/s vs bare SQLite, {b} rows per commit", rate(m), sqlb, "/s", "SQLite WAL, sync=FULL",

@@ -16,13 +16,15 @@ NodeRestriction's label rule: a node may not set `node-restriction.kubernetes.io
 and the reason is added to the Forbidden message as upstream does."""
 from __future__ import annotations
 
+from typing import NamedTuple
+from weakref import WeakKeyDictionary
+
 from minik8s.api import kinds, selectors
 from minik8s.api.errors import Forbidden, NotFound
 from minik8s.api.pod_references import referenced_names
 
 FORBIDDEN_LABEL_PREFIXES = ("node-restriction.kubernetes.io/", "node-role.kubernetes.io/")
 READ = ("get", "list", "watch")
-_BY_REFERENCE = {"configmaps": "ConfigMap", "secrets": "Secret"}
 
 
 def selected_name(field_selector: str) -> str:
@@ -34,12 +36,43 @@ def selected_name(field_selector: str) -> str:
     return next((value for field, op, value in requirements if field == "metadata.name" and op == "="), "")
 
 
-def _bound_pods(registry, node: str, namespace: str) -> list:
-    return [rec.decode() for rec in registry.pods_on_node(node, namespace)]
+class PodRefs(NamedTuple):
+    """What one version of a pod refers to, all a node's reads are decided on."""
+    namespace: str
+    configmaps: frozenset
+    secrets: frozenset
+    claims: frozenset
+    service_account: str
+
+    def names(self, resource: str) -> frozenset:
+        return self.configmaps if resource == "configmaps" else self.secrets
 
 
-def _claim_names(pod) -> set[str]:
-    return {v.persistentVolumeClaim.claimName for v in pod.spec.volumes if v.HasField("persistentVolumeClaim")}
+# per registry, PodRefs by (namespace, name, resourceVersion): kubelets read what their pods refer to
+# again and again, and decoding every pod on the node for each read would dominate the server under load
+_REFS: WeakKeyDictionary = WeakKeyDictionary()
+_REFS_MAX = 50_000
+
+
+def _refs(cache: dict, rec) -> PodRefs:
+    key = (rec.namespace, rec.name, rec.rv)
+    refs = cache.get(key)
+    if refs is None:
+        pod = rec.decode()
+        refs = PodRefs(rec.namespace, frozenset(referenced_names(pod, "ConfigMap")),
+                       frozenset(referenced_names(pod, "Secret")),
+                       frozenset(v.persistentVolumeClaim.claimName for v in pod.spec.volumes
+                                 if v.HasField("persistentVolumeClaim")),
+                       pod.spec.serviceAccountName or "default")
+        if len(cache) >= _REFS_MAX:     # versions long replaced go with the rest; live ones come back
+            cache.clear()
+        cache[key] = refs
+    return refs
+
+
+def _bound_pods(registry, node: str, namespace: str) -> list[PodRefs]:
+    cache = _REFS.setdefault(registry, {})
+    return [_refs(cache, rec) for rec in registry.pods_on_node(node, namespace)]
 
 
 def _pod_on(registry, node: str, namespace: str, name: str) -> bool:
@@ -55,7 +88,7 @@ def _referenced(registry, node: str, attrs) -> bool:
     if not name or attrs.verb not in READ:
         return False
     if attrs.resource == "persistentvolumes":
-        claims = {(p.metadata.namespace, c) for p in _bound_pods(registry, node, "") for c in _claim_names(p)}
+        claims = {(p.namespace, c) for p in _bound_pods(registry, node, "") for c in p.claims}
         for ns, claim in claims:
             try:
                 if registry.get(kinds.PERSISTENT_VOLUME_CLAIM, ns, claim).decode().spec.volumeName == name:
@@ -65,8 +98,8 @@ def _referenced(registry, node: str, attrs) -> bool:
         return False
     pods = _bound_pods(registry, node, attrs.namespace or "default")
     if attrs.resource == "persistentvolumeclaims":
-        return any(name in _claim_names(p) for p in pods)
-    return any(name in referenced_names(p, _BY_REFERENCE[attrs.resource]) for p in pods)
+        return any(name in p.claims for p in pods)
+    return any(name in p.names(attrs.resource) for p in pods)
 
 
 def _runs_as(registry, node: str, attrs) -> bool:
@@ -75,7 +108,7 @@ def _runs_as(registry, node: str, attrs) -> bool:
     if (attrs.verb, attrs.subresource) not in (("get", ""), ("create", "token")):
         return False
     pods = _bound_pods(registry, node, attrs.namespace or "default")
-    return any((p.spec.serviceAccountName or "default") == attrs.name for p in pods)
+    return any(p.service_account == attrs.name for p in pods)
 
 
 def authorize(registry, node: str, attrs) -> tuple[bool, str]:

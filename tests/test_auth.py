@@ -7,7 +7,7 @@ import pytest
 from cluster import ApiServerProcess
 from minik8s.api.codec import from_dict
 from minik8s.api.errors import Forbidden, Unauthenticated
-from minik8s.api.pb import coordination_pb2, core_pb2
+from minik8s.api.pb import coordination_pb2, core_pb2, storage_pb2
 from test_apiserver import deployment, pod
 
 
@@ -188,3 +188,26 @@ def test_node_reads_what_its_pods_refer_to_as_they_come_go_and_survive_a_restart
     admin.delete("pods", "app", grace_period=0)
     with pytest.raises(Forbidden, match="no relationship"):
         n1.get("configmaps", "settings")
+
+
+def test_node_reads_the_claims_its_pods_mount_and_their_volumes_only(srv):
+    admin = srv.client()
+    for name in ("data", "other"):
+        admin.create(from_dict(storage_pb2.PersistentVolume, {
+            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"pv-{name}"},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "hostPath": {"path": f"/tmp/{name}"}}}))
+        admin.create(from_dict(core_pb2.PersistentVolumeClaim, {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
+                     "volumeName": f"pv-{name}"}}))
+    admin.create(pod("trainer", node="node-1",
+                     volumes=[{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]))
+    n1 = srv.client("node-1")
+    assert n1.get("persistentvolumeclaims", "data").spec.volumeName == "pv-data"
+    assert n1.get("persistentvolumes", "pv-data").metadata.name == "pv-data"
+    for resource, name in (("persistentvolumeclaims", "other"), ("persistentvolumes", "pv-other")):
+        with pytest.raises(Forbidden, match="no relationship"):
+            n1.get(resource, name)
+    with pytest.raises(Forbidden, match="no relationship"):
+        srv.client("node-2").get("persistentvolumeclaims", "data")

@@ -581,6 +581,9 @@ class PodSyncer:
         if self.flush_logs is not None:             # and ship its last log lines only while it exists
             await self.flush_logs()
         _, history = await self.observe(pod.metadata.uid)
+        # as upstream, the pod's volumes are reclaimed before the pod may leave the API: a client that
+        # waited for the deletion finds them gone
+        cleanup_pod_dir(self.root, pod.metadata.uid)
         # a terminal phase on a deleted pod lets the server remove it at once
         await self.write_status(pod, st, self._obs(st, history, pod.status.podIP, terminal=True))
         try:

@@ -286,6 +286,23 @@ async def test_volumes_are_shared_between_a_pods_containers_and_invisible_to_the
 
 
 @pytest.mark.root
+async def test_a_mount_point_taken_away_between_create_and_start_is_made_again(runtime, tmp_path):
+    """Runtimes of two clusters on one host share mount points such as /outputs: one may remove it,
+    its last container gone, while the other's container is created but not started yet."""
+    volume, mount_path = tmp_path / "outputs", tmp_path / "mnt" / "outputs"
+    volume.mkdir()
+    (volume / "metrics.txt").write_text("loss 0.25\n")
+    sb = await runtime.run_sandbox(sandbox_config())
+    cid = await runtime.create_container(sb.id, container(
+        "train", "sh", "-c", f"cat {mount_path}/metrics.txt; sleep 600", mounts=[Mount(str(volume), str(mount_path))]))
+    os.rmdir(mount_path)
+    await runtime.start_container(cid)
+    await wait_for(lambda: "stdout F loss 0.25" in log_text(runtime, cid), what="the file read through the mount")
+    await runtime.remove_container(cid)
+    assert not (tmp_path / "mnt").exists()
+
+
+@pytest.mark.root
 async def test_memory_limit_is_enforced_by_an_oom_kill(runtime):
     if runtime.cgroups.available():
         pytest.skip(f"cgroups unusable here: {runtime.cgroups.available()}")

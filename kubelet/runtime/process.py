@@ -301,10 +301,17 @@ class ProcessRuntime:
 
     async def start_container(self, container_id: str) -> None:
         cdir = self._dir(container_id)
-        if self._doc(container_id) is None:
+        doc = self._doc(container_id)
+        if doc is None:
             raise RuntimeError_(f"no container {container_id}")
         if os.path.exists(os.path.join(cdir, STARTED_FILE)) or os.path.exists(os.path.join(cdir, EXITED_FILE)):
             raise RuntimeError_(f"container {container_id} was already started")
+        # a mount point made at create may have been taken away since by another runtime on this host
+        # (another cluster's) whose last container using it went: make it again before mounting on it
+        try:
+            self.mount_points.make([Mount(**m) for m in doc["spec"]["mounts"]])
+        except OSError as e:
+            raise RuntimeError_(f"making the container's mount points: {e}") from e
         proc = await self._spawn_shim("run", cdir, stdin=asyncio.subprocess.DEVNULL,
                                       stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         try:
